@@ -1,0 +1,525 @@
+//! The Hubble `flow.Flow` message as protojson writes it, decoded by borrowing from the input line.
+//!
+//! Only the fields that filters or the output record use are declared; everything else is skipped by serde.
+//! Field names are the proto names Cilium's exporter emits (`UseProtoNames`), with the lowerCamel JSON names
+//! protojson also accepts as aliases. Strings are `Cow`: borrowed unless the JSON escapes them. Integers accept
+//! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
+//! exactly the cases protojson omits.
+
+use crate::json::{opt_u32, opt_u64, u32_or_zero, vec_or_null, EnumValue};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// A Hubble flow. See the module docs for the decoding rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Flow<'a> {
+    /// `time`: RFC 3339 timestamp.
+    #[serde(borrow)]
+    pub time: Option<Cow<'a, str>>,
+    /// `uuid`.
+    #[serde(borrow)]
+    pub uuid: Option<Cow<'a, str>>,
+    /// `verdict` (`flow.Verdict`).
+    #[serde(borrow)]
+    pub verdict: Option<EnumValue<'a>>,
+    /// `drop_reason` (deprecated uint32 code).
+    #[serde(alias = "dropReason", deserialize_with = "opt_u32")]
+    pub drop_reason: Option<u32>,
+    /// `IP`.
+    #[serde(rename = "IP", borrow)]
+    pub ip: Option<Ip<'a>>,
+    /// `l4`.
+    pub l4: Option<Layer4>,
+    /// `source` endpoint.
+    #[serde(borrow)]
+    pub source: Option<Endpoint<'a>>,
+    /// `destination` endpoint.
+    #[serde(borrow)]
+    pub destination: Option<Endpoint<'a>>,
+    /// `Type` (`flow.FlowType`).
+    #[serde(rename = "Type", borrow)]
+    pub flow_type: Option<EnumValue<'a>>,
+    /// `node_name`: `cluster/node` in recent versions, plain node name before.
+    #[serde(alias = "nodeName", borrow)]
+    pub node_name: Option<Cow<'a, str>>,
+    /// `node_labels`.
+    #[serde(alias = "nodeLabels", borrow, deserialize_with = "vec_or_null")]
+    pub node_labels: Vec<Cow<'a, str>>,
+    /// `source_names` (FQDNs).
+    #[serde(alias = "sourceNames", borrow, deserialize_with = "vec_or_null")]
+    pub source_names: Vec<Cow<'a, str>>,
+    /// `destination_names` (FQDNs).
+    #[serde(alias = "destinationNames", borrow, deserialize_with = "vec_or_null")]
+    pub destination_names: Vec<Cow<'a, str>>,
+    /// `l7`.
+    #[serde(borrow)]
+    pub l7: Option<Layer7<'a>>,
+    /// `reply` (deprecated bool).
+    pub reply: Option<bool>,
+    /// `event_type` (`flow.CiliumEventType`).
+    #[serde(alias = "eventType")]
+    pub event_type: Option<CiliumEventType>,
+    /// `source_service`.
+    #[serde(alias = "sourceService", borrow)]
+    pub source_service: Option<Service<'a>>,
+    /// `destination_service`.
+    #[serde(alias = "destinationService", borrow)]
+    pub destination_service: Option<Service<'a>>,
+    /// `traffic_direction` (`flow.TrafficDirection`).
+    #[serde(alias = "trafficDirection", borrow)]
+    pub traffic_direction: Option<EnumValue<'a>>,
+    /// `trace_observation_point`.
+    #[serde(alias = "traceObservationPoint", borrow)]
+    pub trace_observation_point: Option<EnumValue<'a>>,
+    /// `ip_trace_id`.
+    #[serde(alias = "ipTraceId")]
+    pub ip_trace_id: Option<IpTraceId>,
+    /// `drop_reason_desc` (`flow.DropReason`).
+    #[serde(alias = "dropReasonDesc", borrow)]
+    pub drop_reason_desc: Option<EnumValue<'a>>,
+    /// `is_reply` (BoolValue: present even when false).
+    #[serde(alias = "isReply")]
+    pub is_reply: Option<bool>,
+    /// `interface`.
+    #[serde(borrow)]
+    pub interface: Option<NetworkInterface<'a>>,
+    /// `trace_context`.
+    #[serde(alias = "traceContext", borrow)]
+    pub trace_context: Option<TraceContext<'a>>,
+    /// `Summary` (deprecated human summary).
+    #[serde(rename = "Summary", alias = "summary", borrow)]
+    pub summary: Option<Cow<'a, str>>,
+    /// `egress_denied_by`, passed through unparsed.
+    #[serde(alias = "egressDeniedBy", borrow)]
+    pub egress_denied_by: Option<&'a RawValue>,
+    /// `ingress_denied_by`, passed through unparsed.
+    #[serde(alias = "ingressDeniedBy", borrow)]
+    pub ingress_denied_by: Option<&'a RawValue>,
+}
+
+/// `flow.IP`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Ip<'a> {
+    /// Source address text.
+    #[serde(borrow)]
+    pub source: Option<Cow<'a, str>>,
+    /// Source address after SNAT.
+    #[serde(alias = "sourceXlated", borrow)]
+    pub source_xlated: Option<Cow<'a, str>>,
+    /// Destination address text.
+    #[serde(borrow)]
+    pub destination: Option<Cow<'a, str>>,
+    /// `ipVersion` (`flow.IPVersion`; this is the proto name).
+    #[serde(rename = "ipVersion", alias = "ip_version", borrow)]
+    pub ip_version: Option<EnumValue<'a>>,
+    /// `encrypted`.
+    pub encrypted: Option<bool>,
+}
+
+/// `flow.Layer4` (a oneof: at most one member is set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Layer4 {
+    /// TCP.
+    #[serde(rename = "TCP")]
+    pub tcp: Option<Tcp>,
+    /// UDP.
+    #[serde(rename = "UDP")]
+    pub udp: Option<Ports>,
+    /// SCTP.
+    #[serde(rename = "SCTP")]
+    pub sctp: Option<Ports>,
+    /// ICMPv4.
+    #[serde(rename = "ICMPv4")]
+    pub icmpv4: Option<Icmp>,
+    /// ICMPv6.
+    #[serde(rename = "ICMPv6")]
+    pub icmpv6: Option<Icmp>,
+    /// VRRP.
+    #[serde(rename = "VRRP")]
+    pub vrrp: Option<serde::de::IgnoredAny>,
+    /// IGMP.
+    #[serde(rename = "IGMP")]
+    pub igmp: Option<serde::de::IgnoredAny>,
+}
+
+/// The L4 protocol carried by a flow, with its ports where it has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// SCTP.
+    Sctp,
+    /// ICMPv4.
+    Icmpv4,
+    /// ICMPv6.
+    Icmpv6,
+    /// VRRP.
+    Vrrp,
+    /// IGMP.
+    Igmp,
+}
+
+impl L4Protocol {
+    /// The `l4` key name, as the output record's `Protocol` column spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            L4Protocol::Tcp => "TCP",
+            L4Protocol::Udp => "UDP",
+            L4Protocol::Sctp => "SCTP",
+            L4Protocol::Icmpv4 => "ICMPv4",
+            L4Protocol::Icmpv6 => "ICMPv6",
+            L4Protocol::Vrrp => "VRRP",
+            L4Protocol::Igmp => "IGMP",
+        }
+    }
+}
+
+impl Layer4 {
+    /// Which oneof member is set (the first, in proto order, if the JSON sets several).
+    pub fn protocol(&self) -> Option<L4Protocol> {
+        if self.tcp.is_some() {
+            Some(L4Protocol::Tcp)
+        } else if self.udp.is_some() {
+            Some(L4Protocol::Udp)
+        } else if self.icmpv4.is_some() {
+            Some(L4Protocol::Icmpv4)
+        } else if self.icmpv6.is_some() {
+            Some(L4Protocol::Icmpv6)
+        } else if self.sctp.is_some() {
+            Some(L4Protocol::Sctp)
+        } else if self.vrrp.is_some() {
+            Some(L4Protocol::Vrrp)
+        } else if self.igmp.is_some() {
+            Some(L4Protocol::Igmp)
+        } else {
+            None
+        }
+    }
+
+    /// (source port, destination port) for the protocols that carry ports (TCP, UDP, SCTP).
+    pub fn ports(&self) -> Option<(u32, u32)> {
+        if let Some(t) = &self.tcp {
+            Some((t.source_port, t.destination_port))
+        } else if let Some(u) = &self.udp {
+            Some((u.source_port, u.destination_port))
+        } else {
+            self.sctp
+                .as_ref()
+                .map(|s| (s.source_port, s.destination_port))
+        }
+    }
+}
+
+/// `flow.TCP`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Tcp {
+    /// Source port.
+    #[serde(alias = "sourcePort", deserialize_with = "u32_or_zero")]
+    pub source_port: u32,
+    /// Destination port.
+    #[serde(alias = "destinationPort", deserialize_with = "u32_or_zero")]
+    pub destination_port: u32,
+    /// Flags (absent when none is set).
+    pub flags: Option<TcpFlags>,
+}
+
+/// `flow.UDP` / `flow.SCTP`: ports only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Ports {
+    /// Source port.
+    #[serde(alias = "sourcePort", deserialize_with = "u32_or_zero")]
+    pub source_port: u32,
+    /// Destination port.
+    #[serde(alias = "destinationPort", deserialize_with = "u32_or_zero")]
+    pub destination_port: u32,
+}
+
+/// `flow.ICMPv4` / `flow.ICMPv6`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Icmp {
+    /// ICMP type.
+    #[serde(rename = "type", deserialize_with = "u32_or_zero")]
+    pub icmp_type: u32,
+    /// ICMP code.
+    #[serde(deserialize_with = "u32_or_zero")]
+    pub code: u32,
+}
+
+/// `flow.TCPFlags`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct TcpFlags {
+    #[serde(rename = "FIN")]
+    pub fin: bool,
+    #[serde(rename = "SYN")]
+    pub syn: bool,
+    #[serde(rename = "RST")]
+    pub rst: bool,
+    #[serde(rename = "PSH")]
+    pub psh: bool,
+    #[serde(rename = "ACK")]
+    pub ack: bool,
+    #[serde(rename = "URG")]
+    pub urg: bool,
+    #[serde(rename = "ECE")]
+    pub ece: bool,
+    #[serde(rename = "CWR")]
+    pub cwr: bool,
+    #[serde(rename = "NS")]
+    pub ns: bool,
+}
+
+impl TcpFlags {
+    /// (name, set) for every flag, in proto order.
+    pub fn iter(&self) -> [(&'static str, bool); 9] {
+        [
+            ("FIN", self.fin),
+            ("SYN", self.syn),
+            ("RST", self.rst),
+            ("PSH", self.psh),
+            ("ACK", self.ack),
+            ("URG", self.urg),
+            ("ECE", self.ece),
+            ("CWR", self.cwr),
+            ("NS", self.ns),
+        ]
+    }
+}
+
+/// `flow.Endpoint`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Endpoint<'a> {
+    /// Endpoint id (`ID`).
+    #[serde(rename = "ID", deserialize_with = "opt_u32")]
+    pub id: Option<u32>,
+    /// Security identity.
+    #[serde(deserialize_with = "opt_u32")]
+    pub identity: Option<u32>,
+    /// Cluster name.
+    #[serde(alias = "clusterName", borrow)]
+    pub cluster_name: Option<Cow<'a, str>>,
+    /// Namespace.
+    #[serde(borrow)]
+    pub namespace: Option<Cow<'a, str>>,
+    /// Labels, `source:key=value`.
+    #[serde(borrow, deserialize_with = "vec_or_null")]
+    pub labels: Vec<Cow<'a, str>>,
+    /// Pod name.
+    #[serde(alias = "podName", borrow)]
+    pub pod_name: Option<Cow<'a, str>>,
+    /// Workloads (`{name, kind}`).
+    #[serde(borrow, deserialize_with = "vec_or_null")]
+    pub workloads: Vec<Workload<'a>>,
+}
+
+/// `flow.Workload`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Workload<'a> {
+    /// Workload name.
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+    /// Workload kind (`Deployment`, ...).
+    #[serde(borrow)]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+/// `flow.Service`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Service<'a> {
+    /// Service name.
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+    /// Service namespace.
+    #[serde(borrow)]
+    pub namespace: Option<Cow<'a, str>>,
+}
+
+/// `flow.CiliumEventType`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CiliumEventType {
+    /// Monitor message type (1 drop, 4 trace, 5 policy verdict, 129 L7, ...).
+    #[serde(rename = "type", deserialize_with = "i32_or_zero")]
+    pub event_type: i32,
+    /// Sub type (for drops: the drop reason code).
+    #[serde(alias = "subType", deserialize_with = "i32_or_zero")]
+    pub sub_type: i32,
+}
+
+fn i32_or_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = i32;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an int32 (number or decimal string)")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::custom("int32 out of range"))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::custom("int32 out of range"))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i32, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::custom("invalid int32 string"))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<i32, E> {
+            Ok(0)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `flow.IPTraceID`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct IpTraceId {
+    /// Trace id (uint64, written as a string).
+    #[serde(alias = "traceId", deserialize_with = "opt_u64")]
+    pub trace_id: Option<u64>,
+}
+
+/// `flow.NetworkInterface`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkInterface<'a> {
+    /// Interface index.
+    #[serde(deserialize_with = "u32_or_zero")]
+    pub index: u32,
+    /// Interface name.
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+}
+
+/// `flow.TraceContext`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TraceContext<'a> {
+    /// Parent span context.
+    #[serde(borrow)]
+    pub parent: Option<TraceParent<'a>>,
+}
+
+/// `flow.TraceParent`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TraceParent<'a> {
+    /// W3C trace id.
+    #[serde(alias = "traceId", borrow)]
+    pub trace_id: Option<Cow<'a, str>>,
+}
+
+/// `flow.Layer7`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Layer7<'a> {
+    /// `type` (`flow.L7FlowType`).
+    #[serde(rename = "type", borrow)]
+    pub l7_type: Option<EnumValue<'a>>,
+    /// DNS record.
+    #[serde(borrow)]
+    pub dns: Option<Dns<'a>>,
+    /// HTTP record.
+    #[serde(borrow)]
+    pub http: Option<Http<'a>>,
+    /// Kafka record (only its presence matters here).
+    pub kafka: Option<serde::de::IgnoredAny>,
+}
+
+/// `flow.DNS` (the fields filters use).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Dns<'a> {
+    /// Query name, with its trailing `.`.
+    #[serde(borrow)]
+    pub query: Option<Cow<'a, str>>,
+}
+
+/// `flow.HTTP`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Http<'a> {
+    /// Status code (0 for requests).
+    #[serde(deserialize_with = "u32_or_zero")]
+    pub code: u32,
+    /// Method.
+    #[serde(borrow)]
+    pub method: Option<Cow<'a, str>>,
+    /// Full URL.
+    #[serde(borrow)]
+    pub url: Option<Cow<'a, str>>,
+    /// Protocol (`HTTP/1.1`).
+    #[serde(borrow)]
+    pub protocol: Option<Cow<'a, str>>,
+    /// Headers.
+    #[serde(borrow, deserialize_with = "vec_or_null")]
+    pub headers: Vec<HttpHeader<'a>>,
+}
+
+/// `flow.HTTPHeader`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpHeader<'a> {
+    /// Header name.
+    #[serde(borrow)]
+    pub key: Option<Cow<'a, str>>,
+    /// Header value.
+    #[serde(borrow)]
+    pub value: Option<Cow<'a, str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_policy_deny_flow() {
+        let line = r#"{"time":"2026-07-31T10:41:02.202450754Z","uuid":"cd75","verdict":"DROPPED","drop_reason":181,"IP":{"source":"10.0.1.235","destination":"10.0.0.21","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":60524,"destination_port":80,"flags":{"SYN":true}}},"source":{"ID":423,"identity":24753,"cluster_name":"topgun","namespace":"net-lab","labels":["k8s:app=traffic-generator"],"pod_name":"tg","workloads":[{"name":"traffic-generator","kind":"Deployment"}]},"destination":{"identity":"24075"},"Type":"L3_L4","node_name":"topgun/cilium-w1","event_type":{"type":5},"traffic_direction":"EGRESS","drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN","egress_denied_by":[{"name":"deny"}],"unknown_field":{"x":[1,2]}}"#;
+        let f: Flow = serde_json::from_str(line).unwrap();
+        assert_eq!(f.uuid.as_deref(), Some("cd75"));
+        assert_eq!(f.drop_reason, Some(181));
+        let l4 = f.l4.as_ref().unwrap();
+        assert_eq!(l4.protocol(), Some(L4Protocol::Tcp));
+        assert_eq!(l4.ports(), Some((60524, 80)));
+        assert!(l4.tcp.as_ref().unwrap().flags.unwrap().syn);
+        assert_eq!(f.source.as_ref().unwrap().workloads.len(), 1);
+        assert_eq!(f.destination.as_ref().unwrap().identity, Some(24075));
+        assert_eq!(f.event_type.unwrap().event_type, 5);
+        assert_eq!(f.egress_denied_by.unwrap().get(), r#"[{"name":"deny"}]"#);
+        assert!(matches!(f.traffic_direction, Some(EnumValue::Name(ref n)) if n == "EGRESS"));
+    }
+
+    #[test]
+    fn camel_case_and_nulls() {
+        let f: Flow = serde_json::from_str(
+            r#"{"nodeName":"n","dropReasonDesc":2,"eventType":{"type":"1","subType":181},"source":{"labels":null},"isReply":false}"#,
+        )
+        .unwrap();
+        assert_eq!(f.node_name.as_deref(), Some("n"));
+        assert_eq!(f.drop_reason_desc, Some(EnumValue::Number(2)));
+        assert_eq!(f.event_type.unwrap().sub_type, 181);
+        assert!(f.source.unwrap().labels.is_empty());
+        assert_eq!(f.is_reply, Some(false));
+    }
+
+    #[test]
+    fn wrong_types_are_errors_not_panics() {
+        assert!(serde_json::from_str::<Flow>("42").is_err());
+        assert!(serde_json::from_str::<Flow>(r#"{"IP":"x"}"#).is_err());
+        assert!(serde_json::from_str::<Flow>(r#"{"l4":{"TCP":{"source_port":70000000000}}}"#).is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Hubble flow records and Cilium's flow-filter semantics.
+//!
+//! - [`record`]: classify a logical line (exporter record, bare flow, agent log, bad input) and decode it by
+//!   borrowing from the line.
+//! - [`flow`]: the `flow.Flow` fields that filters and the output record use.
+//! - [`enums`]: protobuf enum tables (name ↔ number).
+//! - [`json`]: lenient protojson scalar decoders (quoted 64-bit integers, enums by name or number).
+//! - [`filter`]: `FlowFilter` allow/deny lists with Cilium's exact semantics, and their three front-ends.
+//! - [`prefilter`]: a byte-level test derived from the active filter that may only say "certainly not kept".
+//!
+//! Data flows one way: bytes → [`record::decode`] → [`filter`] decision. Nothing here does I/O except loading a
+//! `flowlogs.yaml` the caller names.
+#![warn(missing_docs)]
+
+pub mod enums;
+pub mod filter;
+pub mod flow;
+pub mod json;
+pub mod prefilter;
+pub mod record;
+
+pub use flow::Flow;
+pub use record::{decode, Record, RecordKind, Skip};

@@ -1,0 +1,1 @@
+//! Placeholder: the prefilter is being written.

@@ -1,0 +1,304 @@
+//! Recognising one logical line: a Hubble exporter record, a bare flow, or something else.
+//!
+//! The exporter writes `observer.ExportEvent` (`{"flow":{..},"node_name":..,"time":..}` and the `lost_events`,
+//! `agent_event`, `debug_event` variants; Relay adds `node_status`). `hubble observe -o json` writes the same
+//! shape, and some tools write a bare `Flow` object. Everything else on cilium-agent's stdout is the agent's own
+//! log output: logrus/slog text, or JSON when `log-format=json`. [`decode`] classifies without panicking on any
+//! input and borrows from the line; the raw text of the flow object is kept for pass-through.
+
+use crate::flow::Flow;
+use crate::json::EnumValue;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// A decoded exporter record.
+#[derive(Debug)]
+pub enum Record<'a> {
+    /// A flow, with the raw JSON text of the flow object (the whole line for a bare flow).
+    Flow {
+        /// The decoded fields.
+        flow: Flow<'a>,
+        /// The flow object's JSON text, exactly as in the input.
+        raw: &'a str,
+        /// The envelope's `node_name`, when the record had an envelope.
+        node_name: Option<Cow<'a, str>>,
+    },
+    /// `lost_events`.
+    LostEvents,
+    /// `agent_event`, with its `type` (`flow.AgentEventType`).
+    AgentEvent {
+        /// The agent event type, as written.
+        event_type: Option<EnumValue<'a>>,
+    },
+    /// `debug_event`, with its `type` (`flow.DebugEventType`).
+    DebugEvent {
+        /// The debug event type, as written.
+        event_type: Option<EnumValue<'a>>,
+    },
+    /// `node_status` (written by Relay only).
+    NodeStatus,
+}
+
+impl Record<'_> {
+    /// A short name of the record kind, for counters and summaries.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Flow { .. } => RecordKind::Flow,
+            Record::LostEvents => RecordKind::LostEvents,
+            Record::AgentEvent { .. } => RecordKind::AgentEvent,
+            Record::DebugEvent { .. } => RecordKind::DebugEvent,
+            Record::NodeStatus => RecordKind::NodeStatus,
+        }
+    }
+}
+
+/// Kinds of exporter records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// `flow`
+    Flow,
+    /// `lost_events`
+    LostEvents,
+    /// `agent_event`
+    AgentEvent,
+    /// `debug_event`
+    DebugEvent,
+    /// `node_status`
+    NodeStatus,
+}
+
+impl RecordKind {
+    /// All kinds, in display order.
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::Flow,
+        RecordKind::LostEvents,
+        RecordKind::AgentEvent,
+        RecordKind::DebugEvent,
+        RecordKind::NodeStatus,
+    ];
+
+    /// The exporter's key for this kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Flow => "flow",
+            RecordKind::LostEvents => "lost_events",
+            RecordKind::AgentEvent => "agent_event",
+            RecordKind::DebugEvent => "debug_event",
+            RecordKind::NodeStatus => "node_status",
+        }
+    }
+}
+
+/// Why a line is not an exporter record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// A line that is not JSON: cilium-agent's text log output (logrus/slog) or other text.
+    AgentLogText,
+    /// A JSON object that is not an exporter record: cilium-agent's JSON log output.
+    AgentLogJson,
+    /// An empty or whitespace-only line.
+    Empty,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// JSON that does not parse: truncated or corrupted records.
+    MalformedJson,
+    /// An exporter record whose content has the wrong shape (`{"flow": 42}`, a string where an object belongs).
+    InvalidRecord,
+}
+
+impl Skip {
+    /// All reasons, in display order.
+    pub const ALL: [Skip; 6] = [
+        Skip::AgentLogText,
+        Skip::AgentLogJson,
+        Skip::Empty,
+        Skip::InvalidUtf8,
+        Skip::MalformedJson,
+        Skip::InvalidRecord,
+    ];
+
+    /// A stable snake_case name, for metrics and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::AgentLogText => "agent_log_text",
+            Skip::AgentLogJson => "agent_log_json",
+            Skip::Empty => "empty",
+            Skip::InvalidUtf8 => "invalid_utf8",
+            Skip::MalformedJson => "malformed_json",
+            Skip::InvalidRecord => "invalid_record",
+        }
+    }
+
+    /// Whether the reason counts as bad input (as opposed to expected non-flow lines).
+    pub fn is_bad_input(self) -> bool {
+        matches!(
+            self,
+            Skip::InvalidUtf8 | Skip::MalformedJson | Skip::InvalidRecord
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    flow: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "lostEvents")]
+    lost_events: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "agentEvent")]
+    agent_event: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "debugEvent")]
+    debug_event: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "nodeStatus")]
+    node_status: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "nodeName")]
+    node_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TypedEvent<'a> {
+    #[serde(rename = "type", borrow, default)]
+    event_type: Option<EnumValue<'a>>,
+}
+
+/// Decodes one logical line (without its line terminator).
+pub fn decode(line: &[u8]) -> Result<Record<'_>, Skip> {
+    let text = std::str::from_utf8(line).map_err(|_| Skip::InvalidUtf8)?;
+    decode_str(text)
+}
+
+/// [`decode`] for a line already known to be UTF-8.
+pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    match trimmed.as_bytes().first() {
+        None => return Err(Skip::Empty),
+        Some(b'{') => {}
+        Some(_) => return Err(Skip::AgentLogText),
+    }
+    let env: Envelope = serde_json::from_str(trimmed).map_err(|e| classify_json_error(&e))?;
+    if let Some(raw) = env.flow {
+        let raw_text = raw.get();
+        let flow: Flow = serde_json::from_str(raw_text).map_err(|_| Skip::InvalidRecord)?;
+        return Ok(Record::Flow {
+            flow,
+            raw: raw_text,
+            node_name: env.node_name,
+        });
+    }
+    if let Some(raw) = env.lost_events {
+        check_object(raw)?;
+        return Ok(Record::LostEvents);
+    }
+    if let Some(raw) = env.agent_event {
+        let ev: TypedEvent = serde_json::from_str(raw.get()).map_err(|_| Skip::InvalidRecord)?;
+        return Ok(Record::AgentEvent {
+            event_type: ev.event_type,
+        });
+    }
+    if let Some(raw) = env.debug_event {
+        let ev: TypedEvent = serde_json::from_str(raw.get()).map_err(|_| Skip::InvalidRecord)?;
+        return Ok(Record::DebugEvent {
+            event_type: ev.event_type,
+        });
+    }
+    if let Some(raw) = env.node_status {
+        check_object(raw)?;
+        return Ok(Record::NodeStatus);
+    }
+    // No envelope key: a bare Flow, or an agent JSON log line.
+    match serde_json::from_str::<Flow>(trimmed) {
+        Ok(flow) if looks_like_flow(&flow) => Ok(Record::Flow {
+            flow,
+            raw: trimmed,
+            node_name: None,
+        }),
+        _ => Err(Skip::AgentLogJson),
+    }
+}
+
+fn check_object(raw: &RawValue) -> Result<(), Skip> {
+    if raw.get().starts_with('{') {
+        Ok(())
+    } else {
+        Err(Skip::InvalidRecord)
+    }
+}
+
+fn classify_json_error(e: &serde_json::Error) -> Skip {
+    match e.classify() {
+        serde_json::error::Category::Data => Skip::InvalidRecord,
+        _ => Skip::MalformedJson,
+    }
+}
+
+/// A bare object is a flow when it carries a field only flows have. Agent JSON logs (`time`, `level`, `msg`,
+/// `subsys`, ...) carry none of these.
+fn looks_like_flow(f: &Flow) -> bool {
+    f.verdict.is_some()
+        || f.ip.is_some()
+        || f.l4.is_some()
+        || f.event_type.is_some()
+        || f.uuid.is_some()
+        || f.flow_type.is_some()
+        || f.traffic_direction.is_some()
+        || f.drop_reason_desc.is_some()
+        || f.source.is_some()
+        || f.destination.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporter_records() {
+        let r = decode(br#"{"flow":{"time":"1970-01-01T00:00:01Z","node_name":"my-node"},"node_name":"my-node","time":"1970-01-01T00:00:01Z"}"#).unwrap();
+        match r {
+            Record::Flow { flow, raw, node_name } => {
+                assert_eq!(flow.node_name.as_deref(), Some("my-node"));
+                assert_eq!(raw, r#"{"time":"1970-01-01T00:00:01Z","node_name":"my-node"}"#);
+                assert_eq!(node_name.as_deref(), Some("my-node"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(decode(br#"{"agent_event":{},"node_name":"n"}"#).unwrap().kind(), RecordKind::AgentEvent);
+        assert_eq!(decode(br#"{"debug_event":{}}"#).unwrap().kind(), RecordKind::DebugEvent);
+        assert_eq!(decode(br#"{"lost_events":{}}"#).unwrap().kind(), RecordKind::LostEvents);
+        assert_eq!(decode(br#"{"node_status":{}}"#).unwrap().kind(), RecordKind::NodeStatus);
+        match decode(br#"{"agent_event":{"type":"AGENT_STARTED"}}"#).unwrap() {
+            Record::AgentEvent { event_type } => {
+                assert_eq!(event_type.unwrap().as_name(), Some("AGENT_STARTED"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bare_flow_and_agent_logs() {
+        assert_eq!(
+            decode(br#"{"time":"2023-01-01T00:00:00Z","verdict":"DROPPED","IP":{"source":"1.1.1.1"}}"#)
+                .unwrap()
+                .kind(),
+            RecordKind::Flow
+        );
+        assert_eq!(
+            decode(br#"{"time":"2026-01-01T00:00:00Z","level":"info","msg":"Compiled new BPF template","subsys":"datapath-loader"}"#).unwrap_err(),
+            Skip::AgentLogJson
+        );
+        assert_eq!(
+            decode(b"time=\"2026-01-01T00:00:00Z\" level=info msg=\"Starting\" subsys=daemon").unwrap_err(),
+            Skip::AgentLogText
+        );
+        assert_eq!(decode(b"   ").unwrap_err(), Skip::Empty);
+    }
+
+    #[test]
+    fn bad_input_is_classified() {
+        assert_eq!(decode(b"{\"flow\":{\"time\":\"19").unwrap_err(), Skip::MalformedJson);
+        assert_eq!(decode(b"\xff\xfe{").unwrap_err(), Skip::InvalidUtf8);
+        assert_eq!(decode(br#"{"flow": 42}"#).unwrap_err(), Skip::InvalidRecord);
+        assert_eq!(decode(br#"{"flow": {"IP": 42}}"#).unwrap_err(), Skip::InvalidRecord);
+        assert_eq!(decode(br#"{"lost_events": "x"}"#).unwrap_err(), Skip::InvalidRecord);
+        assert_eq!(decode(br#"{"flow": {}} trailing"#).unwrap_err(), Skip::MalformedJson);
+    }
+}

@@ -1,0 +1,1 @@
+//! hubble-ingest library (pipeline being assembled).
