@@ -520,6 +520,8 @@ mod tests {
     fn wrong_types_are_errors_not_panics() {
         assert!(serde_json::from_str::<Flow>("42").is_err());
         assert!(serde_json::from_str::<Flow>(r#"{"IP":"x"}"#).is_err());
-        assert!(serde_json::from_str::<Flow>(r#"{"l4":{"TCP":{"source_port":70000000000}}}"#).is_err());
+        assert!(
+            serde_json::from_str::<Flow>(r#"{"l4":{"TCP":{"source_port":70000000000}}}"#).is_err()
+        );
     }
 }

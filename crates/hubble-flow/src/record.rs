@@ -254,17 +254,38 @@ mod tests {
     fn exporter_records() {
         let r = decode(br#"{"flow":{"time":"1970-01-01T00:00:01Z","node_name":"my-node"},"node_name":"my-node","time":"1970-01-01T00:00:01Z"}"#).unwrap();
         match r {
-            Record::Flow { flow, raw, node_name } => {
+            Record::Flow {
+                flow,
+                raw,
+                node_name,
+            } => {
                 assert_eq!(flow.node_name.as_deref(), Some("my-node"));
-                assert_eq!(raw, r#"{"time":"1970-01-01T00:00:01Z","node_name":"my-node"}"#);
+                assert_eq!(
+                    raw,
+                    r#"{"time":"1970-01-01T00:00:01Z","node_name":"my-node"}"#
+                );
                 assert_eq!(node_name.as_deref(), Some("my-node"));
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(decode(br#"{"agent_event":{},"node_name":"n"}"#).unwrap().kind(), RecordKind::AgentEvent);
-        assert_eq!(decode(br#"{"debug_event":{}}"#).unwrap().kind(), RecordKind::DebugEvent);
-        assert_eq!(decode(br#"{"lost_events":{}}"#).unwrap().kind(), RecordKind::LostEvents);
-        assert_eq!(decode(br#"{"node_status":{}}"#).unwrap().kind(), RecordKind::NodeStatus);
+        assert_eq!(
+            decode(br#"{"agent_event":{},"node_name":"n"}"#)
+                .unwrap()
+                .kind(),
+            RecordKind::AgentEvent
+        );
+        assert_eq!(
+            decode(br#"{"debug_event":{}}"#).unwrap().kind(),
+            RecordKind::DebugEvent
+        );
+        assert_eq!(
+            decode(br#"{"lost_events":{}}"#).unwrap().kind(),
+            RecordKind::LostEvents
+        );
+        assert_eq!(
+            decode(br#"{"node_status":{}}"#).unwrap().kind(),
+            RecordKind::NodeStatus
+        );
         match decode(br#"{"agent_event":{"type":"AGENT_STARTED"}}"#).unwrap() {
             Record::AgentEvent { event_type } => {
                 assert_eq!(event_type.unwrap().as_name(), Some("AGENT_STARTED"))
@@ -276,9 +297,11 @@ mod tests {
     #[test]
     fn bare_flow_and_agent_logs() {
         assert_eq!(
-            decode(br#"{"time":"2023-01-01T00:00:00Z","verdict":"DROPPED","IP":{"source":"1.1.1.1"}}"#)
-                .unwrap()
-                .kind(),
+            decode(
+                br#"{"time":"2023-01-01T00:00:00Z","verdict":"DROPPED","IP":{"source":"1.1.1.1"}}"#
+            )
+            .unwrap()
+            .kind(),
             RecordKind::Flow
         );
         assert_eq!(
@@ -286,7 +309,8 @@ mod tests {
             Skip::AgentLogJson
         );
         assert_eq!(
-            decode(b"time=\"2026-01-01T00:00:00Z\" level=info msg=\"Starting\" subsys=daemon").unwrap_err(),
+            decode(b"time=\"2026-01-01T00:00:00Z\" level=info msg=\"Starting\" subsys=daemon")
+                .unwrap_err(),
             Skip::AgentLogText
         );
         assert_eq!(decode(b"   ").unwrap_err(), Skip::Empty);
@@ -294,11 +318,23 @@ mod tests {
 
     #[test]
     fn bad_input_is_classified() {
-        assert_eq!(decode(b"{\"flow\":{\"time\":\"19").unwrap_err(), Skip::MalformedJson);
+        assert_eq!(
+            decode(b"{\"flow\":{\"time\":\"19").unwrap_err(),
+            Skip::MalformedJson
+        );
         assert_eq!(decode(b"\xff\xfe{").unwrap_err(), Skip::InvalidUtf8);
         assert_eq!(decode(br#"{"flow": 42}"#).unwrap_err(), Skip::InvalidRecord);
-        assert_eq!(decode(br#"{"flow": {"IP": 42}}"#).unwrap_err(), Skip::InvalidRecord);
-        assert_eq!(decode(br#"{"lost_events": "x"}"#).unwrap_err(), Skip::InvalidRecord);
-        assert_eq!(decode(br#"{"flow": {}} trailing"#).unwrap_err(), Skip::MalformedJson);
+        assert_eq!(
+            decode(br#"{"flow": {"IP": 42}}"#).unwrap_err(),
+            Skip::InvalidRecord
+        );
+        assert_eq!(
+            decode(br#"{"lost_events": "x"}"#).unwrap_err(),
+            Skip::InvalidRecord
+        );
+        assert_eq!(
+            decode(br#"{"flow": {}} trailing"#).unwrap_err(),
+            Skip::MalformedJson
+        );
     }
 }
