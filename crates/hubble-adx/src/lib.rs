@@ -1,0 +1,40 @@
+//! `hubble-adx`: an async Azure Data Explorer ingestion client for NDJSON batches.
+//!
+//! - [`AdxClient::ingest`] delivers a [`Batch`] by streaming ingestion (≤ 4 MiB uncompressed per
+//!   gzip request, split on record boundaries), queued ingestion (blob + queue message, with
+//!   `ingest-by` dedup tags) or managed ingestion (streaming with queued fallback).
+//! - Errors are classified: [`IngestError::Permanent`] means "dead-letter this batch"; transient
+//!   failures are retried inside with jittered exponential backoff honouring `Retry-After`, forever
+//!   unless limits are configured, until the shutdown token fires ([`IngestError::Cancelled`]).
+//! - Azure AD auth (workload identity, managed identity, client secret) is hand-written on reqwest
+//!   rather than using `azure_identity`: see [`auth`](crate::AuthError) module docs for why.
+//!   Tokens and secrets live in [`Secret`] and never reach logs, errors or `Debug` output.
+//! - [`schema`] renders the table, mapping, streaming policy, JSON Schema and dedup view for the
+//!   record whose columns are [`schema::COLUMNS`].
+
+mod auth;
+mod backoff;
+mod batch;
+mod client;
+mod config;
+mod error;
+mod gzip;
+mod http;
+mod queued;
+pub mod schema;
+mod secret;
+mod streaming;
+
+pub use auth::AuthError;
+pub use batch::{batch_id, count_records, Batch};
+pub use client::{AdxClient, IngestReceipt};
+pub use config::{
+    check_endpoint, is_loopback_host, parse_url, AdxConfig, AuthConfig, ClientSecretSource,
+    ConfigError, IngestMode, ManagedPolicy, RetryPolicy, DEFAULT_AUTHORITY, DEFAULT_IMDS_ENDPOINT,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SCOPE,
+};
+pub use error::{IngestError, OneApiError};
+pub use gzip::gzip;
+pub use secret::Secret;
+pub use tokio_util::sync::CancellationToken;
+pub use url::Url;
