@@ -38,7 +38,9 @@ impl fmt::Display for GroupSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
             Origin::File(path) => write!(f, "{}", path.display())?,
-            Origin::Kubernetes { api_version, kind } => write!(f, "kubernetes {kind}.{api_version}")?,
+            Origin::Kubernetes { api_version, kind } => {
+                write!(f, "kubernetes {kind}.{api_version}")?
+            }
         }
         if let Some(doc) = self.document {
             write!(f, " (document {doc})")?;

@@ -116,7 +116,9 @@ impl Prefix {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, normalize_addr(ip)) {
             (IpAddr::V4(net), IpAddr::V4(a)) => (u32::from(a) & mask32(self.len)) == u32::from(net),
-            (IpAddr::V6(net), IpAddr::V6(a)) => (u128::from(a) & mask128(self.len)) == u128::from(net),
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                (u128::from(a) & mask128(self.len)) == u128::from(net)
+            }
             _ => false,
         }
     }
@@ -208,8 +210,14 @@ mod tests {
     #[test]
     fn rejects_bad_text() {
         assert_eq!(Prefix::parse(""), Err(PrefixError::Empty));
-        assert_eq!(Prefix::parse("10.0.0.0/33"), Err(PrefixError::LengthTooLong { len: 33, max: 32 }));
-        assert_eq!(Prefix::parse("::/129"), Err(PrefixError::LengthTooLong { len: 129, max: 128 }));
+        assert_eq!(
+            Prefix::parse("10.0.0.0/33"),
+            Err(PrefixError::LengthTooLong { len: 33, max: 32 })
+        );
+        assert_eq!(
+            Prefix::parse("::/129"),
+            Err(PrefixError::LengthTooLong { len: 129, max: 128 })
+        );
         assert_eq!(Prefix::parse("10.0.0.0/"), Err(PrefixError::BadLength));
         assert_eq!(Prefix::parse("10.0.0.0/08"), Err(PrefixError::BadLength));
         assert_eq!(Prefix::parse("10.0.0.0/+8"), Err(PrefixError::BadLength));

@@ -175,7 +175,10 @@ impl PrefixTable {
                 .map(|m| {
                     std::mem::size_of::<Match>()
                         + m.groups.len() * (4 + 16)
-                        + m.labels.iter().map(|(k, v)| 48 + k.len() + v.len()).sum::<usize>()
+                        + m.labels
+                            .iter()
+                            .map(|(k, v)| 48 + k.len() + v.len())
+                            .sum::<usize>()
                 })
                 .sum::<usize>();
         let stats = TableStats {
@@ -246,7 +249,10 @@ impl PrefixTable {
 }
 
 fn build_match(list: &[u32], groups: &[GroupInfo]) -> Match {
-    let infos: Vec<&GroupInfo> = list.iter().filter_map(|&g| groups.get(g as usize)).collect();
+    let infos: Vec<&GroupInfo> = list
+        .iter()
+        .filter_map(|&g| groups.get(g as usize))
+        .collect();
     let mut merged: BTreeMap<&str, &str> = BTreeMap::new();
     for info in &infos {
         for (k, v) in &info.labels {
@@ -296,7 +302,10 @@ impl Key for u128 {
 
 /// Sort and deduplicate `(start, len, group)` entries, then cut the space into ranges with constant group
 /// lists. Returns the ranges (first starts at 0; consecutive lists differ) and the distinct entry count.
-fn sweep<K: Key>(entries: &mut Vec<(K, u8, u32)>, interner: &mut Interner) -> (Vec<(K, u32)>, usize) {
+fn sweep<K: Key>(
+    entries: &mut Vec<(K, u8, u32)>,
+    interner: &mut Interner,
+) -> (Vec<(K, u32)>, usize) {
     entries.sort_unstable();
     entries.dedup();
     let mut out: Vec<(K, u32)> = Vec::with_capacity(entries.len() / 2 + 1);
@@ -418,7 +427,11 @@ impl V4Index {
         let low = ranges.iter().map(|r| r.0 as u16).collect();
         let lists = ranges.iter().map(|r| r.1).collect();
         let buckets = bucket_offsets(ranges.iter().map(|r| (r.0 >> 16) as usize));
-        V4Index { buckets, low, lists }
+        V4Index {
+            buckets,
+            low,
+            lists,
+        }
     }
 
     #[inline]
@@ -429,7 +442,10 @@ impl V4Index {
             _ => return EMPTY_LIST,
         };
         let key = addr as u16;
-        let within = self.low.get(lo..hi).map_or(0, |s| s.partition_point(|&x| x <= key));
+        let within = self
+            .low
+            .get(lo..hi)
+            .map_or(0, |s| s.partition_point(|&x| x <= key));
         // Ranges start at 0, so the range containing `addr` is the one before the first start above it.
         (lo + within)
             .checked_sub(1)
@@ -470,7 +486,10 @@ impl V6Index {
             (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
             _ => return EMPTY_LIST,
         };
-        let within = self.starts.get(lo..hi).map_or(0, |s| s.partition_point(|&x| x <= addr));
+        let within = self
+            .starts
+            .get(lo..hi)
+            .map_or(0, |s| s.partition_point(|&x| x <= addr));
         (lo + within)
             .checked_sub(1)
             .and_then(|i| self.lists.get(i))
@@ -584,20 +603,38 @@ mod tests {
     }
 
     fn names(t: &PrefixTable, ip: &str) -> Vec<String> {
-        t.lookup(ip.parse().unwrap()).names().iter().map(|n| n.to_string()).collect()
+        t.lookup(ip.parse().unwrap())
+            .names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
     }
 
     #[test]
     fn nested_groups_most_specific_first_ties_by_name() {
         let s = set(&[
             ("world", &[("scope", "world")], &["0.0.0.0/0", "::/0"]),
-            ("geo-ru", &[("geo", "ru"), ("scope", "country")], &["198.51.0.0/16"]),
+            (
+                "geo-ru",
+                &[("geo", "ru"), ("scope", "country")],
+                &["198.51.0.0/16"],
+            ),
             ("blocklist", &[("scope", "block")], &["198.51.100.0/24"]),
-            ("abuse", &[("feed", "abuse")], &["198.51.100.0/24", "198.51.100.7"]),
+            (
+                "abuse",
+                &[("feed", "abuse")],
+                &["198.51.100.0/24", "198.51.100.7"],
+            ),
         ]);
         let t = PrefixTable::build(&s);
-        assert_eq!(names(&t, "198.51.100.7"), ["abuse", "blocklist", "geo-ru", "world"]);
-        assert_eq!(names(&t, "198.51.100.8"), ["abuse", "blocklist", "geo-ru", "world"]);
+        assert_eq!(
+            names(&t, "198.51.100.7"),
+            ["abuse", "blocklist", "geo-ru", "world"]
+        );
+        assert_eq!(
+            names(&t, "198.51.100.8"),
+            ["abuse", "blocklist", "geo-ru", "world"]
+        );
         assert_eq!(names(&t, "198.51.7.1"), ["geo-ru", "world"]);
         assert_eq!(names(&t, "203.0.113.1"), ["world"]);
         assert_eq!(names(&t, "::ffff:198.51.7.1"), ["geo-ru", "world"]);
@@ -612,14 +649,24 @@ mod tests {
             ]
         );
         assert_eq!(m.groups_json(), r#"["abuse","blocklist","geo-ru","world"]"#);
-        assert_eq!(m.labels_json(), r#"{"feed":"abuse","geo":"ru","scope":"block"}"#);
+        assert_eq!(
+            m.labels_json(),
+            r#"{"feed":"abuse","geo":"ru","scope":"block"}"#
+        );
     }
 
     #[test]
     fn boundaries_and_edges_of_the_space() {
         let s = set(&[
             ("lo", &[], &["0.0.0.0/8", "::/8"]),
-            ("hi", &[], &["255.255.255.255/32", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"]),
+            (
+                "hi",
+                &[],
+                &[
+                    "255.255.255.255/32",
+                    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+                ],
+            ),
             ("mid", &[], &["10.0.0.0/8", "10.255.255.255"]),
         ]);
         let t = PrefixTable::build(&s);
@@ -662,12 +709,32 @@ mod tests {
     #[test]
     fn agrees_with_oracle_on_a_fixed_case() {
         let s = set(&[
-            ("a", &[("k", "a")], &["10.0.0.0/8", "10.1.0.0/16", "2001:db8::/32"]),
-            ("b", &[("k", "b")], &["10.1.0.0/16", "10.1.2.0/24", "2001:db8:1::/48"]),
-            ("c", &[("k", "c"), ("x", "c")], &["10.1.2.3", "::ffff:10.9.0.0/112"]),
+            (
+                "a",
+                &[("k", "a")],
+                &["10.0.0.0/8", "10.1.0.0/16", "2001:db8::/32"],
+            ),
+            (
+                "b",
+                &[("k", "b")],
+                &["10.1.0.0/16", "10.1.2.0/24", "2001:db8:1::/48"],
+            ),
+            (
+                "c",
+                &[("k", "c"), ("x", "c")],
+                &["10.1.2.3", "::ffff:10.9.0.0/112"],
+            ),
         ]);
         let t = PrefixTable::build(&s);
-        for ip in ["10.1.2.3", "10.1.2.4", "10.1.3.1", "10.9.1.1", "10.2.0.0", "2001:db8:1::5", "2001:db8:2::"] {
+        for ip in [
+            "10.1.2.3",
+            "10.1.2.4",
+            "10.1.3.1",
+            "10.9.1.1",
+            "10.2.0.0",
+            "2001:db8:1::5",
+            "2001:db8:2::",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             let m = t.lookup(ip);
             let (want_names, want_labels) = oracle(&s, ip);

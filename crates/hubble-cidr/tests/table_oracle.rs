@@ -40,7 +40,11 @@ fn prefix_text() -> impl Strategy<Value = String> {
     .prop_map(|s| match s {
         Spec::V4(a, l) => format!("{}/{}", Ipv4Addr::from(a), l),
         Spec::V6(a, l) => format!("{}/{}", Ipv6Addr::from(a), l),
-        Spec::Mapped(a, l) => format!("{}/{}", Ipv4Addr::from(a).to_ipv6_mapped(), u16::from(l) + 96),
+        Spec::Mapped(a, l) => format!(
+            "{}/{}",
+            Ipv4Addr::from(a).to_ipv6_mapped(),
+            u16::from(l) + 96
+        ),
     })
 }
 
@@ -88,10 +92,12 @@ fn oracle(set: &GroupSet, ip: IpAddr) -> (Vec<String>, Vec<(String, String)>) {
         for p in &g.prefixes {
             let inside = match (p.addr(), ip) {
                 (IpAddr::V4(n), IpAddr::V4(a)) => {
-                    p.len() == 0 || (u32::from(n) >> (32 - p.len())) == (u32::from(a) >> (32 - p.len()))
+                    p.len() == 0
+                        || (u32::from(n) >> (32 - p.len())) == (u32::from(a) >> (32 - p.len()))
                 }
                 (IpAddr::V6(n), IpAddr::V6(a)) => {
-                    p.len() == 0 || (u128::from(n) >> (128 - p.len())) == (u128::from(a) >> (128 - p.len()))
+                    p.len() == 0
+                        || (u128::from(n) >> (128 - p.len())) == (u128::from(a) >> (128 - p.len()))
                 }
                 _ => false,
             };
