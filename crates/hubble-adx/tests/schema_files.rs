@@ -9,12 +9,21 @@ fn expected() -> Vec<(&'static str, String)> {
     let schema_json = serde_json::to_string_pretty(&schema::json_schema()).unwrap() + "\n";
     vec![
         ("table.kql", schema::create_table(DEFAULT_TABLE) + "\n"),
-        ("mapping.kql", schema::create_mapping(DEFAULT_TABLE, DEFAULT_MAPPING) + "\n"),
+        (
+            "mapping.kql",
+            schema::create_mapping(DEFAULT_TABLE, DEFAULT_MAPPING) + "\n",
+        ),
         ("mapping.json", schema::mapping_json() + "\n"),
-        ("streaming-policy.kql", schema::streaming_policy(DEFAULT_TABLE) + "\n"),
+        (
+            "streaming-policy.kql",
+            schema::streaming_policy(DEFAULT_TABLE) + "\n",
+        ),
         ("dedup.kql", schema::dedup_view(DEFAULT_TABLE) + "\n"),
         ("record.schema.json", schema_json),
-        ("all.kql", schema::render_schema(DEFAULT_TABLE, DEFAULT_MAPPING)),
+        (
+            "all.kql",
+            schema::render_schema(DEFAULT_TABLE, DEFAULT_MAPPING),
+        ),
     ]
 }
 
@@ -32,7 +41,12 @@ fn schema_files_match_the_code() {
         }
         let on_disk = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SCHEMAS=1)", path.display()));
-        assert_eq!(on_disk, content, "{} is stale: run with UPDATE_SCHEMAS=1", path.display());
+        assert_eq!(
+            on_disk,
+            content,
+            "{} is stale: run with UPDATE_SCHEMAS=1",
+            path.display()
+        );
     }
 }
 
@@ -43,7 +57,10 @@ fn mapping_file_names_exactly_the_columns() {
         return; // the other test reports the missing file
     };
     let mapping: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    let names: Vec<&str> = mapping.iter().map(|m| m["column"].as_str().unwrap()).collect();
+    let names: Vec<&str> = mapping
+        .iter()
+        .map(|m| m["column"].as_str().unwrap())
+        .collect();
     let columns: Vec<&str> = schema::COLUMNS.iter().map(|(c, _)| *c).collect();
     assert_eq!(names, columns);
 }
