@@ -1,0 +1,113 @@
+//! Discovery: which files the globs match right now, and their content ids.
+//!
+//! Owns the glob patterns and a per-path cache of fingerprints keyed by the file's shape (dev, inode, size,
+//! mtime), so an unchanged file is not re-read each pass. Guarantees: each path appears once, in glob order;
+//! directories and vanished files are skipped silently; a fingerprint error is reported once per file shape.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use crate::events::TailEvent;
+use crate::fingerprint::{Fingerprinter, Probe};
+use crate::watcher::Sig;
+
+/// A file matched by a glob.
+#[derive(Clone, Debug)]
+pub(crate) struct Found {
+    pub(crate) path: PathBuf,
+    pub(crate) sig: Sig,
+    pub(crate) probe: Probe,
+}
+
+/// An invalid glob pattern.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid glob pattern {pattern:?}: {message}")]
+pub struct PatternError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+pub(crate) struct Scanner {
+    patterns: Vec<String>,
+    cache: HashMap<PathBuf, (Sig, Probe)>,
+    failed: HashMap<PathBuf, Sig>,
+}
+
+impl Scanner {
+    pub(crate) fn new(patterns: &[String]) -> Result<Scanner, PatternError> {
+        for pattern in patterns {
+            glob::Pattern::new(pattern).map_err(|e| PatternError {
+                pattern: pattern.clone(),
+                message: e.msg.to_string(),
+            })?;
+        }
+        Ok(Scanner {
+            patterns: patterns.to_vec(),
+            cache: HashMap::new(),
+            failed: HashMap::new(),
+        })
+    }
+
+    pub(crate) fn scan(
+        &mut self,
+        fingerprinter: &mut Fingerprinter,
+        events: &mut Vec<TailEvent>,
+    ) -> Vec<Found> {
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        for pattern in &self.patterns {
+            let Ok(paths) = glob::glob(pattern) else {
+                continue;
+            };
+            for entry in paths {
+                let path = match entry {
+                    Ok(path) => path,
+                    Err(err) => {
+                        events.push(TailEvent::Error {
+                            path: err.path().to_path_buf(),
+                            message: err.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                if !seen.insert(path.clone()) {
+                    continue;
+                }
+                let meta = match fs::metadata(&path) {
+                    Ok(meta) if meta.is_file() => meta,
+                    _ => continue,
+                };
+                let sig = Sig::of(&meta);
+                let probe = match self.cache.get(&path) {
+                    Some((cached, probe)) if *cached == sig => *probe,
+                    _ => match fingerprinter.probe_path(&path) {
+                        Ok(probe) => {
+                            self.failed.remove(&path);
+                            self.cache.insert(path.clone(), (sig, probe));
+                            probe
+                        }
+                        Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                        Err(err) => {
+                            if self.failed.get(&path) != Some(&sig) {
+                                events.push(TailEvent::Error {
+                                    path: path.clone(),
+                                    message: err.to_string(),
+                                });
+                                self.failed.insert(path.clone(), sig);
+                            }
+                            continue;
+                        }
+                    },
+                };
+                found.push(Found { path, sig, probe });
+            }
+        }
+        self.cache.retain(|path, _| seen.contains(path));
+        self.failed.retain(|path, _| seen.contains(path));
+        found
+    }
+}

@@ -1,0 +1,536 @@
+//! The tailer: discovery, scheduling of reads over open files, and the rotation rules.
+//!
+//! Owns the set of open files ([`crate::watcher`]) and the in-memory read position of every known file id.
+//! Guarantees (with checksum ids):
+//! - every complete line appended to a matched file is handed out once, in file order, as long as the file (or
+//!   a copy of it under a glob: rename, gzip, copytruncate copy) was seen by a discovery pass before it vanished;
+//! - a copy of a file already read (renamed, gzipped, copied) is not read again; a gzip copy is read from the
+//!   decompressed offset already reached, so a file partly read before it was rotated and gzipped is finished;
+//! - files renamed away or deleted while open are drained through the open descriptor before they are released
+//!   (after `rotate_wait` without being found);
+//! - a file shrinking below the read offset restarts at 0 (`Truncated { restarted: true }`); content replaced in
+//!   place gets a new id and is read from 0 as a new file (`Truncated { restarted: false }`);
+//! - after a restart, reading resumes from the acknowledged checkpoint (at-least-once);
+//! - no file gets more than `max_read_bytes` per pass while others wait (fairness).
+//!
+//! The start rule: a file present at the very first start (no checkpoint file in the state dir) starts at its end
+//! unless `read_from_head`; every other file without a checkpoint starts at 0 — including files that appeared
+//! while the daemon was down, which a restart must not skip.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::{CheckpointError, Checkpoints};
+use crate::discovery::{Found, PatternError, Scanner};
+use crate::events::{PollStats, ReleaseReason, StartFrom, TailEvent};
+use crate::fingerprint::{FingerprintStrategy, Fingerprinter};
+use crate::watcher::{Change, Opened, StartAt, Watcher};
+use crate::FileId;
+
+/// Tailer settings. Build with [`TailerConfig::new`] and adjust fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TailerConfig {
+    /// Glob patterns of files to follow (`*`, `?`, `[..]`, `**`). Include rotated names (`0.log*`,
+    /// `events*.log*`) so that files rotated while the daemon was down are drained.
+    pub include: Vec<String>,
+    /// Read files present at the very first start from the beginning instead of their end.
+    pub read_from_head: bool,
+    /// How files are identified.
+    pub fingerprint: FingerprintStrategy,
+    /// Longest line (without its newline) handed out; longer ones are skipped and reported. Default 1 MiB.
+    pub max_line_bytes: usize,
+    /// Bytes read from one file per pass before moving to the next. Default 256 KiB.
+    pub max_read_bytes: usize,
+    /// Suggested sleep after an idle poll ([`Tailer::poll_interval`]). Default 250 ms.
+    pub poll_interval: Duration,
+    /// Minimum time between two glob scans. Default 1 s.
+    pub discover_interval: Duration,
+    /// How long a file no glob finds any more is kept open after reaching its end. Default 5 s.
+    pub rotate_wait: Duration,
+    /// How long the checkpoint of a file that is no longer found is kept. Default 1 h.
+    pub forget_after: Duration,
+}
+
+impl TailerConfig {
+    /// Defaults for the given glob patterns.
+    pub fn new(include: Vec<String>) -> TailerConfig {
+        TailerConfig {
+            include,
+            read_from_head: false,
+            fingerprint: FingerprintStrategy::default(),
+            max_line_bytes: 1024 * 1024,
+            max_read_bytes: 256 * 1024,
+            poll_interval: Duration::from_millis(250),
+            discover_interval: Duration::from_secs(1),
+            rotate_wait: Duration::from_secs(5),
+            forget_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Errors that prevent a tailer from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    /// A glob pattern is invalid.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// The initial checkpoints could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// A run of complete lines read from one file.
+///
+/// `bytes == file[start_offset..end_offset]` (decompressed for gzip), non-empty, ending with `b'\n'`. Lines start
+/// at `start_offset` and after each `\n`, so the offset of any line is computable; acknowledge `end_offset` (or a
+/// line end inside the chunk) once the records are durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk<'a> {
+    /// Content id of the file.
+    pub file: FileId,
+    /// Current path of the file.
+    pub path: &'a Path,
+    /// The lines.
+    pub bytes: &'a [u8],
+    /// Offset of `bytes[0]`.
+    pub start_offset: u64,
+    /// Offset just after the last `\n`.
+    pub end_offset: u64,
+}
+
+/// A file currently open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenFile {
+    /// Content id.
+    pub file: FileId,
+    /// Current path.
+    pub path: PathBuf,
+    /// Offset after the last complete line handed out.
+    pub offset: u64,
+    /// gzip file.
+    pub compressed: bool,
+    /// Still matched by a glob (false while draining a rotated-away or deleted file).
+    pub findable: bool,
+}
+
+struct Known {
+    read_pos: u64,
+    last_seen: Instant,
+}
+
+/// Follows the files matching a set of globs. Synchronous: call [`Tailer::poll`] in a loop on a thread.
+pub struct Tailer {
+    config: TailerConfig,
+    scanner: Scanner,
+    fingerprinter: Fingerprinter,
+    checkpoints: Checkpoints,
+    watchers: Vec<Watcher>,
+    known: HashMap<FileId, Known>,
+    /// Files (dev, inode, size) with nothing left to read, or that failed: skipped until they change.
+    done: HashSet<(u64, u64, u64)>,
+    next_discovery: Instant,
+    pending_events: Vec<TailEvent>,
+}
+
+impl Tailer {
+    /// Validates the globs, scans once (files present now are "present at startup") and persists the start
+    /// positions registered for files without a checkpoint. Events of the scan come with the first poll.
+    pub fn new(config: TailerConfig, checkpoints: Checkpoints) -> Result<Tailer, TailError> {
+        let scanner = Scanner::new(&config.include)?;
+        let fingerprinter = Fingerprinter::new(config.fingerprint, config.max_line_bytes);
+        let mut tailer = Tailer {
+            scanner,
+            fingerprinter,
+            checkpoints,
+            watchers: Vec::new(),
+            known: HashMap::new(),
+            done: HashSet::new(),
+            next_discovery: Instant::now(),
+            pending_events: Vec::new(),
+            config,
+        };
+        let mut events = Vec::new();
+        tailer.discover(true, &mut events);
+        tailer.pending_events = events;
+        tailer.next_discovery = Instant::now() + tailer.config.discover_interval;
+        tailer.checkpoints.persist()?;
+        Ok(tailer)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TailerConfig {
+        &self.config
+    }
+
+    /// The shared checkpoint table (clone it for the thread that acknowledges).
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
+    }
+
+    /// Acknowledges that everything in `file` before `offset` is durable downstream. Same as
+    /// `self.checkpoints().ack(file, offset)`; persist with [`Checkpoints::persist`].
+    pub fn ack(&self, file: FileId, offset: u64) {
+        self.checkpoints.ack(file, offset);
+    }
+
+    /// How long to sleep after a poll for which [`PollStats::is_idle`] is true.
+    pub fn poll_interval(&self) -> Duration {
+        self.config.poll_interval
+    }
+
+    /// Makes the next poll scan the globs regardless of `discover_interval`.
+    pub fn discover_now(&mut self) {
+        self.next_discovery = Instant::now();
+    }
+
+    /// Files currently open.
+    pub fn open_files(&self) -> Vec<OpenFile> {
+        self.watchers
+            .iter()
+            .map(|w| OpenFile {
+                file: w.id,
+                path: w.path.clone(),
+                offset: w.position(),
+                compressed: w.compressed,
+                findable: w.findable,
+            })
+            .collect()
+    }
+
+    /// One pass: scan the globs if due, then read each open file (up to `max_read_bytes`), handing complete lines
+    /// to `out`. Never sleeps. Per-file problems are reported as [`TailEvent::Error`], not as `Err`.
+    pub fn poll(&mut self, out: &mut impl FnMut(Chunk<'_>)) -> io::Result<PollStats> {
+        let mut stats = PollStats {
+            events: std::mem::take(&mut self.pending_events),
+            ..PollStats::default()
+        };
+        let now = Instant::now();
+        if now >= self.next_discovery {
+            self.discover(false, &mut stats.events);
+            self.next_discovery = now + self.config.discover_interval;
+        }
+        let budget = self.config.max_read_bytes.max(1);
+        let mut index = 0;
+        while index < self.watchers.len() {
+            let watcher = &mut self.watchers[index];
+            let id = watcher.id;
+            let mut too_long = Vec::new();
+            let result = watcher.read(
+                budget,
+                &mut self.fingerprinter,
+                &mut |path, bytes, start_offset, end_offset| {
+                    out(Chunk {
+                        file: id,
+                        path,
+                        bytes,
+                        start_offset,
+                        end_offset,
+                    })
+                },
+                &mut |offset, length| too_long.push((offset, length)),
+            );
+            for (offset, length) in too_long {
+                stats.events.push(TailEvent::LineTooLong {
+                    file: id,
+                    path: watcher.path.clone(),
+                    offset,
+                    length,
+                });
+            }
+            if let Some(known) = self.known.get_mut(&id) {
+                known.read_pos = watcher.position();
+            }
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(err) => {
+                    let watcher = self.watchers.remove(index);
+                    stats.events.push(TailEvent::Error {
+                        path: watcher.path.clone(),
+                        message: err.to_string(),
+                    });
+                    self.done
+                        .insert((watcher.sig.dev, watcher.sig.ino, watcher.sig.len));
+                    stats.events.push(release(&watcher, ReleaseReason::Error));
+                    continue;
+                }
+            };
+            stats.bytes += outcome.counts.bytes;
+            stats.lines += outcome.counts.lines;
+            stats.bytes_read += outcome.bytes_read;
+            if !outcome.eof && outcome.change.is_none() {
+                stats.read_limited = true;
+            }
+            match outcome.change {
+                Some(Change::Restarted { at }) => stats.events.push(TailEvent::Truncated {
+                    file: id,
+                    path: watcher.path.clone(),
+                    offset: at,
+                    restarted: true,
+                }),
+                Some(Change::IdentityLost { at }) => {
+                    let watcher = self.watchers.remove(index);
+                    stats.events.push(TailEvent::Truncated {
+                        file: id,
+                        path: watcher.path.clone(),
+                        offset: at,
+                        restarted: false,
+                    });
+                    // Look for a copy of the old content, and pick up the new one, right away.
+                    self.next_discovery = Instant::now();
+                    continue;
+                }
+                None => {}
+            }
+            if outcome.eof {
+                if watcher.compressed {
+                    let watcher = self.watchers.remove(index);
+                    self.done
+                        .insert((watcher.sig.dev, watcher.sig.ino, watcher.sig.len));
+                    if watcher.delivered == 0
+                        && watcher.opened_at > 0
+                        && watcher.pending_bytes() == 0
+                    {
+                        stats.events.push(TailEvent::GzipSkipped {
+                            file: id,
+                            path: watcher.path.clone(),
+                        });
+                    } else {
+                        stats
+                            .events
+                            .push(release(&watcher, ReleaseReason::CompressedDone));
+                    }
+                    continue;
+                }
+                if !watcher.findable
+                    && now.saturating_duration_since(watcher.last_seen) >= self.config.rotate_wait
+                {
+                    let watcher = self.watchers.remove(index);
+                    let reason = if watcher.is_unlinked() {
+                        ReleaseReason::Deleted
+                    } else {
+                        ReleaseReason::RotatedAway
+                    };
+                    stats.events.push(release(&watcher, reason));
+                    continue;
+                }
+            }
+            index += 1;
+        }
+        stats.files_open = self.watchers.len();
+        Ok(stats)
+    }
+
+    fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
+        let now = Instant::now();
+        let found = self.scanner.scan(&mut self.fingerprinter, events);
+        self.drop_replaced_content(&found, events);
+        for watcher in &mut self.watchers {
+            watcher.findable = false;
+        }
+        let mut order: Vec<FileId> = Vec::new();
+        let mut groups: HashMap<FileId, Vec<&Found>> = HashMap::new();
+        for f in &found {
+            if let Some(id) = f.probe.id {
+                groups
+                    .entry(id)
+                    .or_insert_with(|| {
+                        order.push(id);
+                        Vec::new()
+                    })
+                    .push(f);
+            }
+        }
+        let skip_existing =
+            startup && !self.config.read_from_head && self.checkpoints.is_first_start();
+        for id in order {
+            let members = groups.get(&id).map(Vec::as_slice).unwrap_or_default();
+            if let Some(known) = self.known.get_mut(&id) {
+                known.last_seen = now;
+            }
+            if let Some(watcher) = self.watchers.iter_mut().find(|w| w.id == id) {
+                let same_file =
+                    |f: &&&Found| f.sig.dev == watcher.sig.dev && f.sig.ino == watcher.sig.ino;
+                if let Some(found_at) = members.iter().find(same_file) {
+                    watcher.findable = true;
+                    watcher.last_seen = now;
+                    let at_old_path = members
+                        .iter()
+                        .filter(same_file)
+                        .any(|f| f.path == watcher.path);
+                    if !at_old_path {
+                        events.push(TailEvent::Renamed {
+                            file: id,
+                            from: watcher.path.clone(),
+                            to: found_at.path.clone(),
+                        });
+                        watcher.path = found_at.path.clone();
+                    }
+                }
+                // Otherwise these are copies of a file still open (a gzip or copy of a renamed-away or deleted
+                // file): the open descriptor is drained instead.
+                continue;
+            }
+            let primary = members
+                .iter()
+                .filter(|f| !self.done.contains(&(f.sig.dev, f.sig.ino, f.sig.len)))
+                .min_by_key(|f| (f.probe.compressed, std::cmp::Reverse(f.sig.len)));
+            let Some(primary) = primary else {
+                if let Some(f) = members.first() {
+                    self.checkpoints.touch(&id, &f.path, now);
+                }
+                continue;
+            };
+            self.checkpoints.touch(&id, &primary.path, now);
+            self.open(id, primary, skip_existing, events);
+        }
+        for watcher in &self.watchers {
+            self.checkpoints.touch(&watcher.id, &watcher.path, now);
+            if let Some(known) = self.known.get_mut(&watcher.id) {
+                known.last_seen = now;
+            }
+        }
+        let forget_after = self.config.forget_after;
+        for file in self.checkpoints.prune(now, forget_after) {
+            events.push(TailEvent::Forgotten { file });
+        }
+        let open: HashSet<FileId> = self.watchers.iter().map(|w| w.id).collect();
+        self.known.retain(|id, k| {
+            open.contains(id) || now.saturating_duration_since(k.last_seen) < forget_after
+        });
+        let present: HashSet<(u64, u64, u64)> = found
+            .iter()
+            .map(|f| (f.sig.dev, f.sig.ino, f.sig.len))
+            .collect();
+        self.done.retain(|sig| present.contains(sig));
+    }
+
+    /// With checksum ids: an open plain file whose current content has another id was truncated and rewritten.
+    fn drop_replaced_content(&mut self, found: &[Found], events: &mut Vec<TailEvent>) {
+        if self.config.fingerprint == FingerprintStrategy::DevInode {
+            return;
+        }
+        let mut index = 0;
+        while index < self.watchers.len() {
+            let w = &self.watchers[index];
+            let replaced = !w.compressed
+                && found.iter().any(|f| {
+                    f.sig.dev == w.sig.dev && f.sig.ino == w.sig.ino && f.probe.id != Some(w.id)
+                });
+            if replaced {
+                let w = self.watchers.remove(index);
+                events.push(TailEvent::Truncated {
+                    file: w.id,
+                    path: w.path.clone(),
+                    offset: w.position(),
+                    restarted: false,
+                });
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        id: FileId,
+        found: &Found,
+        skip_existing: bool,
+        events: &mut Vec<TailEvent>,
+    ) {
+        let (start, from) = if let Some(known) = self.known.get(&id) {
+            (StartAt::Offset(known.read_pos), StartFrom::Resumed)
+        } else if let Some(offset) = self.checkpoints.get(&id) {
+            (StartAt::Offset(offset), StartFrom::Checkpoint)
+        } else if skip_existing {
+            (StartAt::End, StartFrom::End)
+        } else {
+            (StartAt::Beginning, StartFrom::Beginning)
+        };
+        let sig_key = (found.sig.dev, found.sig.ino, found.sig.len);
+        let opened = File::open(&found.path).and_then(|file| {
+            Watcher::open(
+                file,
+                found.path.clone(),
+                id,
+                found.sig,
+                found.probe.compressed,
+                start,
+                self.config.max_line_bytes,
+            )
+        });
+        let now = Instant::now();
+        match opened {
+            Ok(Opened::Reading {
+                watcher,
+                truncated_from,
+            }) => {
+                if let Some(offset) = truncated_from {
+                    events.push(TailEvent::Truncated {
+                        file: id,
+                        path: found.path.clone(),
+                        offset,
+                        restarted: true,
+                    });
+                }
+                let offset = watcher.position();
+                events.push(TailEvent::Opened {
+                    file: id,
+                    path: found.path.clone(),
+                    offset,
+                    from,
+                    compressed: found.probe.compressed,
+                });
+                self.checkpoints.register(id, offset, &found.path);
+                self.known.insert(
+                    id,
+                    Known {
+                        read_pos: offset,
+                        last_seen: now,
+                    },
+                );
+                self.watchers.push(*watcher);
+            }
+            Ok(Opened::Exhausted { offset }) => {
+                let base = match start {
+                    StartAt::Offset(want) => want,
+                    _ => 0,
+                };
+                let read_pos = base.max(offset);
+                events.push(TailEvent::GzipSkipped {
+                    file: id,
+                    path: found.path.clone(),
+                });
+                self.checkpoints.register(id, read_pos, &found.path);
+                self.known.insert(
+                    id,
+                    Known {
+                        read_pos,
+                        last_seen: now,
+                    },
+                );
+                self.done.insert(sig_key);
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => {
+                // Includes a gzip file still being written (unexpected end): retried once it changes.
+                events.push(TailEvent::Error {
+                    path: found.path.clone(),
+                    message: err.to_string(),
+                });
+                self.done.insert(sig_key);
+            }
+        }
+    }
+}
+
+fn release(watcher: &Watcher, reason: ReleaseReason) -> TailEvent {
+    TailEvent::Released {
+        file: watcher.id,
+        path: watcher.path.clone(),
+        reason,
+        unterminated_bytes: watcher.pending_bytes(),
+    }
+}
