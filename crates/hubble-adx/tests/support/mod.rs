@@ -167,7 +167,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .to_bytes();
 
     if path.ends_with("/oauth2/v2.0/token") {
-        let f = form(&body);
+        let mut f = form(&body);
+        f.insert("_path".to_string(), path.clone());
         let n = {
             let mut reqs = state.token_requests.lock().unwrap();
             reqs.push(f);
