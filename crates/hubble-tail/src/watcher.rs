@@ -239,7 +239,10 @@ impl Watcher {
             }
         }
         while outcome.bytes_read < budget as u64 {
-            let n = match self.source.read(self.lines.spare(READ_BLOCK)) {
+            let want = READ_BLOCK
+                .min((budget as u64 - outcome.bytes_read) as usize)
+                .max(1);
+            let n = match self.source.read(self.lines.spare(want)) {
                 Ok(n) => n,
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(err),
