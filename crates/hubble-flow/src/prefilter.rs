@@ -37,7 +37,7 @@ struct Clause {
 #[derive(Debug)]
 enum Needle {
     /// The bytes must occur somewhere in the line.
-    Substring(Finder<'static>),
+    Substring(Box<Finder<'static>>),
     /// One of the keys, then `ws : ws`, then one of the values.
     KeyValue {
         keys: Vec<Finder<'static>>,
@@ -60,7 +60,7 @@ fn quoted_keys(keys: &[&str]) -> Vec<Finder<'static>> {
 }
 
 fn substring(s: &str) -> Needle {
-    Needle::Substring(finder(s.as_bytes()))
+    Needle::Substring(Box::new(finder(s.as_bytes())))
 }
 
 fn kv_int(keys: &[&str], ints: Vec<i64>) -> Needle {

@@ -13,6 +13,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// A decoded exporter record.
+// The flow variant is large by design: it is decoded in place, borrowed from the line, and never stored.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Record<'a> {
     /// A flow, with the raw JSON text of the flow object (the whole line for a bare flow).

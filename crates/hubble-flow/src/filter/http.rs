@@ -290,7 +290,7 @@ fn valid_authority(a: &str) -> bool {
             None => "",
         }
     };
-    if !port.is_empty() && !(port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))
+    if !(port.is_empty() || port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))
     {
         return false;
     }

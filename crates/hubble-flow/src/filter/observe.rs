@@ -9,8 +9,8 @@
 //! messages. `--allowlist`/`--denylist` take raw FlowFilter JSON and are appended to the respective list.
 
 use super::spec::{
-    parse_filter_list, EventTypeFilterSpec, ExperimentalSpec, FlowFilterSpec, HttpHeaderSpec, NetworkInterfaceSpec,
-    TcpFlagsSpec, WorkloadSpec,
+    parse_filter_list, EventTypeFilterSpec, ExperimentalSpec, FlowFilterSpec, HttpHeaderSpec,
+    NetworkInterfaceSpec, TcpFlagsSpec, WorkloadSpec,
 };
 use super::FilterError;
 use crate::enums::{DROP_REASON, VERDICT};
@@ -88,7 +88,16 @@ const CONFLICTS: &[&[&str]] = &[
         "all-namespaces",
     ],
     &["from-fqdn", "from-ip", "ip", "fqdn", "from-pod", "pod"],
-    &["to-fqdn", "to-ip", "ip", "fqdn", "to-namespace", "namespace", "to-all-namespaces", "all-namespaces"],
+    &[
+        "to-fqdn",
+        "to-ip",
+        "ip",
+        "fqdn",
+        "to-namespace",
+        "namespace",
+        "to-all-namespaces",
+        "all-namespaces",
+    ],
     &["to-fqdn", "to-ip", "ip", "fqdn", "to-pod", "pod"],
     &["to-pod", "namespace", "all-namespaces"],
     &["from-pod", "namespace", "all-namespaces"],
@@ -169,7 +178,9 @@ fn ns_conflicts(nss: &[String], names: &[String]) -> Result<(), String> {
         for name in names {
             let nn = namespace_from_name(name);
             if !nn.is_empty() && nn != ns {
-                return Err(format!("namespace conflict: {ns:?} does not contain {name:?}"));
+                return Err(format!(
+                    "namespace conflict: {ns:?} does not contain {name:?}"
+                ));
             }
         }
     }
@@ -184,7 +195,9 @@ fn inconsistent_namespaces(pods: &[String], services: &[String]) -> Result<(), S
         }
         for svc in services {
             if namespace_from_name(svc) != pod_ns {
-                return Err(format!("namespace of service {svc:?} conflict with pod {pod_ns:?}"));
+                return Err(format!(
+                    "namespace of service {svc:?} conflict with pod {pod_ns:?}"
+                ));
             }
         }
     }
@@ -342,7 +355,9 @@ impl Tracker {
                 if self.changed.iter().any(|c| c == flag) {
                     for other in group.iter() {
                         if other != flag && self.changed.iter().any(|c| c == other) {
-                            return Err(format!("filters --{flag} and --{other} cannot be combined"));
+                            return Err(format!(
+                                "filters --{flag} and --{other} cannot be combined"
+                            ));
                         }
                     }
                 }
@@ -373,13 +388,22 @@ impl Tracker {
         let v = val.to_string();
         match name {
             "uuid" => self.both(|f| f.uuid.push(v.clone())),
-            "fqdn" => self.sides(|f| f.source_fqdn.push(v.clone()), |f| f.destination_fqdn.push(v.clone())),
+            "fqdn" => self.sides(
+                |f| f.source_fqdn.push(v.clone()),
+                |f| f.destination_fqdn.push(v.clone()),
+            ),
             "from-fqdn" => self.both(|f| f.source_fqdn.push(v.clone())),
             "to-fqdn" => self.both(|f| f.destination_fqdn.push(v.clone())),
-            "pod" => self.sides(|f| f.source_pod.push(v.clone()), |f| f.destination_pod.push(v.clone())),
+            "pod" => self.sides(
+                |f| f.source_pod.push(v.clone()),
+                |f| f.destination_pod.push(v.clone()),
+            ),
             "from-pod" => self.both(|f| f.source_pod.push(v.clone())),
             "to-pod" => self.both(|f| f.destination_pod.push(v.clone())),
-            "ip" => self.sides(|f| f.source_ip.push(v.clone()), |f| f.destination_ip.push(v.clone())),
+            "ip" => self.sides(
+                |f| f.source_ip.push(v.clone()),
+                |f| f.destination_ip.push(v.clone()),
+            ),
             "from-ip" => self.both(|f| f.source_ip.push(v.clone())),
             "to-ip" => self.both(|f| f.destination_ip.push(v.clone())),
             "snat-ip" => self.both(|f| f.source_ip_xlated.push(v.clone())),
@@ -407,7 +431,10 @@ impl Tracker {
             ),
             "from-service" => self.both(|f| f.source_service.push(v.clone())),
             "to-service" => self.both(|f| f.destination_service.push(v.clone())),
-            "port" => self.sides(|f| f.source_port.push(v.clone()), |f| f.destination_port.push(v.clone())),
+            "port" => self.sides(
+                |f| f.source_port.push(v.clone()),
+                |f| f.destination_port.push(v.clone()),
+            ),
             "from-port" => self.both(|f| f.source_port.push(v.clone())),
             "to-port" => self.both(|f| f.destination_port.push(v.clone())),
             "trace-id" => self.both(|f| f.trace_id.push(v.clone())),
@@ -440,9 +467,9 @@ impl Tracker {
             "http-path" => self.both(|f| f.http_path.push(v.clone())),
             "http-url" => self.both(|f| f.http_url.push(v.clone())),
             "http-header" => {
-                let (key, value) = val
-                    .split_once(':')
-                    .ok_or_else(|| format!("invalid http-header value {val:?}, expected name:value"))?;
+                let (key, value) = val.split_once(':').ok_or_else(|| {
+                    format!("invalid http-header value {val:?}, expected name:value")
+                })?;
                 let h = HttpHeaderSpec {
                     key: key.to_string(),
                     value: value.to_string(),
@@ -472,7 +499,9 @@ impl Tracker {
             "identity" | "from-identity" | "to-identity" => {
                 let names: Vec<&str> = RESERVED_IDENTITIES.iter().map(|(n, _)| *n).collect();
                 let id = parse_identity(val).ok_or_else(|| {
-                    format!("invalid security identity, expected one of {names:?} or a numeric value")
+                    format!(
+                        "invalid security identity, expected one of {names:?} or a numeric value"
+                    )
                 })?;
                 match name {
                     "identity" => self.sides(
@@ -500,7 +529,11 @@ impl Tracker {
                 let d = match td.as_str() {
                     "ingress" => 1,
                     "egress" => 2,
-                    _ => return Err(format!("{td}: invalid traffic direction, expected ingress or egress")),
+                    _ => {
+                        return Err(format!(
+                            "{td}: invalid traffic direction, expected ingress or egress"
+                        ))
+                    }
                 };
                 self.both(|f| f.traffic_direction.push(d))
             }
@@ -640,8 +673,17 @@ mod tests {
             let name = args[i];
             let boolean = matches!(
                 name.trim_start_matches('-'),
-                "not" | "ipv4" | "ipv6" | "4" | "6" | "all-namespaces" | "A" | "from-all-namespaces"
-                    | "to-all-namespaces" | "encrypted" | "unencrypted"
+                "not"
+                    | "ipv4"
+                    | "ipv6"
+                    | "4"
+                    | "6"
+                    | "all-namespaces"
+                    | "A"
+                    | "from-all-namespaces"
+                    | "to-all-namespaces"
+                    | "encrypted"
+                    | "unencrypted"
             );
             if boolean {
                 pairs.push((name.into(), "true".into()));
@@ -673,17 +715,31 @@ mod tests {
         assert!(a.is_empty());
         assert_eq!(
             d,
-            vec![r#"{"source_pod":["kube-system/"]}"#, r#"{"destination_pod":["kube-system/"]}"#]
+            vec![
+                r#"{"source_pod":["kube-system/"]}"#,
+                r#"{"destination_pod":["kube-system/"]}"#
+            ]
         );
         assert_eq!(
-            allow(&["--namespace", "payments", "--verdict", "DROPPED", "--protocol", "tcp"]),
+            allow(&[
+                "--namespace",
+                "payments",
+                "--verdict",
+                "DROPPED",
+                "--protocol",
+                "tcp"
+            ]),
             vec![
                 r#"{"source_pod":["payments/"],"verdict":["DROPPED"],"protocol":["tcp"]}"#,
                 r#"{"destination_pod":["payments/"],"verdict":["DROPPED"],"protocol":["tcp"]}"#
             ]
         );
-        let (a, _) = filters_from_flags([("type", "drop:181"), ("traffic-direction", "egress")]).unwrap();
-        assert_eq!(a, vec![crate::filter::FilterSet::default_policy_deny_egress()]);
+        let (a, _) =
+            filters_from_flags([("type", "drop:181"), ("traffic-direction", "egress")]).unwrap();
+        assert_eq!(
+            a,
+            vec![crate::filter::FilterSet::default_policy_deny_egress()]
+        );
         assert_eq!(
             print_raw_filters(&a, &[]),
             "allowlist:\n    - '{\"traffic_direction\":[\"EGRESS\"],\"event_type\":[{\"type\":1,\"match_sub_type\":true,\"sub_type\":181}]}'\n"
@@ -694,19 +750,46 @@ mod tests {
     fn filter_dispatch_and_left_right() {
         // hubble TestFilterDispatch
         let (a, d) = run(&[
-            "--from-ip", "1.2.3.4", "--from-ip", "5.6.7.8", "--not", "--to-ip", "5.5.5.5", "--verdict", "DROPPED",
-            "-t", "l7",
+            "--from-ip",
+            "1.2.3.4",
+            "--from-ip",
+            "5.6.7.8",
+            "--not",
+            "--to-ip",
+            "5.5.5.5",
+            "--verdict",
+            "DROPPED",
+            "-t",
+            "l7",
         ])
         .unwrap();
         assert_eq!(
             a,
-            vec![r#"{"source_ip":["1.2.3.4","5.6.7.8"],"verdict":["DROPPED"],"event_type":[{"type":129}]}"#]
+            vec![
+                r#"{"source_ip":["1.2.3.4","5.6.7.8"],"verdict":["DROPPED"],"event_type":[{"type":129}]}"#
+            ]
         );
         assert_eq!(d, vec![r#"{"destination_ip":["5.5.5.5"]}"#]);
         // hubble TestFilterLeftRight
         let (a, d) = run(&[
-            "--ip", "1.2.3.4", "--ip", "5.6.7.8", "--verdict", "DROPPED", "--not", "--pod", "deathstar", "--not",
-            "--http-status", "200", "--http-method", "get", "--http-path", r"/page/\d+", "--node-name", "k8s*",
+            "--ip",
+            "1.2.3.4",
+            "--ip",
+            "5.6.7.8",
+            "--verdict",
+            "DROPPED",
+            "--not",
+            "--pod",
+            "deathstar",
+            "--not",
+            "--http-status",
+            "200",
+            "--http-method",
+            "get",
+            "--http-path",
+            r"/page/\d+",
+            "--node-name",
+            "k8s*",
         ])
         .unwrap();
         assert_eq!(
@@ -733,8 +816,22 @@ mod tests {
         assert!(run(&["-t", "agent:Policy updated"]).is_err());
         assert!(run(&["-t", "4:to-endpoint"]).is_err());
         let a = allow(&[
-            "-t", "254", "-t", "255:127", "-t", "trace:to-endpoint", "-t", "trace:from-endpoint", "-t", "4:2", "-t",
-            "agent", "-t", "agent:3", "-t", "agent:policy-updated",
+            "-t",
+            "254",
+            "-t",
+            "255:127",
+            "-t",
+            "trace:to-endpoint",
+            "-t",
+            "trace:from-endpoint",
+            "-t",
+            "4:2",
+            "-t",
+            "agent",
+            "-t",
+            "agent:3",
+            "-t",
+            "agent:policy-updated",
         ]);
         assert_eq!(
             a,
@@ -761,7 +858,10 @@ mod tests {
             allow(&["--from-namespace", "cilium", "--from-port", "443"]),
             vec![r#"{"source_pod":["cilium/"],"source_port":["443"]}"#]
         );
-        assert_eq!(allow(&["--to-namespace", "cilium"]), vec![r#"{"destination_pod":["cilium/"]}"#]);
+        assert_eq!(
+            allow(&["--to-namespace", "cilium"]),
+            vec![r#"{"destination_pod":["cilium/"]}"#]
+        );
         assert_eq!(
             allow(&["--to-namespace", "cilium", "--port", "443"]),
             vec![
@@ -777,19 +877,53 @@ mod tests {
             ]
         );
         assert_eq!(
-            allow(&["--namespace", "cilium", "--namespace", "kube-system", "--service", "foo", "--service", "bar"]),
+            allow(&[
+                "--namespace",
+                "cilium",
+                "--namespace",
+                "kube-system",
+                "--service",
+                "foo",
+                "--service",
+                "bar"
+            ]),
             vec![
                 r#"{"source_service":["cilium/foo","kube-system/foo","cilium/bar","kube-system/bar"]}"#,
                 r#"{"destination_service":["cilium/foo","kube-system/foo","cilium/bar","kube-system/bar"]}"#
             ]
         );
         assert_eq!(
-            allow(&["--from-namespace", "kube-system", "--to-pod", "cilium/foo-9c76d6c95-tf788"]),
-            vec![r#"{"source_pod":["kube-system/"],"destination_pod":["cilium/foo-9c76d6c95-tf788"]}"#]
+            allow(&[
+                "--from-namespace",
+                "kube-system",
+                "--to-pod",
+                "cilium/foo-9c76d6c95-tf788"
+            ]),
+            vec![
+                r#"{"source_pod":["kube-system/"],"destination_pod":["cilium/foo-9c76d6c95-tf788"]}"#
+            ]
         );
-        assert!(run(&["--to-namespace", "kube-system", "--to-pod", "cilium/foo-9c76d6c95-tf788"]).is_err());
-        assert!(run(&["--from-namespace", "kube-system", "--from-service", "cilium/foo"]).is_err());
-        assert!(run(&["--from-service", "cilium/foo", "--from-pod", "kube-system/hubble"]).is_err());
+        assert!(run(&[
+            "--to-namespace",
+            "kube-system",
+            "--to-pod",
+            "cilium/foo-9c76d6c95-tf788"
+        ])
+        .is_err());
+        assert!(run(&[
+            "--from-namespace",
+            "kube-system",
+            "--from-service",
+            "cilium/foo"
+        ])
+        .is_err());
+        assert!(run(&[
+            "--from-service",
+            "cilium/foo",
+            "--from-pod",
+            "kube-system/hubble"
+        ])
+        .is_err());
         assert_eq!(
             allow(&["--to-all-namespaces", "--port", "443"]),
             vec![
@@ -797,30 +931,57 @@ mod tests {
                 r#"{"destination_pod":["/"],"destination_port":["443"]}"#
             ]
         );
-        assert_eq!(allow(&["--to-all-namespaces", "--to-pod", "foo"]), vec![r#"{"destination_pod":["/foo"]}"#]);
+        assert_eq!(
+            allow(&["--to-all-namespaces", "--to-pod", "foo"]),
+            vec![r#"{"destination_pod":["/foo"]}"#]
+        );
         assert_eq!(
             allow(&["-A", "--pod", "foo"]),
-            vec![r#"{"source_pod":["/foo"]}"#, r#"{"destination_pod":["/foo"]}"#]
+            vec![
+                r#"{"source_pod":["/foo"]}"#,
+                r#"{"destination_pod":["/foo"]}"#
+            ]
         );
     }
 
     #[test]
     fn conflicts_and_misc() {
         let e = run(&["--from-ip", "1.2.3.4", "--from-fqdn", "doesnt.work"]).unwrap_err();
-        assert!(e.to_string().contains("filters --from-fqdn and --from-ip cannot be combined"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("filters --from-fqdn and --from-ip cannot be combined"),
+            "{e}"
+        );
         let e = run(&["--from-service", "foo", "--service", "bar"]).unwrap_err();
-        assert!(e.to_string().contains("filters --service and --from-service cannot be combined"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("filters --service and --from-service cannot be combined"),
+            "{e}"
+        );
         assert!(run(&["--to-service", "foo", "--from-service", "bar"]).is_ok());
         assert!(run(&["--ip", "foo", "--namespace", "bar"]).is_err());
-        assert!(run(&["--from-ip", "1.2.3.4", "--not"]).unwrap_err().to_string().contains("trailing --not"));
+        assert!(run(&["--from-ip", "1.2.3.4", "--not"])
+            .unwrap_err()
+            .to_string()
+            .contains("trailing --not"));
         assert!(run(&["--not", "--not", "--ip", "1.1.1.1"]).is_err());
         assert_eq!(
             allow(&["--identity", "1", "--identity", "world"]),
-            vec![r#"{"source_identity":[1,2]}"#, r#"{"destination_identity":[1,2]}"#]
+            vec![
+                r#"{"source_identity":[1,2]}"#,
+                r#"{"destination_identity":[1,2]}"#
+            ]
         );
         assert!(run(&["--identity", "bad"]).is_err());
         assert_eq!(
-            allow(&["--label", "k1=v1,k2=v2", "-l", "k3", "--node-label", "io.cilium.egress-gateway"]),
+            allow(&[
+                "--label",
+                "k1=v1,k2=v2",
+                "-l",
+                "k3",
+                "--node-label",
+                "io.cilium.egress-gateway"
+            ]),
             vec![
                 r#"{"source_label":["k1=v1,k2=v2","k3"],"node_labels":["io.cilium.egress-gateway"]}"#,
                 r#"{"destination_label":["k1=v1,k2=v2","k3"],"node_labels":["io.cilium.egress-gateway"]}"#
@@ -832,19 +993,35 @@ mod tests {
         );
         assert_eq!(
             allow(&["--http-header", "foo:bar", "--http-header", "Foo:coco:bar"]),
-            vec![r#"{"http_header":[{"key":"foo","value":"bar"},{"key":"Foo","value":"coco:bar"}]}"#]
+            vec![
+                r#"{"http_header":[{"key":"foo","value":"bar"},{"key":"Foo","value":"coco:bar"}]}"#
+            ]
         );
         assert!(run(&["--http-header", "foobar"]).is_err());
         assert_eq!(
-            allow(&["--traffic-direction", "INGRESS", "--traffic-direction", "EgrEss"]),
+            allow(&[
+                "--traffic-direction",
+                "INGRESS",
+                "--traffic-direction",
+                "EgrEss"
+            ]),
             vec![r#"{"traffic_direction":["INGRESS","EGRESS"]}"#]
         );
         assert!(run(&["--traffic-direction", "to the moon"]).is_err());
-        assert_eq!(allow(&["--snat-ip", "2.2.2.2/16"]), vec![r#"{"source_ip_xlated":["2.2.2.2/16"]}"#]);
-        assert_eq!(allow(&["--interface", "eth0"]), vec![r#"{"interface":[{"name":"eth0"}]}"#]);
+        assert_eq!(
+            allow(&["--snat-ip", "2.2.2.2/16"]),
+            vec![r#"{"source_ip_xlated":["2.2.2.2/16"]}"#]
+        );
+        assert_eq!(
+            allow(&["--interface", "eth0"]),
+            vec![r#"{"interface":[{"name":"eth0"}]}"#]
+        );
         assert_eq!(
             allow(&["--cluster", "foo"]),
-            vec![r#"{"source_cluster_name":["foo"]}"#, r#"{"destination_cluster_name":["foo"]}"#]
+            vec![
+                r#"{"source_cluster_name":["foo"]}"#,
+                r#"{"destination_cluster_name":["foo"]}"#
+            ]
         );
         for f in ["SYN", "syn", "syn,ack", "NS"] {
             assert!(run(&["--tcp-flags", f]).is_ok(), "{f}");
@@ -852,12 +1029,21 @@ mod tests {
         for f in ["unknown", "syn,unknown", "syn,", ",syn"] {
             assert!(run(&["--tcp-flags", f]).is_err(), "{f}");
         }
-        assert_eq!(allow(&["-4", "--encrypted"]), vec![r#"{"ip_version":["IPv4"],"encrypted":[true]}"#]);
+        assert_eq!(
+            allow(&["-4", "--encrypted"]),
+            vec![r#"{"ip_version":["IPv4"],"encrypted":[true]}"#]
+        );
         assert!(run(&["--ip-trace-id", "0"]).is_err());
         assert!(run(&["--verdict", "dropped"]).is_err());
         assert!(run(&["--drop-reason-desc", ""]).is_err());
         assert!(run(&[]).unwrap().0.is_empty());
-        let (a, d) = run(&["--allowlist", r#"{"uuid":["x"]}"#, "--denylist", r#"{"verdict":[1]}"#]).unwrap();
+        let (a, d) = run(&[
+            "--allowlist",
+            r#"{"uuid":["x"]}"#,
+            "--denylist",
+            r#"{"verdict":[1]}"#,
+        ])
+        .unwrap();
         assert_eq!((a.len(), d.len()), (1, 1));
     }
 }
