@@ -8,8 +8,7 @@ use crate::config::{AdxConfig, ConfigError};
 
 /// Builds the HTTP client; installs rustls' `ring` provider as the process default if none is.
 pub(crate) fn build_client(config: &AdxConfig) -> Result<reqwest::Client, ConfigError> {
-    // Err means another provider is already installed, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     reqwest::Client::builder()
         .timeout(config.request_timeout)
         .connect_timeout(config.connect_timeout)
@@ -22,6 +21,14 @@ pub(crate) fn build_client(config: &AdxConfig) -> Result<reqwest::Client, Config
         ))
         .build()
         .map_err(|e| ConfigError::Http(e.without_url().to_string()))
+}
+
+/// Installs rustls' pure-Rust `ring` provider as the process default (no-op if one is installed).
+/// reqwest is built with `rustls-no-provider`, so any `reqwest::Client` built outside this crate
+/// needs this called first.
+pub fn install_crypto_provider() {
+    // Err means another provider is already installed, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A random (v4) UUID string.

@@ -35,6 +35,7 @@ pub use config::{
 };
 pub use error::{IngestError, OneApiError};
 pub use gzip::gzip;
+pub use http::install_crypto_provider;
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use url::Url;

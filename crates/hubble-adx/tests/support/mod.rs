@@ -62,6 +62,8 @@ pub struct State {
     pub mgmt_requests: Mutex<Vec<String>>,
     /// Extra management rows; default rows point at this stand-in's storage.
     pub storage_base: Mutex<Option<String>>,
+    /// Replaces the whole `.get ingestion resources` response (e.g. SAS URLs pointing at Azurite).
+    pub resources_override: Mutex<Option<String>>,
     pub blobs: Mutex<Vec<(String, Bytes)>>,
     pub queue_messages: Mutex<Vec<String>>,
     pub corrupt_bodies: Mutex<u32>,
@@ -231,7 +233,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 )
             });
         return match csl.as_str() {
-            ".get ingestion resources" => reply(200, resources_body(&base)),
+            ".get ingestion resources" => {
+                let body = state.resources_override.lock().unwrap().clone();
+                reply(200, body.unwrap_or_else(|| resources_body(&base)))
+            }
             ".get kusto identity token" => reply(
                 200,
                 r#"{"Tables":[{"TableName":"Table_0","Columns":[{"ColumnName":"AuthorizationContext","DataType":"String"}],"Rows":[["AUTHCTX-SECRET"]]}]}"#,
@@ -264,7 +269,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 
 /// Management rows: two containers and two queues, SAS query included.
 pub fn resources_body(base: &str) -> String {
-    let rows = [
+    let rows = vec![
         (
             "TempStorage",
             format!("{base}/tmp1?sv=2019-12-12&sig=SASSECRET"),
@@ -286,6 +291,11 @@ pub fn resources_body(base: &str) -> String {
             format!("{base}/failed?sv=2019-12-12&sig=SASSECRET"),
         ),
     ];
+    resources_rows(&rows)
+}
+
+/// A `.get ingestion resources` v1 response with these (ResourceTypeName, StorageRoot) rows.
+pub fn resources_rows(rows: &[(&str, String)]) -> String {
     let rows: Vec<serde_json::Value> = rows
         .iter()
         .map(|(k, v)| serde_json::json!([k, v]))
