@@ -147,9 +147,11 @@ impl Checkpoints {
             })
             .collect();
         Ok(Checkpoints {
+            // A first start writes the (possibly empty) file at the first persist: its existence is what
+            // tells a later start that this is a restart.
             table: Arc::new(Mutex::new(Table {
                 entries,
-                dirty: false,
+                dirty: first_start,
             })),
             dir: Some(Arc::new(state_dir.to_path_buf())),
             persist_lock: Arc::new(Mutex::new(())),
@@ -340,6 +342,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cps = Checkpoints::open(dir.path()).unwrap();
         assert!(cps.is_first_start());
+        assert!(cps.persist().unwrap(), "a first start writes the file even when empty");
+        assert!(!Checkpoints::open(dir.path()).unwrap().is_first_start());
         assert!(!cps.persist().unwrap(), "nothing changed, nothing written");
         cps.register(A, 10, Path::new("/x/0.log"));
         cps.ack(B, 77);
