@@ -1,0 +1,447 @@
+//! Command-line interface: subcommands and options (the CLI contract in design.md).
+//!
+//! Filter flags follow `hubble observe`: their relative order matters (`--not` applies to the next flag), so
+//! [`observe_flags_in_order`] recovers argv order from clap's indices.
+
+use crate::frame::Format;
+use crate::sink::SinkSpec;
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Ship Cilium Hubble flow logs into Azure Data Explorer or local files.
+///
+/// Reads cilium-agent output (raw, CRI, docker json-file or Fluent Bit records), keeps the flows that matter
+/// (default: policy-deny drops on egress, i.e. `--type drop:181 --traffic-direction egress`), tags addresses
+/// with their CIDR groups, and writes one flat JSON record per flow.
+#[derive(Debug, Parser)]
+#[command(name = "hubble-ingest", version, propagate_version = true)]
+pub struct Cli {
+    /// Subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log output format (stderr).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HUBBLE_INGEST_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// Log level filter (tracing env-filter syntax, e.g. `info`, `hubble_ingest=debug`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "HUBBLE_INGEST_LOG_LEVEL"
+    )]
+    pub log_level: String,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read files (plain or .gz) or stdin to the end, deliver the kept flows, print a summary, exit.
+    Replay(ReplayArgs),
+    /// Print the input records that pass the filter, byte for byte, in input order (a grep for exporter output).
+    Filter(FilterCmdArgs),
+    /// Print the CIDR groups (and their labels) that contain each IP, one JSON object per IP.
+    CidrLookup(CidrLookupArgs),
+    /// Validate filters and CIDR-group sources; exit 2 with file:line messages on error.
+    Check(CheckArgs),
+}
+
+/// `replay` options.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Input files (plain or gzip, detected by content), or `-` for stdin; read in the given order.
+    #[arg(required = true, value_name = "PATH|-")]
+    pub inputs: Vec<String>,
+    /// Input options.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Filter options.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Enrichment options.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+    /// Where records go: `file:PATH` (`.gz` → gzip), `stdout`; repeatable.
+    #[arg(
+        long = "sink",
+        value_name = "SINK",
+        default_value = "stdout",
+        env = "HUBBLE_INGEST_SINK",
+        value_delimiter = ','
+    )]
+    pub sinks: Vec<SinkSpec>,
+    /// Leave the original flow object out of the records (the `Flow` column).
+    #[arg(long)]
+    pub no_flow_column: bool,
+    /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
+    /// Print the summary as JSON (on stderr) instead of text.
+    #[arg(long)]
+    pub summary_json: bool,
+}
+
+/// `filter` options.
+#[derive(Debug, Args)]
+pub struct FilterCmdArgs {
+    /// Input files (plain or gzip), or `-`; stdin when none is given.
+    #[arg(value_name = "PATH|-")]
+    pub inputs: Vec<String>,
+    /// Input options.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Filter options.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `cidr-lookup` options.
+#[derive(Debug, Args)]
+pub struct CidrLookupArgs {
+    /// Enrichment sources.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+    /// Addresses to look up.
+    #[arg(required = true, value_name = "IP")]
+    pub ips: Vec<String>,
+}
+
+/// `check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Filter options.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Enrichment options.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+/// Progress bar modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Input framing options.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Input framing; `auto` detects per file.
+    #[arg(long, value_enum, default_value = "auto", env = "HUBBLE_INGEST_FORMAT")]
+    pub format: Format,
+    /// Longest logical line accepted; longer ones are counted and skipped (sizes like `1MiB` or bytes).
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, env = "HUBBLE_INGEST_MAX_LINE_BYTES")]
+    pub max_line_bytes: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Parse every line: exact per-kind counts of lines that can never be kept (slower). By default a byte-level
+    /// prefilter rejects such lines unparsed, checking them only for truncation.
+    #[arg(long)]
+    pub no_prefilter: bool,
+}
+
+/// CIDR-group enrichment options.
+#[derive(Debug, Args, Default)]
+pub struct EnrichArgs {
+    /// CIDR-group source: a file or directory of CiliumCIDRGroup / Calico network set manifests or plain CIDR
+    /// lists (group = file stem); repeatable.
+    #[arg(
+        long = "cidr-groups",
+        value_name = "PATH",
+        env = "HUBBLE_INGEST_CIDR_GROUPS",
+        value_delimiter = ','
+    )]
+    pub cidr_groups: Vec<PathBuf>,
+}
+
+/// Filter options: raw FlowFilters, a Cilium `flowlogs.yaml`, or `hubble observe` flags.
+/// No filter option at all selects the default (policy-deny drops on egress).
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// A Hubble FlowFilter as JSON (proto or lowerCamel names) to include; repeatable, OR-ed.
+    #[arg(long, value_name = "JSON")]
+    pub allowlist: Vec<String>,
+    /// A Hubble FlowFilter as JSON to exclude; repeatable, OR-ed; exclusion wins.
+    #[arg(long, value_name = "JSON")]
+    pub denylist: Vec<String>,
+    /// Take include/exclude filters from a Cilium dynamic exporter `flowlogs.yaml`.
+    #[arg(long, value_name = "FILE", env = "HUBBLE_INGEST_FLOWLOGS")]
+    pub flowlogs: Option<PathBuf>,
+    /// Which `flowLogs` entry of `--flowlogs` to use (required when it has several).
+    #[arg(long, value_name = "NAME", requires = "flowlogs")]
+    pub flowlog: Option<String>,
+    /// The next filter flag goes to the denylist (as `hubble observe --not`).
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub not: u8,
+    /// Verdict (FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED, TRANSLATED).
+    #[arg(long, value_name = "VERDICT")]
+    pub verdict: Vec<String>,
+    /// Traffic direction (ingress, egress).
+    #[arg(long, value_name = "DIR")]
+    pub traffic_direction: Vec<String>,
+    /// Event type `TYPE[:SUB]` (drop, trace, l7, policy-verdict, ... or numbers), e.g. `drop:181`.
+    #[arg(long = "type", short = 't', value_name = "TYPE[:SUB]")]
+    pub event_type: Vec<String>,
+    /// Drop reason description (e.g. POLICY_DENY).
+    #[arg(long, value_name = "REASON")]
+    pub drop_reason_desc: Vec<String>,
+    /// Source pod `[namespace/]pod-prefix`.
+    #[arg(long, value_name = "POD")]
+    pub from_pod: Vec<String>,
+    /// Destination pod `[namespace/]pod-prefix`.
+    #[arg(long, value_name = "POD")]
+    pub to_pod: Vec<String>,
+    /// Source or destination pod.
+    #[arg(long, value_name = "POD")]
+    pub pod: Vec<String>,
+    /// Source or destination namespace.
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Vec<String>,
+    /// Source namespace.
+    #[arg(long, value_name = "NS")]
+    pub from_namespace: Vec<String>,
+    /// Destination namespace.
+    #[arg(long, value_name = "NS")]
+    pub to_namespace: Vec<String>,
+    /// Source IP or CIDR.
+    #[arg(long, value_name = "IP")]
+    pub from_ip: Vec<String>,
+    /// Destination IP or CIDR.
+    #[arg(long, value_name = "IP")]
+    pub to_ip: Vec<String>,
+    /// Source or destination IP or CIDR.
+    #[arg(long, value_name = "IP")]
+    pub ip: Vec<String>,
+    /// Source label selector.
+    #[arg(long, value_name = "SELECTOR")]
+    pub from_label: Vec<String>,
+    /// Destination label selector.
+    #[arg(long, value_name = "SELECTOR")]
+    pub to_label: Vec<String>,
+    /// Source or destination label selector.
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub label: Vec<String>,
+    /// Source FQDN pattern.
+    #[arg(long, value_name = "FQDN")]
+    pub from_fqdn: Vec<String>,
+    /// Destination FQDN pattern.
+    #[arg(long, value_name = "FQDN")]
+    pub to_fqdn: Vec<String>,
+    /// Source or destination FQDN pattern.
+    #[arg(long, value_name = "FQDN")]
+    pub fqdn: Vec<String>,
+    /// Node name pattern (`[cluster/]node`, wildcards allowed).
+    #[arg(long, value_name = "NODE")]
+    pub node_name: Vec<String>,
+    /// L4/L7 protocol (tcp, udp, icmp, icmpv4, icmpv6, sctp, dns, http, kafka, ...).
+    #[arg(long, value_name = "PROTO")]
+    pub protocol: Vec<String>,
+    /// Source port.
+    #[arg(long, value_name = "PORT")]
+    pub from_port: Vec<String>,
+    /// Destination port.
+    #[arg(long, value_name = "PORT")]
+    pub to_port: Vec<String>,
+    /// Source or destination port.
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<String>,
+    /// Source identity.
+    #[arg(long, value_name = "ID")]
+    pub from_identity: Vec<String>,
+    /// Destination identity.
+    #[arg(long, value_name = "ID")]
+    pub to_identity: Vec<String>,
+    /// Source or destination identity.
+    #[arg(long, value_name = "ID")]
+    pub identity: Vec<String>,
+    /// Source cluster name.
+    #[arg(long, value_name = "CLUSTER")]
+    pub from_cluster: Vec<String>,
+    /// Destination cluster name.
+    #[arg(long, value_name = "CLUSTER")]
+    pub to_cluster: Vec<String>,
+    /// Source or destination cluster name.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Vec<String>,
+    /// Set TCP flags, e.g. `SYN,ACK`.
+    #[arg(long, value_name = "FLAGS")]
+    pub tcp_flags: Vec<String>,
+    /// Flow UUID.
+    #[arg(long, value_name = "UUID")]
+    pub uuid: Vec<String>,
+    /// HTTP status code (`200`, `5+`).
+    #[arg(long, value_name = "CODE")]
+    pub http_status: Vec<String>,
+    /// HTTP method.
+    #[arg(long, value_name = "METHOD")]
+    pub http_method: Vec<String>,
+    /// HTTP path regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub http_path: Vec<String>,
+    /// HTTP URL regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub http_url: Vec<String>,
+}
+
+/// The `hubble observe` flags, by clap id and long name, in the order the engine knows them.
+pub const OBSERVE_FLAGS: &[(&str, &str)] = &[
+    ("not", "not"),
+    ("verdict", "verdict"),
+    ("traffic_direction", "traffic-direction"),
+    ("event_type", "type"),
+    ("drop_reason_desc", "drop-reason-desc"),
+    ("from_pod", "from-pod"),
+    ("to_pod", "to-pod"),
+    ("pod", "pod"),
+    ("namespace", "namespace"),
+    ("from_namespace", "from-namespace"),
+    ("to_namespace", "to-namespace"),
+    ("from_ip", "from-ip"),
+    ("to_ip", "to-ip"),
+    ("ip", "ip"),
+    ("from_label", "from-label"),
+    ("to_label", "to-label"),
+    ("label", "label"),
+    ("from_fqdn", "from-fqdn"),
+    ("to_fqdn", "to-fqdn"),
+    ("fqdn", "fqdn"),
+    ("node_name", "node-name"),
+    ("protocol", "protocol"),
+    ("from_port", "from-port"),
+    ("to_port", "to-port"),
+    ("port", "port"),
+    ("from_identity", "from-identity"),
+    ("to_identity", "to-identity"),
+    ("identity", "identity"),
+    ("from_cluster", "from-cluster"),
+    ("to_cluster", "to-cluster"),
+    ("cluster", "cluster"),
+    ("tcp_flags", "tcp-flags"),
+    ("uuid", "uuid"),
+    ("http_status", "http-status"),
+    ("http_method", "http-method"),
+    ("http_path", "http-path"),
+    ("http_url", "http-url"),
+];
+
+/// The `hubble observe` flags given, as `(long name, value)` in argv order (`("not", "")` for `--not`).
+pub fn observe_flags_in_order(m: &ArgMatches) -> Vec<(String, String)> {
+    let mut v: Vec<(usize, String, String)> = Vec::new();
+    for &(id, long) in OBSERVE_FLAGS {
+        if m.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        if id == "not" {
+            if let Some(idx) = m.indices_of(id) {
+                for i in idx {
+                    v.push((i, long.to_owned(), String::new()));
+                }
+            }
+            continue;
+        }
+        if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+            for (i, val) in idx.zip(vals) {
+                v.push((i, long.to_owned(), val.clone()));
+            }
+        }
+    }
+    v.sort_by_key(|(i, _, _)| *i);
+    v.into_iter().map(|(_, k, val)| (k, val)).collect()
+}
+
+/// Parses sizes like `4MiB`, `512KiB`, `1GB`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 4MiB or 1048576"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "Ki" | "K" | "k" => 1 << 10,
+        "MiB" | "Mi" | "M" => 1 << 20,
+        "GiB" | "Gi" | "G" => 1 << 30,
+        "KB" | "kB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn observe_flags_keep_argv_order() {
+        let m = Cli::command().get_matches_from([
+            "hubble-ingest",
+            "replay",
+            "x.log",
+            "--verdict",
+            "DROPPED",
+            "--not",
+            "--to-ip",
+            "10.0.0.1",
+            "--type",
+            "drop:181",
+            "--verdict",
+            "AUDIT",
+        ]);
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert!(matches!(cli.command, Command::Replay(_)));
+        let (_, sub) = m.subcommand().unwrap();
+        assert_eq!(
+            observe_flags_in_order(sub),
+            vec![
+                ("verdict".to_owned(), "DROPPED".to_owned()),
+                ("not".to_owned(), String::new()),
+                ("to-ip".to_owned(), "10.0.0.1".to_owned()),
+                ("type".to_owned(), "drop:181".to_owned()),
+                ("verdict".to_owned(), "AUDIT".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("2 KB"), Ok(2000));
+        assert!(parse_size("4XB").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
+}

@@ -1,0 +1,501 @@
+//! Encoding one kept flow as the flat output record (one NDJSON line; the ADX table's columns).
+//!
+//! Column names are a contract (design.md "Output record"; `schemas/` and the ADX mapping use them). Absent
+//! values are omitted, never written as null or empty strings. The original flow object is copied through
+//! byte for byte into `Flow` (unless disabled). The writer appends to a caller-owned buffer and allocates
+//! nothing per record; CIDR-group tags arrive as ready-made JSON fragments ([`CidrTagger`]).
+
+use hubble_flow::enums::{EnumTable, DROP_REASON, IP_VERSION, TRAFFIC_DIRECTION, VERDICT};
+use hubble_flow::flow::{Endpoint, Flow};
+use hubble_flow::json::EnumValue;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// Every column the encoder can write, in output order.
+pub const COLUMNS: &[&str] = &[
+    "Timestamp",
+    "Uuid",
+    "NodeName",
+    "ClusterName",
+    "Verdict",
+    "DropReason",
+    "DropReasonDesc",
+    "TrafficDirection",
+    "EventType",
+    "EventSubType",
+    "IpVersion",
+    "Protocol",
+    "SourceIP",
+    "DestinationIP",
+    "SourcePort",
+    "DestinationPort",
+    "TcpFlags",
+    "SourceNamespace",
+    "SourcePod",
+    "SourceIdentity",
+    "SourceLabels",
+    "SourceWorkloads",
+    "DestinationNamespace",
+    "DestinationPod",
+    "DestinationIdentity",
+    "DestinationLabels",
+    "DestinationWorkloads",
+    "DestinationNames",
+    "SourceCidrGroups",
+    "DestinationCidrGroups",
+    "SourceCidrGroupLabels",
+    "DestinationCidrGroupLabels",
+    "PolicyDeniedBy",
+    "Summary",
+    "Flow",
+];
+
+/// CIDR-group tags for an address, as JSON fragments: `(groups array, labels object)`.
+pub trait CidrTagger: Send + Sync {
+    /// The tags of `ip`, or `None` when no group contains it.
+    fn tag(&self, ip: IpAddr) -> Option<(&str, &str)>;
+}
+
+/// Encoder options.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeOptions {
+    /// Write the whole original flow object into the `Flow` column.
+    pub include_flow: bool,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions { include_flow: true }
+    }
+}
+
+/// Appends the output record of `flow` (followed by `\n`) to `out`.
+pub fn encode_flow(
+    flow: &Flow<'_>,
+    raw: &str,
+    envelope_node: Option<&str>,
+    tagger: Option<&dyn CidrTagger>,
+    opts: EncodeOptions,
+    out: &mut Vec<u8>,
+) {
+    let mut w = ObjectWriter::new(out);
+    if let Some(t) = &flow.time {
+        w.str_field("Timestamp", t);
+    }
+    if let Some(u) = &flow.uuid {
+        w.str_field("Uuid", u);
+    }
+    let node = flow.node_name.as_deref().or(envelope_node);
+    let (cluster, node) = match node.and_then(|n| n.split_once('/')) {
+        Some((c, n)) => (Some(c), Some(n)),
+        None => (None, node),
+    };
+    if let Some(n) = node.filter(|n| !n.is_empty()) {
+        w.str_field("NodeName", n);
+    }
+    let cluster = cluster
+        .filter(|c| !c.is_empty())
+        .or_else(|| endpoint_cluster(flow.source.as_ref()));
+    if let Some(c) = cluster {
+        w.str_field("ClusterName", c);
+    }
+    w.enum_field("Verdict", flow.verdict.as_ref(), &VERDICT);
+    if let Some(d) = flow.drop_reason.filter(|&d| d != 0) {
+        w.u64_field("DropReason", u64::from(d));
+    }
+    w.enum_field(
+        "DropReasonDesc",
+        flow.drop_reason_desc.as_ref(),
+        &DROP_REASON,
+    );
+    w.enum_field(
+        "TrafficDirection",
+        flow.traffic_direction.as_ref(),
+        &TRAFFIC_DIRECTION,
+    );
+    if let Some(et) = flow.event_type {
+        w.i64_field("EventType", i64::from(et.event_type));
+        w.i64_field("EventSubType", i64::from(et.sub_type));
+    }
+    if let Some(ip) = &flow.ip {
+        w.enum_field("IpVersion", ip.ip_version.as_ref(), &IP_VERSION);
+    }
+    if let Some(l4) = &flow.l4 {
+        if let Some(p) = l4.protocol() {
+            w.str_field("Protocol", p.name());
+        }
+    }
+    let (src_ip, dst_ip) = match &flow.ip {
+        Some(ip) => (ip.source.as_deref(), ip.destination.as_deref()),
+        None => (None, None),
+    };
+    if let Some(s) = src_ip.filter(|s| !s.is_empty()) {
+        w.str_field("SourceIP", s);
+    }
+    if let Some(d) = dst_ip.filter(|s| !s.is_empty()) {
+        w.str_field("DestinationIP", d);
+    }
+    if let Some(l4) = &flow.l4 {
+        if let Some((sp, dp)) = l4.ports() {
+            if sp != 0 {
+                w.u64_field("SourcePort", u64::from(sp));
+            }
+            if dp != 0 {
+                w.u64_field("DestinationPort", u64::from(dp));
+            }
+        }
+        if let Some(flags) = l4.tcp.as_ref().and_then(|t| t.flags) {
+            let mut any = false;
+            for (name, set) in flags.iter() {
+                if set {
+                    if any {
+                        w.out.push(b',');
+                    } else {
+                        w.key("TcpFlags");
+                        w.out.push(b'"');
+                        any = true;
+                    }
+                    w.out.extend_from_slice(name.as_bytes());
+                }
+            }
+            if any {
+                w.out.push(b'"');
+            }
+        }
+    }
+    w.endpoint("Source", flow.source.as_ref());
+    w.endpoint("Destination", flow.destination.as_ref());
+    w.str_array_field("DestinationNames", &flow.destination_names);
+    if let Some(t) = tagger {
+        let src = src_ip
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .and_then(|ip| t.tag(ip));
+        let dst = dst_ip
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .and_then(|ip| t.tag(ip));
+        if let Some((g, _)) = src {
+            w.raw_field("SourceCidrGroups", g);
+        }
+        if let Some((g, _)) = dst {
+            w.raw_field("DestinationCidrGroups", g);
+        }
+        if let Some((_, l)) = src {
+            w.raw_field("SourceCidrGroupLabels", l);
+        }
+        if let Some((_, l)) = dst {
+            w.raw_field("DestinationCidrGroupLabels", l);
+        }
+    }
+    let egress = matches!(
+        flow.traffic_direction
+            .as_ref()
+            .and_then(|v| TRAFFIC_DIRECTION.code(v)),
+        Some(2)
+    );
+    let denied = if egress {
+        flow.egress_denied_by.or(flow.ingress_denied_by)
+    } else {
+        flow.ingress_denied_by.or(flow.egress_denied_by)
+    };
+    if let Some(d) = denied {
+        w.raw_field("PolicyDeniedBy", d.get());
+    }
+    if let Some(s) = &flow.summary {
+        w.str_field("Summary", s);
+    }
+    if opts.include_flow {
+        w.raw_field("Flow", raw);
+    }
+    w.finish();
+}
+
+fn endpoint_cluster<'f>(ep: Option<&'f Endpoint<'_>>) -> Option<&'f str> {
+    ep.and_then(|e| e.cluster_name.as_deref())
+        .filter(|c| !c.is_empty())
+}
+
+struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> ObjectWriter<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn str_field(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_json_str(self.out, v);
+    }
+
+    fn raw_field(&mut self, k: &str, raw_json: &str) {
+        self.key(k);
+        self.out.extend_from_slice(raw_json.as_bytes());
+    }
+
+    fn u64_field(&mut self, k: &str, v: u64) {
+        self.key(k);
+        let mut b = itoa::Buffer::new();
+        self.out.extend_from_slice(b.format(v).as_bytes());
+    }
+
+    fn i64_field(&mut self, k: &str, v: i64) {
+        self.key(k);
+        let mut b = itoa::Buffer::new();
+        self.out.extend_from_slice(b.format(v).as_bytes());
+    }
+
+    /// Writes an enum by its canonical name; a number without a known name is written as its decimal text.
+    fn enum_field(&mut self, k: &str, v: Option<&EnumValue<'_>>, table: &EnumTable) {
+        match v {
+            None => {}
+            Some(EnumValue::Name(n)) => self.str_field(k, n),
+            Some(EnumValue::Number(n)) => {
+                match i32::try_from(*n).ok().and_then(|c| table.name_of(c)) {
+                    Some(name) => self.str_field(k, name),
+                    None => {
+                        let mut b = itoa::Buffer::new();
+                        let s = b.format(*n);
+                        self.key(k);
+                        write_json_str(self.out, s);
+                    }
+                }
+            }
+        }
+    }
+
+    fn str_array_field(&mut self, k: &str, items: &[Cow<'_, str>]) {
+        if items.is_empty() {
+            return;
+        }
+        self.key(k);
+        self.out.push(b'[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_json_str(self.out, s);
+        }
+        self.out.push(b']');
+    }
+
+    fn endpoint(&mut self, prefix: &str, ep: Option<&Endpoint<'_>>) {
+        let Some(ep) = ep else { return };
+        let mut key = String::with_capacity(prefix.len() + 10);
+        let mut field = |w: &mut Self, suffix: &str| {
+            key.clear();
+            key.push_str(prefix);
+            key.push_str(suffix);
+            w.key(&key);
+        };
+        if let Some(ns) = ep.namespace.as_deref().filter(|s| !s.is_empty()) {
+            field(self, "Namespace");
+            write_json_str(self.out, ns);
+        }
+        if let Some(pod) = ep.pod_name.as_deref().filter(|s| !s.is_empty()) {
+            field(self, "Pod");
+            write_json_str(self.out, pod);
+        }
+        if let Some(id) = ep.identity.filter(|&i| i != 0) {
+            field(self, "Identity");
+            let mut b = itoa::Buffer::new();
+            self.out.extend_from_slice(b.format(id).as_bytes());
+        }
+        if !ep.labels.is_empty() {
+            field(self, "Labels");
+            self.out.push(b'[');
+            for (i, s) in ep.labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                write_json_str(self.out, s);
+            }
+            self.out.push(b']');
+        }
+        if !ep.workloads.is_empty() {
+            field(self, "Workloads");
+            self.out.push(b'[');
+            for (i, wl) in ep.workloads.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                self.out.push(b'{');
+                let mut first = true;
+                for (k, v) in [("name", &wl.name), ("kind", &wl.kind)] {
+                    if let Some(v) = v.as_deref() {
+                        if !first {
+                            self.out.push(b',');
+                        }
+                        first = false;
+                        self.out.push(b'"');
+                        self.out.extend_from_slice(k.as_bytes());
+                        self.out.extend_from_slice(b"\":");
+                        write_json_str(self.out, v);
+                    }
+                }
+                self.out.push(b'}');
+            }
+            self.out.push(b']');
+        }
+    }
+
+    fn finish(self) {
+        self.out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Bytes that need escaping inside a JSON string.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Appends `s` as a JSON string literal.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hubble_flow::{decode, Record};
+
+    const DENY: &str = r#"{"flow":{"time":"2026-07-31T10:41:02.202450754Z","uuid":"cd75b2ac","verdict":"DROPPED","drop_reason":181,"IP":{"source":"10.0.1.235","destination":"203.0.113.7","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":60524,"destination_port":443,"flags":{"SYN":true,"ACK":true}}},"source":{"ID":423,"identity":24753,"cluster_name":"topgun","namespace":"net-lab","labels":["k8s:app=tg"],"pod_name":"tg-1","workloads":[{"name":"tg","kind":"Deployment"}]},"destination":{"identity":2,"labels":["reserved:world"]},"Type":"L3_L4","node_name":"topgun/cilium-w1","destination_names":["evil.example."],"event_type":{"type":1,"sub_type":181},"traffic_direction":"EGRESS","drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN \"x\"","egress_denied_by":[{"name":"deny-geo","kind":"CiliumClusterwideNetworkPolicy"}]},"node_name":"topgun/cilium-w1","time":"2026-07-31T10:41:02.202450754Z"}"#;
+
+    struct Fixed;
+    impl CidrTagger for Fixed {
+        fn tag(&self, ip: IpAddr) -> Option<(&str, &str)> {
+            (ip.to_string() == "203.0.113.7").then_some((r#"["geo-xx"]"#, r#"{"geo":"xx"}"#))
+        }
+    }
+
+    fn encode(
+        line: &str,
+        tagger: Option<&dyn CidrTagger>,
+        opts: EncodeOptions,
+    ) -> serde_json::Value {
+        let rec = decode(line.as_bytes()).unwrap();
+        let Record::Flow {
+            flow,
+            raw,
+            node_name,
+        } = rec
+        else {
+            panic!("not a flow")
+        };
+        let mut out = Vec::new();
+        encode_flow(&flow, raw, node_name.as_deref(), tagger, opts, &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn encodes_every_column_of_a_policy_deny_flow() {
+        let v = encode(DENY, Some(&Fixed), EncodeOptions::default());
+        let expected = serde_json::json!({
+            "Timestamp": "2026-07-31T10:41:02.202450754Z",
+            "Uuid": "cd75b2ac",
+            "NodeName": "cilium-w1",
+            "ClusterName": "topgun",
+            "Verdict": "DROPPED",
+            "DropReason": 181,
+            "DropReasonDesc": "POLICY_DENY",
+            "TrafficDirection": "EGRESS",
+            "EventType": 1,
+            "EventSubType": 181,
+            "IpVersion": "IPv4",
+            "Protocol": "TCP",
+            "SourceIP": "10.0.1.235",
+            "DestinationIP": "203.0.113.7",
+            "SourcePort": 60524,
+            "DestinationPort": 443,
+            "TcpFlags": "SYN,ACK",
+            "SourceNamespace": "net-lab",
+            "SourcePod": "tg-1",
+            "SourceIdentity": 24753,
+            "SourceLabels": ["k8s:app=tg"],
+            "SourceWorkloads": [{"name": "tg", "kind": "Deployment"}],
+            "DestinationIdentity": 2,
+            "DestinationLabels": ["reserved:world"],
+            "DestinationNames": ["evil.example."],
+            "DestinationCidrGroups": ["geo-xx"],
+            "DestinationCidrGroupLabels": {"geo": "xx"},
+            "PolicyDeniedBy": [{"name": "deny-geo", "kind": "CiliumClusterwideNetworkPolicy"}],
+            "Summary": "TCP Flags: SYN \"x\"",
+            "Flow": serde_json::from_str::<serde_json::Value>(DENY).unwrap()["flow"].clone(),
+        });
+        assert_eq!(v, expected);
+        for k in v.as_object().unwrap().keys() {
+            assert!(
+                COLUMNS.contains(&k.as_str()),
+                "{k} is not a declared column"
+            );
+        }
+    }
+
+    #[test]
+    fn omits_absent_values_and_names_numeric_enums() {
+        let v = encode(
+            r#"{"flow":{"verdict":2,"traffic_direction":7,"IP":{"source":"::ffff:1.2.3.4"}},"node_name":"plain-node"}"#,
+            None,
+            EncodeOptions {
+                include_flow: false,
+            },
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"NodeName":"plain-node","Verdict":"DROPPED","TrafficDirection":"7","SourceIP":"::ffff:1.2.3.4"})
+        );
+    }
+
+    #[test]
+    fn escapes_strings() {
+        let mut out = Vec::new();
+        write_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+    }
+}

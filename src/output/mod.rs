@@ -1,0 +1,4 @@
+//! Turning kept flows into output bytes.
+
+pub mod encode;
+pub mod spool;

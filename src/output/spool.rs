@@ -1,0 +1,307 @@
+//! The on-disk spool: every batch is made durable here before any sink sees it, and is deleted only after every
+//! sink acknowledged it.
+//!
+//! Layout of `<state-dir>/spool/`: one segment file per batch, `<seq:020>.seg`, holding a header (magic, CRC-32
+//! of the payload, payload length, record count) and the batch's NDJSON payload. A segment is written to
+//! `<seq>.seg.tmp`, fsynced, renamed into place and the directory fsynced, so after a crash a `.seg` file is
+//! either complete or detectably torn (length or CRC mismatch); torn or foreign files are moved to
+//! `spool/quarantine/`, never crashed on. Each sink marks delivery with an empty `<seq>.seg.done.<sink>` file;
+//! when all current sinks are done the segment and its markers are removed. Leftover `.tmp` files are removed at
+//! start. The spool's size is tracked so the caller can stop reading when it is full (backpressure).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+const MAGIC: &[u8; 8] = b"HISPOOL1";
+const HEADER_LEN: usize = 8 + 4 + 8 + 8;
+
+/// A segment's identity: its sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentId(pub u64);
+
+/// A segment read back from disk.
+#[derive(Debug)]
+pub struct Segment {
+    /// Its id.
+    pub id: SegmentId,
+    /// NDJSON payload.
+    pub payload: Vec<u8>,
+    /// Records in the payload.
+    pub records: u64,
+}
+
+/// What happened to a file that could not be read as a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Where it was moved.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// The spool directory.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    next: Mutex<u64>,
+    bytes: AtomicU64,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// Opens (creating) the spool under `dir`, removing leftover temp files and measuring what is queued.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        let mut max_seq = 0u64;
+        let mut bytes = 0u64;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") {
+                fs::remove_file(entry.path())?;
+                continue;
+            }
+            if let Some(seq) = parse_segment_name(&name) {
+                max_seq = max_seq.max(seq + 1);
+                bytes += entry.metadata()?.len();
+            }
+        }
+        Ok(Spool {
+            dir: dir.to_owned(),
+            next: Mutex::new(max_seq),
+            bytes: AtomicU64::new(bytes),
+            max_bytes,
+        })
+    }
+
+    /// Bytes queued in segments.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the spool holds at least its configured maximum (sources should pause).
+    pub fn is_full(&self) -> bool {
+        self.bytes() >= self.max_bytes
+    }
+
+    /// Writes a batch durably and returns its id. On return the segment survives a crash.
+    pub fn append(&self, payload: &[u8], records: u64) -> io::Result<SegmentId> {
+        let seq = {
+            let mut next = self
+                .next
+                .lock()
+                .map_err(|_| io::Error::other("spool lock poisoned"))?;
+            let s = *next;
+            *next += 1;
+            s
+        };
+        let final_path = self.segment_path(SegmentId(seq));
+        let tmp = final_path.with_extension("seg.tmp");
+        {
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut header = [0u8; HEADER_LEN];
+            header[..8].copy_from_slice(MAGIC);
+            header[8..12].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+            header[12..20].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+            header[20..28].copy_from_slice(&records.to_le_bytes());
+            f.write_all(&header)?;
+            f.write_all(payload)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &final_path)?;
+        sync_dir(&self.dir)?;
+        self.bytes
+            .fetch_add((HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
+        Ok(SegmentId(seq))
+    }
+
+    /// Segments currently queued, oldest first.
+    pub fn list(&self) -> io::Result<Vec<SegmentId>> {
+        let mut ids: Vec<SegmentId> = fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| parse_segment_name(&e.file_name().to_string_lossy()))
+            .map(SegmentId)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Reads a segment back. A torn or corrupt one is moved to `quarantine/` and reported as `Err(Ok(..))`.
+    pub fn read(&self, id: SegmentId) -> Result<Segment, Result<Quarantined, io::Error>> {
+        let path = self.segment_path(id);
+        let mut data = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(Err)?;
+        match check(&data) {
+            Ok(records) => Ok(Segment {
+                id,
+                payload: data[HEADER_LEN..].to_vec(),
+                records,
+            }),
+            Err(reason) => Err(self.quarantine(id, &path, data.len() as u64, reason)),
+        }
+    }
+
+    fn quarantine(
+        &self,
+        id: SegmentId,
+        path: &Path,
+        len: u64,
+        reason: String,
+    ) -> Result<Quarantined, io::Error> {
+        let qdir = self.dir.join("quarantine");
+        fs::create_dir_all(&qdir)?;
+        let dest = qdir.join(format!("{:020}.seg", id.0));
+        fs::rename(path, &dest)?;
+        self.remove_markers(id)?;
+        sync_dir(&self.dir)?;
+        self.bytes
+            .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
+        Ok(Quarantined { path: dest, reason })
+    }
+
+    /// Whether `sink` already delivered segment `id`.
+    pub fn is_done(&self, id: SegmentId, sink: &str) -> bool {
+        self.marker_path(id, sink).exists()
+    }
+
+    /// Records that `sink` delivered segment `id`; removes the segment when every sink in `all_sinks` has.
+    /// Returns whether the segment was removed.
+    pub fn mark_done(&self, id: SegmentId, sink: &str, all_sinks: &[String]) -> io::Result<bool> {
+        let marker = self.marker_path(id, sink);
+        File::create(&marker)?.sync_all()?;
+        if !all_sinks.iter().all(|s| self.is_done(id, s)) {
+            sync_dir(&self.dir)?;
+            return Ok(false);
+        }
+        let path = self.segment_path(id);
+        let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        fs::remove_file(&path)?;
+        self.remove_markers(id)?;
+        sync_dir(&self.dir)?;
+        self.bytes
+            .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn remove_markers(&self, id: SegmentId) -> io::Result<()> {
+        let prefix = format!("{:020}.seg.done.", id.0);
+        for e in fs::read_dir(&self.dir)?.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                fs::remove_file(e.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn segment_path(&self, id: SegmentId) -> PathBuf {
+        self.dir.join(format!("{:020}.seg", id.0))
+    }
+
+    fn marker_path(&self, id: SegmentId, sink: &str) -> PathBuf {
+        self.dir
+            .join(format!("{:020}.seg.done.{}", id.0, marker_name(sink)))
+    }
+}
+
+/// A file-name-safe form of a sink name.
+fn marker_name(sink: &str) -> String {
+    sink.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn parse_segment_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".seg")?;
+    (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| stem.parse().ok())
+        .flatten()
+}
+
+fn check(data: &[u8]) -> Result<u64, String> {
+    if data.len() < HEADER_LEN {
+        return Err(format!("torn header ({} bytes)", data.len()));
+    }
+    if &data[..8] != MAGIC {
+        return Err("not a spool segment (bad magic)".into());
+    }
+    let crc = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
+    let mut len8 = [0u8; 8];
+    len8.copy_from_slice(&data[12..20]);
+    let len = u64::from_le_bytes(len8);
+    let mut rec8 = [0u8; 8];
+    rec8.copy_from_slice(&data[20..28]);
+    let payload = &data[HEADER_LEN..];
+    if payload.len() as u64 != len {
+        return Err(format!("torn payload ({} of {len} bytes)", payload.len()));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err("payload checksum mismatch".into());
+    }
+    Ok(u64::from_le_bytes(rec8))
+}
+
+/// fsyncs a directory so a rename or create in it is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_read_and_delete_when_all_sinks_are_done() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 1 << 20).unwrap();
+        let a = s.append(b"{\"a\":1}\n", 1).unwrap();
+        let b = s.append(b"{\"b\":2}\n{\"b\":3}\n", 2).unwrap();
+        assert_eq!(s.list().unwrap(), vec![a, b]);
+        let seg = s.read(b).unwrap();
+        assert_eq!(seg.records, 2);
+        assert_eq!(seg.payload, b"{\"b\":2}\n{\"b\":3}\n");
+        let sinks = vec!["file:/x".to_owned(), "adx".to_owned()];
+        assert!(!s.mark_done(a, "adx", &sinks).unwrap());
+        assert!(s.is_done(a, "adx"));
+        assert!(s.mark_done(a, "file:/x", &sinks).unwrap());
+        assert_eq!(s.list().unwrap(), vec![b]);
+        // Reopen: sequence continues, size is measured.
+        drop(s);
+        let s = Spool::open(d.path(), 10).unwrap();
+        assert!(s.is_full());
+        let c = s.append(b"x\n", 1).unwrap();
+        assert!(c > b);
+    }
+
+    #[test]
+    fn torn_segments_are_quarantined() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 1 << 20).unwrap();
+        let a = s.append(b"{\"a\":1}\n{\"a\":2}\n", 2).unwrap();
+        let path = d.path().join(format!("{:020}.seg", a.0));
+        let data = fs::read(&path).unwrap();
+        fs::write(&path, &data[..data.len() - 3]).unwrap();
+        std::fs::write(d.path().join("00000000000000000009.seg.tmp"), b"partial").unwrap();
+        let s = Spool::open(d.path(), 1 << 20).unwrap();
+        assert!(!d.path().join("00000000000000000009.seg.tmp").exists());
+        match s.read(a) {
+            Err(Ok(q)) => {
+                assert!(q.reason.contains("torn payload"), "{}", q.reason);
+                assert!(q.path.exists());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.list().unwrap().is_empty());
+    }
+}

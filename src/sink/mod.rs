@@ -1,0 +1,79 @@
+//! Where output records go. The pipeline hands every sink the same NDJSON bytes (whole records only) and never
+//! knows what a sink does with them, as ripgrep's search loop never knows its `Sink`.
+
+pub mod file;
+pub mod stdout;
+
+use std::io;
+use std::path::PathBuf;
+
+/// A destination for NDJSON records.
+pub trait Sink: Send {
+    /// A name for messages (`file:/path`, `stdout`).
+    fn name(&self) -> &str;
+    /// Accepts complete NDJSON records.
+    fn write(&mut self, records: &[u8]) -> io::Result<()>;
+    /// Makes everything accepted so far visible (and, for files, a valid stream).
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// A sink as named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// `file:PATH` (gzip when PATH ends in `.gz`).
+    File(PathBuf),
+    /// `stdout`.
+    Stdout,
+    /// `adx` (configured by the `--adx-*` options).
+    Adx,
+}
+
+impl std::str::FromStr for SinkSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stdout" | "-" => Ok(SinkSpec::Stdout),
+            "adx" => Ok(SinkSpec::Adx),
+            _ => match s.strip_prefix("file:") {
+                Some(p) if !p.is_empty() => Ok(SinkSpec::File(PathBuf::from(p))),
+                _ => Err(format!(
+                    "unknown sink {s:?}: expected file:PATH, stdout or adx"
+                )),
+            },
+        }
+    }
+}
+
+/// Opens the local sinks named by `specs`.
+pub fn open_local(specs: &[SinkSpec]) -> io::Result<Vec<Box<dyn Sink>>> {
+    let mut out: Vec<Box<dyn Sink>> = Vec::new();
+    for s in specs {
+        match s {
+            SinkSpec::File(p) => out.push(Box::new(file::FileSink::create(p)?)),
+            SinkSpec::Stdout => out.push(Box::new(stdout::StdoutSink::new())),
+            SinkSpec::Adx => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "the adx sink is not available in this build yet; use file:PATH or stdout",
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sink_specs() {
+        assert_eq!("stdout".parse::<SinkSpec>(), Ok(SinkSpec::Stdout));
+        assert_eq!(
+            "file:out/x.ndjson.gz".parse::<SinkSpec>(),
+            Ok(SinkSpec::File("out/x.ndjson.gz".into()))
+        );
+        assert!("file:".parse::<SinkSpec>().is_err());
+        assert!("s3:bucket".parse::<SinkSpec>().is_err());
+    }
+}

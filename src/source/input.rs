@@ -1,0 +1,293 @@
+//! Opening inputs for replay: files (plain or gzip, detected by magic bytes) and stdin, read in blocks that end
+//! on a line boundary.
+//!
+//! Guarantees: a block handed on holds only complete physical lines (the last one may lack its `\n` only at end
+//! of input); a physical line longer than the limit is dropped whole and counted, never split into two lines;
+//! a read error (a gzip cut short, corrupt deflate data) ends that input after everything before it was handed
+//! on, and is reported with the input's name. Multi-member gzip (concatenated or as kubelet writes it) is read
+//! to its end.
+
+use crate::frame::LineBatch;
+use flate2::bufread::MultiGzDecoder;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// An input named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl InputSpec {
+    /// Parses a command-line operand (`-` is stdin).
+    pub fn parse(s: &str) -> Self {
+        if s == "-" {
+            InputSpec::Stdin
+        } else {
+            InputSpec::Path(PathBuf::from(s))
+        }
+    }
+
+    /// A name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            InputSpec::Stdin => "<stdin>".to_owned(),
+            InputSpec::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// The size on disk, when known (for progress).
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            InputSpec::Stdin => None,
+            InputSpec::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        }
+    }
+}
+
+/// Counts bytes read from the underlying (possibly compressed) input, for progress.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened input, decompressing if it is gzip.
+pub struct OpenedInput {
+    reader: Box<dyn Read + Send>,
+    /// Whether the input was gzip.
+    pub gzip: bool,
+}
+
+/// Opens `spec`; `raw_bytes` counts bytes consumed from the file or stdin itself.
+pub fn open(spec: &InputSpec, raw_bytes: Arc<AtomicU64>) -> io::Result<OpenedInput> {
+    let raw: Box<dyn Read + Send> = match spec {
+        InputSpec::Stdin => Box::new(io::stdin()),
+        InputSpec::Path(p) => Box::new(File::open(p)?),
+    };
+    let mut buffered = BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: raw,
+            counter: raw_bytes,
+        },
+    );
+    let gzip = is_gzip(&mut buffered)?;
+    let reader: Box<dyn Read + Send> = if gzip {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    Ok(OpenedInput { reader, gzip })
+}
+
+fn is_gzip<R: BufRead>(r: &mut R) -> io::Result<bool> {
+    loop {
+        match r.fill_buf() {
+            Ok(b) => return Ok(b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether a path's content is gzip (by magic bytes).
+pub fn path_is_gzip(p: &Path) -> io::Result<bool> {
+    let mut f = BufReader::new(File::open(p)?);
+    is_gzip(&mut f)
+}
+
+/// Reads an input in blocks of whole physical lines.
+pub struct BlockReader {
+    reader: Box<dyn Read + Send>,
+    carry: Vec<u8>,
+    block_size: usize,
+    max_physical: usize,
+    skipping: bool,
+    eof: bool,
+    /// The error that ended the input early, if any.
+    pub error: Option<io::Error>,
+}
+
+impl BlockReader {
+    /// A reader producing blocks of about `block_size` bytes; physical lines longer than `max_physical` are
+    /// dropped whole.
+    pub fn new(input: OpenedInput, block_size: usize, max_physical: usize) -> Self {
+        BlockReader {
+            reader: input.reader,
+            carry: Vec::new(),
+            block_size: block_size.max(4096),
+            max_physical,
+            skipping: false,
+            eof: false,
+            error: None,
+        }
+    }
+
+    /// Fills `batch.buf` (cleared first) with the next block; returns the number of bytes to frame, or `None`
+    /// at end of input. Oversize physical lines are counted in `batch.counts.oversize`.
+    pub fn next_block(&mut self, batch: &mut LineBatch) -> Option<usize> {
+        batch.clear();
+        batch.buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        loop {
+            if self.eof {
+                if batch.buf.is_empty() {
+                    return None;
+                }
+                if self.skipping {
+                    self.skipping = false;
+                    batch.counts.oversize += 1;
+                    batch.buf.clear();
+                    return None;
+                }
+                return Some(batch.buf.len());
+            }
+            let before = batch.buf.len();
+            let want = self.block_size.saturating_sub(before).max(64 * 1024);
+            batch.buf.resize(before + want, 0);
+            let n = match self.reader.read(&mut batch.buf[before..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                    0
+                }
+            };
+            batch.buf.truncate(before + n);
+            if n == 0 && self.error.is_none() && !self.eof {
+                self.eof = true;
+                continue;
+            }
+            if self.skipping {
+                // Discard up to and including the next newline.
+                match memchr::memchr(b'\n', &batch.buf) {
+                    Some(i) => {
+                        batch.buf.drain(..=i);
+                        self.skipping = false;
+                        batch.counts.oversize += 1;
+                    }
+                    None => {
+                        batch.buf.clear();
+                        continue;
+                    }
+                }
+            }
+            if batch.buf.len() < self.block_size && !self.eof {
+                continue;
+            }
+            match memchr::memrchr(b'\n', &batch.buf) {
+                Some(i) => {
+                    self.carry.extend_from_slice(&batch.buf[i + 1..]);
+                    batch.buf.truncate(i + 1);
+                    return Some(batch.buf.len());
+                }
+                None if self.eof => return Some(batch.buf.len()),
+                None if batch.buf.len() > self.max_physical => {
+                    // One physical line longer than allowed: drop it whole.
+                    batch.buf.clear();
+                    self.skipping = true;
+                }
+                None => {} // keep reading this long line
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn blocks(data: &[u8], block: usize, max: usize) -> (Vec<Vec<u8>>, u64, bool) {
+        let input = OpenedInput {
+            reader: Box::new(io::Cursor::new(data.to_vec())),
+            gzip: false,
+        };
+        let mut r = BlockReader::new(input, block, max);
+        r.block_size = block; // allow tiny blocks in tests
+        let mut out = Vec::new();
+        let mut oversize = 0;
+        let mut b = LineBatch::new(usize::MAX);
+        while let Some(n) = r.next_block(&mut b) {
+            out.push(b.buf[..n].to_vec());
+            oversize += b.counts.oversize;
+        }
+        oversize += b.counts.oversize;
+        (out, oversize, r.error.is_some())
+    }
+
+    #[test]
+    fn blocks_end_on_line_boundaries() {
+        let data = b"aaaa\nbbbb\ncccc\ndd";
+        let (bl, over, err) = blocks(data, 6, 100);
+        assert!(!err);
+        assert_eq!(over, 0);
+        assert_eq!(bl.concat(), data.to_vec());
+        for b in &bl[..bl.len() - 1] {
+            assert_eq!(b.last(), Some(&b'\n'));
+        }
+    }
+
+    #[test]
+    fn overlong_physical_line_dropped_whole() {
+        let long = vec![b'x'; 300_000];
+        let mut data = b"first\n".to_vec();
+        data.extend_from_slice(&long);
+        data.extend_from_slice(b"\nlast\n");
+        let (bl, over, _) = blocks(&data, 4096, 100_000);
+        assert_eq!(over, 1);
+        let joined = bl.concat();
+        assert_eq!(joined, b"first\nlast\n".to_vec());
+    }
+
+    #[test]
+    fn multi_member_and_cut_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log.gz");
+        let mut bytes = Vec::new();
+        for part in [&b"one\ntwo\n"[..], b"three\n"] {
+            let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            bytes.extend(e.finish().unwrap());
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let spec = InputSpec::Path(p.clone());
+        let read_all = |spec: &InputSpec| {
+            let inp = open(spec, Arc::new(AtomicU64::new(0))).unwrap();
+            assert!(inp.gzip);
+            let mut r = BlockReader::new(inp, 4096, 1 << 20);
+            let mut b = LineBatch::new(usize::MAX);
+            let mut all = Vec::new();
+            while let Some(n) = r.next_block(&mut b) {
+                all.extend_from_slice(&b.buf[..n]);
+            }
+            (all, r.error.is_some())
+        };
+        assert_eq!(read_all(&spec), (b"one\ntwo\nthree\n".to_vec(), false));
+        // Cut the file in the middle of the second member.
+        std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
+        let (all, err) = read_all(&spec);
+        assert!(err, "a cut gzip must be reported");
+        assert!(
+            all.starts_with(b"one\ntwo\n"),
+            "{:?}",
+            String::from_utf8_lossy(&all)
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! The real binary against the bundled fixtures: replay with every framing, gzip (whole and cut), bad input,
+//! the `filter` grep, and configuration errors.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hubble-ingest"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run hubble-ingest")
+}
+
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+/// Replays `inputs` with the default filter into a file sink; returns (records, summary JSON, output).
+fn replay(inputs: &[&Path], extra: &[&str]) -> (Vec<Value>, Value, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flows.ndjson");
+    let sink = format!("file:{}", out.display());
+    let mut args: Vec<String> = vec![
+        "replay".into(),
+        "--summary-json".into(),
+        "--sink".into(),
+        sink,
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    let output = bin().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = stderr
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or(Value::Null);
+    (records(&out), summary, output)
+}
+
+/// Flows in the fixture the default filter keeps, by an independent reading of the JSON.
+fn expected_default_kept(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| {
+            let f = &v["flow"];
+            f["event_type"]["type"] == 1
+                && f["event_type"]["sub_type"] == 181
+                && f["traffic_direction"] == "EGRESS"
+        })
+        .count()
+}
+
+#[test]
+fn replay_keeps_egress_policy_deny_drops_only() {
+    let input = fixture("agent-stdout.log");
+    let (recs, summary, out) = replay(&[&input], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = expected_default_kept(&input);
+    assert_eq!(expected, 19, "fixture changed");
+    assert_eq!(recs.len(), expected);
+    for r in &recs {
+        assert_eq!(r["TrafficDirection"], "EGRESS");
+        assert_eq!(r["EventType"], 1);
+        assert_eq!(r["EventSubType"], 181);
+        assert_eq!(r["Verdict"], "DROPPED");
+        assert_eq!(r["DropReasonDesc"], "POLICY_DENY");
+        assert_eq!(r["NodeName"], "aks-nodepool1-31337-vmss000002");
+        assert_eq!(r["ClusterName"], "aks-prod");
+        assert!(r["Uuid"].is_string() && r["Timestamp"].is_string());
+        assert_eq!(r["PolicyDeniedBy"][0]["name"], "deny-geo-egress");
+        assert_eq!(r["Flow"]["uuid"], r["Uuid"]);
+    }
+    assert_eq!(summary["kept_flows"], 19);
+    assert_eq!(summary["records"]["agent_event"], 1, "{summary}");
+    assert_eq!(summary["records"]["lost_events"], 1, "{summary}");
+}
+
+#[test]
+fn every_framing_yields_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw40 = dir.path().join("raw40.log");
+    let text = std::fs::read_to_string(fixture("agent-stdout.log")).unwrap();
+    let first40: Vec<&str> = text.lines().take(40).collect();
+    std::fs::write(&raw40, first40.join("\n") + "\n").unwrap();
+    let (expected, _, _) = replay(&[&raw40], &[]);
+    assert!(!expected.is_empty());
+    for (name, format) in [
+        ("cri-0.log", "cri"),
+        ("docker-json.log", "docker"),
+        ("fluentbit.jsonl", "fluentbit"),
+    ] {
+        for fmt in ["auto", format] {
+            let (recs, summary, out) = replay(&[&fixture(name)], &["--format", fmt]);
+            assert!(out.status.success());
+            assert_eq!(recs, expected, "{name} with --format {fmt}");
+            assert_eq!(summary["skipped"]["malformed_frame"], 0, "{name}");
+        }
+    }
+}
+
+#[test]
+fn gzip_rotated_file_is_read_across_members() {
+    let (recs, _, out) = replay(&[&fixture("agent-stdout.log.20251125-120000.gz")], &[]);
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 19);
+}
+
+#[test]
+fn cut_gzip_keeps_records_before_the_cut_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    let bytes = std::fs::read(fixture("agent-stdout.log.20251125-120000.gz")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 700]).unwrap();
+    let (recs, _, out) = replay(&[&cut], &[]);
+    assert!(
+        out.status.success(),
+        "a cut gzip is bad input, not a failure"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cut.log.gz") && stderr.contains("gzip"),
+        "{stderr}"
+    );
+    assert!(
+        !recs.is_empty() && recs.len() < 19,
+        "kept {} records",
+        recs.len()
+    );
+}
+
+#[test]
+fn bad_input_is_counted_never_fatal() {
+    // With the prefilter, lines that can never be kept are only checked for truncation.
+    let (recs, summary, out) = replay(&[&fixture("bad-input.log")], &[]);
+    assert!(out.status.success());
+    assert_eq!(recs.len(), 2);
+    assert_eq!(summary["skipped"]["malformed_json"], 1, "{summary}");
+    // Parsing everything gives exact counts per kind.
+    let (recs, summary, out) = replay(&[&fixture("bad-input.log")], &["--no-prefilter"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uuids: Vec<&str> = recs.iter().map(|r| r["Uuid"].as_str().unwrap()).collect();
+    assert_eq!(
+        uuids.len(),
+        2,
+        "the two intact policy-deny records survive: {recs:?}"
+    );
+    let s = &summary["skipped"];
+    assert_eq!(s["malformed_json"], 1, "{summary}");
+    assert_eq!(s["invalid_record"], 2, "{summary}");
+    assert_eq!(s["invalid_utf8"], 1, "{summary}");
+    assert_eq!(s["empty"], 2, "{summary}");
+    assert_eq!(s["agent_log_text"], 1, "{summary}");
+    assert_eq!(summary["invalid_ip"], 1, "{summary}");
+}
+
+#[test]
+fn stdin_and_several_inputs_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("o.ndjson");
+    let mut child = bin()
+        .args([
+            "replay",
+            "--sink",
+            &format!("file:{}", out_path.display()),
+            "-",
+        ])
+        .arg(fixture("bad-input.log"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(fixture("agent-stdout.log")).unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    assert!(child.wait().unwrap().success());
+    let recs = records(&out_path);
+    assert_eq!(recs.len(), 21);
+    // Input order: the stdin records first, then the file's.
+    assert_eq!(recs[20]["DestinationIP"], "198.51.100.77");
+}
+
+#[test]
+fn filter_prints_passing_records_byte_for_byte() {
+    let input = fixture("agent-stdout.log");
+    let out = run(&["filter", "--verdict", "DROPPED", input.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&input).unwrap();
+    let expected: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| v["flow"]["verdict"] == "DROPPED")
+        })
+        .collect();
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+
+    // --not sends the next flag to the denylist; non-flow records are not denied by a verdict filter.
+    let out = run(&[
+        "filter",
+        "--not",
+        "--verdict",
+        "FORWARDED",
+        input.to_str().unwrap(),
+    ]);
+    let got = String::from_utf8(out.stdout).unwrap();
+    let expected: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                let is_record = ["flow", "agent_event", "lost_events", "debug_event"]
+                    .iter()
+                    .any(|k| v.get(k).is_some());
+                is_record && v["flow"]["verdict"] != "FORWARDED"
+            })
+        })
+        .collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn invalid_filters_exit_2_naming_the_filter() {
+    let out = run(&[
+        "replay",
+        "--allowlist",
+        r#"{"source_ip":["300.1.1.1"]}"#,
+        fixture("agent-stdout.log").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allowlist #1"), "{stderr}");
+    let out = run(&["check", "--allowlist", r#"{"no_such_field":[1]}"#]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn flowlogs_config_is_used_and_sub_type_mistake_is_warned() {
+    let input = fixture("agent-stdout.log");
+    let flowlogs = fixture("flowlogs.yaml");
+    let (recs, _, out) = replay(
+        &[&input],
+        &[
+            "--flowlogs",
+            flowlogs.to_str().unwrap(),
+            "--flowlog",
+            "egress-traffic-blocking",
+        ],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("match_sub_type"), "{stderr}");
+    // Without match_sub_type Cilium ignores sub_type: every egress drop passes, POLICY_DENIED (133) too.
+    assert!(recs.iter().any(|r| r["EventSubType"] == 133));
+    let (strict, _, _) = replay(
+        &[&input],
+        &[
+            "--flowlogs",
+            flowlogs.to_str().unwrap(),
+            "--flowlog",
+            "egress-policy-deny",
+        ],
+    );
+    assert_eq!(strict.len(), 19);
+    // Several entries and none named: a usage error listing the names.
+    let out = run(&[
+        "replay",
+        "--flowlogs",
+        flowlogs.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("egress-policy-deny"));
+}
+
+#[test]
+fn hubble_flags_replace_the_default_filter() {
+    let input = fixture("agent-stdout.log");
+    let (recs, _, _) = replay(
+        &[&input],
+        &["--type", "drop:181", "--traffic-direction", "ingress"],
+    );
+    assert!(!recs.is_empty());
+    assert!(recs
+        .iter()
+        .all(|r| r["TrafficDirection"] == "INGRESS" && r["EventSubType"] == 181));
+    let (recs, _, _) = replay(&[&input], &["--to-ip", "203.0.113.7"]);
+    assert!(!recs.is_empty());
+    assert!(recs.iter().all(|r| r["DestinationIP"] == "203.0.113.7"));
+}
