@@ -342,7 +342,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cps = Checkpoints::open(dir.path()).unwrap();
         assert!(cps.is_first_start());
-        assert!(cps.persist().unwrap(), "a first start writes the file even when empty");
+        assert!(
+            cps.persist().unwrap(),
+            "a first start writes the file even when empty"
+        );
         assert!(!Checkpoints::open(dir.path()).unwrap().is_first_start());
         assert!(!cps.persist().unwrap(), "nothing changed, nothing written");
         cps.register(A, 10, Path::new("/x/0.log"));

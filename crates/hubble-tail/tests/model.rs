@@ -26,16 +26,35 @@ const MAX_LINE: usize = 100;
 
 #[derive(Clone, Debug)]
 enum Action {
-    Append { stream: usize, lens: Vec<usize> },
-    AppendSplit { stream: usize, len: usize, cut: usize },
-    Rotate { stream: usize },
-    Gzip { stream: usize },
-    CopyTruncate { stream: usize },
-    DeleteOldest { stream: usize },
-    DeleteCurrent { stream: usize },
+    Append {
+        stream: usize,
+        lens: Vec<usize>,
+    },
+    AppendSplit {
+        stream: usize,
+        len: usize,
+        cut: usize,
+    },
+    Rotate {
+        stream: usize,
+    },
+    Gzip {
+        stream: usize,
+    },
+    CopyTruncate {
+        stream: usize,
+    },
+    DeleteOldest {
+        stream: usize,
+    },
+    DeleteCurrent {
+        stream: usize,
+    },
     Poll,
     Ack,
-    Stop { acked_percent: usize },
+    Stop {
+        acked_percent: usize,
+    },
 }
 
 fn line_len() -> impl Strategy<Value = usize> {
@@ -106,7 +125,11 @@ fn current_path(dir: &Path, stream: usize) -> PathBuf {
 }
 
 fn open_append(path: &Path) -> File {
-    OpenOptions::new().create(true).append(true).open(path).unwrap()
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
 
 impl World {
@@ -116,8 +139,17 @@ impl World {
         cfg.read_from_head = read_from_head;
         cfg.max_line_bytes = MAX_LINE;
         cfg.max_read_bytes = max_read_bytes;
-        let writers = [open_append(&current_path(dir, 0)), open_append(&current_path(dir, 1))];
-        let files = (0..2).map(|s| MFile { path: Some(current_path(dir, s)), lines: Vec::new(), held: false }).collect();
+        let writers = [
+            open_append(&current_path(dir, 0)),
+            open_append(&current_path(dir, 1)),
+        ];
+        let files = (0..2)
+            .map(|s| MFile {
+                path: Some(current_path(dir, s)),
+                lines: Vec::new(),
+                held: false,
+            })
+            .collect();
         World {
             dir: dir.to_path_buf(),
             state,
@@ -166,7 +198,9 @@ impl World {
 
     fn poll(&mut self) {
         self.start();
-        let Some(tailer) = self.tailer.as_mut() else { return };
+        let Some(tailer) = self.tailer.as_mut() else {
+            return;
+        };
         let mut got: Vec<Got> = Vec::new();
         let mut events = Vec::new();
         common::poll(tailer, &mut got, &mut events);
@@ -188,7 +222,12 @@ impl World {
         let mut ids = Vec::new();
         let mut prev = self.order.get(&key).copied();
         if let Some((_, end)) = prev {
-            assert!(g.start >= end, "chunk at {} overlaps previous end {end} of {}", g.start, g.file);
+            assert!(
+                g.start >= end,
+                "chunk at {} overlaps previous end {end} of {}",
+                g.start,
+                g.file
+            );
         }
         for raw in g.bytes.split_inclusive(|b| *b == b'\n') {
             let text = String::from_utf8_lossy(raw);
@@ -197,12 +236,22 @@ impl World {
                 .nth(1)
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("garbage line delivered: {text:?}"));
-            let line = self.lines.get(id).unwrap_or_else(|| panic!("unknown line {id}"));
+            let line = self
+                .lines
+                .get(id)
+                .unwrap_or_else(|| panic!("unknown line {id}"));
             assert_eq!(raw, &line.text[..], "line {id} delivered with wrong bytes");
             assert!(!line.long, "over-long line {id} delivered");
-            assert!(!self.skipped_at_start.contains(&id), "line {id} present at first start delivered");
+            assert!(
+                !self.skipped_at_start.contains(&id),
+                "line {id} present at first start delivered"
+            );
             if let Some((last, _)) = prev {
-                assert!(id > last, "line {id} after {last} in {}: out of order", g.file);
+                assert!(
+                    id > last,
+                    "line {id} after {last} in {}: out of order",
+                    g.file
+                );
             }
             prev = Some((id, g.end));
             *self.delivered.entry(id).or_default() += 1;
@@ -285,17 +334,26 @@ impl World {
                 self.new_current(stream);
             }
             Action::Gzip { stream } => {
-                let Some(pos) = self.rotated[stream].iter().position(|&f| !self.is_gz(f)) else { return };
+                let Some(pos) = self.rotated[stream].iter().position(|&f| !self.is_gz(f)) else {
+                    return;
+                };
                 let plain = self.rotated[stream][pos];
                 let path = self.files[plain].path.clone().unwrap();
                 let mut gz = path.clone().into_os_string();
                 gz.push(".gz");
                 let gz = PathBuf::from(gz);
-                File::create(&gz).unwrap().write_all(&gzip_bytes(&fs::read(&path).unwrap())).unwrap();
+                File::create(&gz)
+                    .unwrap()
+                    .write_all(&gzip_bytes(&fs::read(&path).unwrap()))
+                    .unwrap();
                 fs::remove_file(&path).unwrap();
                 let lines = self.files[plain].lines.clone();
                 self.files[plain].path = None;
-                self.files.push(MFile { path: Some(gz), lines: lines.clone(), held: false });
+                self.files.push(MFile {
+                    path: Some(gz),
+                    lines: lines.clone(),
+                    held: false,
+                });
                 self.rotated[stream][pos] = self.files.len() - 1;
                 self.mark_unreachable(&lines);
             }
@@ -303,11 +361,20 @@ impl World {
                 let to = self.rotated_name(stream);
                 let from = current_path(&self.dir, stream);
                 fs::copy(&from, &to).unwrap();
-                OpenOptions::new().write(true).open(&from).unwrap().set_len(0).unwrap();
+                OpenOptions::new()
+                    .write(true)
+                    .open(&from)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
                 let cur = self.current[stream];
                 let lines = std::mem::take(&mut self.files[cur].lines);
                 self.files[cur].held = false;
-                self.files.push(MFile { path: Some(to), lines: lines.clone(), held: false });
+                self.files.push(MFile {
+                    path: Some(to),
+                    lines: lines.clone(),
+                    held: false,
+                });
                 self.rotated[stream].push(self.files.len() - 1);
                 self.mark_unreachable(&lines);
             }
@@ -355,13 +422,20 @@ impl World {
     }
 
     fn is_gz(&self, f: usize) -> bool {
-        self.files[f].path.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "gz"))
+        self.files[f]
+            .path
+            .as_ref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "gz"))
     }
 
     fn new_current(&mut self, stream: usize) {
         let path = current_path(&self.dir, stream);
         self.writers[stream] = open_append(&path);
-        self.files.push(MFile { path: Some(path), lines: Vec::new(), held: false });
+        self.files.push(MFile {
+            path: Some(path),
+            lines: Vec::new(),
+            held: false,
+        });
         self.current[stream] = self.files.len() - 1;
     }
 
@@ -387,8 +461,12 @@ impl World {
         for (id, line) in self.lines.iter().enumerate() {
             let n = self.delivered.get(&id).copied().unwrap_or(0);
             let allowed = 1 + self.allowance.get(&id).copied().unwrap_or(0);
-            assert!(n <= allowed, "line {id} delivered {n} times, at most {allowed} allowed");
-            let excused = line.long || self.lost.contains(&id) || self.skipped_at_start.contains(&id);
+            assert!(
+                n <= allowed,
+                "line {id} delivered {n} times, at most {allowed} allowed"
+            );
+            let excused =
+                line.long || self.lost.contains(&id) || self.skipped_at_start.contains(&id);
             assert!(excused || n >= 1, "line {id} never delivered");
         }
     }
@@ -425,18 +503,36 @@ proptest! {
 fn model_smoke_every_scheme_once() {
     use Action::*;
     let actions = vec![
-        Append { stream: 0, lens: vec![5, 6] },
-        Append { stream: 1, lens: vec![7] },
+        Append {
+            stream: 0,
+            lens: vec![5, 6],
+        },
+        Append {
+            stream: 1,
+            lens: vec![7],
+        },
         Poll,
-        Append { stream: 0, lens: vec![3] },
+        Append {
+            stream: 0,
+            lens: vec![3],
+        },
         Rotate { stream: 0 },
-        Append { stream: 0, lens: vec![4] },
+        Append {
+            stream: 0,
+            lens: vec![4],
+        },
         Gzip { stream: 0 },
         CopyTruncate { stream: 1 },
-        Append { stream: 1, lens: vec![2] },
+        Append {
+            stream: 1,
+            lens: vec![2],
+        },
         Poll,
         Stop { acked_percent: 50 },
-        Append { stream: 1, lens: vec![9] },
+        Append {
+            stream: 1,
+            lens: vec![9],
+        },
         Rotate { stream: 1 },
         Gzip { stream: 1 },
         DeleteCurrent { stream: 0 },
