@@ -56,6 +56,11 @@ pub fn count_records(data: &[u8]) -> usize {
         .count()
 }
 
+/// True if `data` holds at least one record (a non-whitespace byte); stops at the first one.
+pub fn has_records(data: &[u8]) -> bool {
+    data.iter().any(|b| !b.is_ascii_whitespace())
+}
+
 /// One request's worth of records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Piece {
@@ -97,7 +102,7 @@ pub(crate) fn split_records(data: &Bytes, max: usize) -> Vec<Piece> {
             }
         }
     }
-    pieces.retain(|p| count_records(&p.data) > 0);
+    pieces.retain(|p| has_records(&p.data));
     pieces
 }
 
@@ -111,7 +116,7 @@ pub(crate) fn halve(data: &Bytes) -> Option<(Bytes, Bytes)> {
         .into_iter()
         .flatten()
         .filter(|&c| c > 0 && c < data.len())
-        .filter(|&c| count_records(&data[..c]) > 0 && count_records(&data[c..]) > 0)
+        .filter(|&c| has_records(&data[..c]) && has_records(&data[c..]))
         .min_by_key(|&c| c.abs_diff(mid))?;
     Some((data.slice(..cut), data.slice(cut..)))
 }

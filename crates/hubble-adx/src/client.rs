@@ -23,7 +23,7 @@ use url::Url;
 
 use crate::auth::TokenProvider;
 use crate::backoff::{sleep_or_cancel, Backoff};
-use crate::batch::{batch_id, count_records, halve, split_records, Batch};
+use crate::batch::{batch_id, halve, has_records, split_records, Batch};
 use crate::config::{AdxConfig, ConfigError, IngestMode};
 use crate::error::{Failure, IngestError};
 use crate::queued::{QueuedBlob, QueuedIngestor};
@@ -136,7 +136,7 @@ impl AdxClient {
     /// Delivers `batch`. Transient failures are retried inside; `Err(Permanent)` means dead-letter.
     pub async fn ingest(&self, batch: &Batch) -> Result<IngestReceipt, IngestError> {
         let stats = Arc::new(Stats::default());
-        if count_records(&batch.data) > 0 {
+        if has_records(&batch.data) {
             match self.inner.config.mode {
                 IngestMode::Queued => {
                     self.inner

@@ -26,7 +26,7 @@ mod secret;
 mod streaming;
 
 pub use auth::AuthError;
-pub use batch::{batch_id, count_records, Batch};
+pub use batch::{batch_id, count_records, has_records, Batch};
 pub use client::{AdxClient, IngestReceipt};
 pub use config::{
     check_endpoint, is_loopback_host, parse_url, AdxConfig, AuthConfig, ClientSecretSource,

@@ -70,6 +70,11 @@ pub struct State {
     /// Successful streaming requests wait this long before answering.
     pub ok_delay: Mutex<Option<Duration>>,
     pub in_flight: std::sync::atomic::AtomicUsize,
+    /// Benchmark mode: count records instead of parsing and keeping them.
+    pub count_only: std::sync::atomic::AtomicBool,
+    pub counted: std::sync::atomic::AtomicUsize,
+    /// Benchmark mode: accept gzip bodies without decompressing them (the server's CPU is not ours).
+    pub discard: std::sync::atomic::AtomicBool,
     pub max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
@@ -336,6 +341,10 @@ async fn streaming(
         log("401", 0);
         return reply(401, "");
     }
+    if state.discard.load(Ordering::Relaxed) {
+        state.counted.fetch_add(body.len(), Ordering::Relaxed);
+        return reply(200, "{}");
+    }
     let mut raw = Vec::new();
     if headers.get("content-encoding").map(String::as_str) != Some("gzip")
         || flate2::read::GzDecoder::new(&body[..])
@@ -363,6 +372,11 @@ async fn streaming(
         scripted.or_else(|| state.always.lock().unwrap().clone())
     };
     let ingest = |state: &State| {
+        if state.count_only.load(Ordering::Relaxed) {
+            let n = raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+            state.counted.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
         let text = String::from_utf8(raw.clone()).expect("utf-8 body");
         let mut records = state.records.lock().unwrap();
         for line in text.split('\n').filter(|l| !l.is_empty()) {
