@@ -171,6 +171,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn split_never_cuts_a_record(
+            lines in proptest::collection::vec("[a-z{}:\" ]{0,80}", 0..60),
+            max in 16usize..200,
+            trailing_newline in proptest::bool::ANY,
+        ) {
+            let mut text = lines.join("\n");
+            if trailing_newline { text.push('\n'); }
+            let data = Bytes::from(text.clone().into_bytes());
+            let pieces = split_records(&data, max);
+            let joined: Vec<u8> = pieces.iter().flat_map(|p| p.data.to_vec()).collect();
+            let kept: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
+            let got_text = String::from_utf8(joined).unwrap();
+            let got: Vec<&str> = got_text.split('\n').filter(|l| !l.trim().is_empty()).collect();
+            proptest::prop_assert_eq!(got, kept);
+            for p in &pieces {
+                proptest::prop_assert!(p.oversize || p.data.len() <= max);
+                if p.oversize { proptest::prop_assert_eq!(count_records(&p.data), 1); }
+                if let Some((a, b)) = halve(&p.data) {
+                    proptest::prop_assert_eq!([a.to_vec(), b.to_vec()].concat(), p.data.to_vec());
+                    proptest::prop_assert_eq!(count_records(&a) + count_records(&b), count_records(&p.data));
+                }
+            }
+        }
+    }
+
     #[test]
     fn halve_on_boundary() {
         let data = ndjson(5, 3);

@@ -2,8 +2,9 @@
 //! retry loop, 401 handling, 413 splitting, the managed-mode fallback and cool-down, and the
 //! concurrency limit. Guarantees:
 //! - a transient failure is retried (jittered exponential backoff, `Retry-After` honoured) until it
-//!   succeeds, a configured limit is hit, or the shutdown token fires (between attempts; a request
-//!   already in flight finishes or times out);
+//!   succeeds, a configured limit is hit, or the shutdown token fires (checked between attempts and
+//!   while waiting for a permit; once one piece reports `Cancelled` the batch's other in-flight
+//!   requests are dropped — the caller still holds the batch and re-sends it later);
 //! - `Ok` means every record of the batch was accepted by ADX (streaming) or queued for ingestion;
 //! - at most `concurrency` HTTP requests are in flight across all calls; a batch is compressed one
 //!   ≤ `max_request_bytes` piece at a time per permit holder, so memory is bounded by batch size ×
@@ -307,6 +308,7 @@ impl Inner {
         stats: &Stats,
     ) -> Result<(), Stop> {
         let gz = self.compress(data.clone()).await?;
+        let gz_len = gz.len() as u64;
         let inner = self.clone();
         self.with_retries("streaming ingest", limit, stats, move |token| {
             let inner = inner.clone();
@@ -316,6 +318,7 @@ impl Inner {
         .await?;
         stats.streamed.fetch_add(1, Ordering::Relaxed);
         stats.raw.fetch_add(data.len() as u64, Ordering::Relaxed);
+        stats.gz.fetch_add(gz_len, Ordering::Relaxed);
         Ok(())
     }
 
@@ -327,6 +330,7 @@ impl Inner {
         stats: Arc<Stats>,
     ) -> Result<(), Stop> {
         let gz = self.compress(data.clone()).await?;
+        let gz_len = gz.len() as u64;
         let blob = Arc::new(QueuedBlob {
             gz,
             raw_size: data.len(),
@@ -351,6 +355,7 @@ impl Inner {
         .await?;
         stats.queued.fetch_add(1, Ordering::Relaxed);
         stats.raw.fetch_add(data.len() as u64, Ordering::Relaxed);
+        stats.gz.fetch_add(gz_len, Ordering::Relaxed);
         Ok(())
     }
 

@@ -141,3 +141,46 @@ async fn token_refreshed_before_expiry() {
         .unwrap();
     assert_eq!(s.token_requests().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_errors_are_retried_and_reported_without_secrets() {
+    let s = StandIn::start().await;
+    s.state.token_faults.lock().unwrap().push_back((
+        400,
+        r#"{"error":"invalid_client","error_description":"AADSTS70021: No matching federated identity record found for presented assertion.\r\nTrace ID: 1"}"#.into(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("s");
+    std::fs::write(&secret, "the-client-secret").unwrap();
+    let auth = AuthConfig::client_secret_from(
+        |k| {
+            Some(if k == "AZURE_AUTHORITY_HOST" {
+                format!("{}/", s.url())
+            } else {
+                "v".to_string()
+            })
+        },
+        Some(secret),
+    )
+    .unwrap();
+    let mut cfg = base(&s, auth);
+    cfg.retry.max_attempts = Some(1);
+    let c = AdxClient::new(cfg, CancellationToken::new()).unwrap();
+    let err = c
+        .ingest(&Batch::from_ndjson(ndjson("te", 1, 100)))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("invalid_client: AADSTS70021"), "{text}");
+    assert!(!text.contains("the-client-secret"));
+    assert!(
+        !err.is_permanent(),
+        "an auth failure is not the batch's fault"
+    );
+    // Without a limit, the next attempt succeeds.
+    let c = AdxClient::new(base(&s, c.config().auth.clone()), CancellationToken::new()).unwrap();
+    c.ingest(&Batch::from_ndjson(ndjson("te2", 1, 100)))
+        .await
+        .unwrap();
+    assert_eq!(s.records().len(), 1);
+}

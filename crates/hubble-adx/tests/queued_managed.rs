@@ -201,3 +201,52 @@ async fn queued_refuses_insecure_storage_urls() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mgmt_throttling_and_expired_sas_are_retried() {
+    let s = StandIn::start().await;
+    let c = AdxClient::new(config(&s, IngestMode::Queued), CancellationToken::new()).unwrap();
+    s.state.mgmt_faults.lock().unwrap().extend([429, 429]);
+    // The first Put Blob fails as an expired SAS would: resources are fetched again.
+    s.state.storage_faults.lock().unwrap().push_back(403);
+    let data = ndjson("retry", 30, 100);
+    let r = c.ingest(&Batch::from_ndjson(data.clone())).await.unwrap();
+    assert_eq!(r.queued_blobs, 1);
+    assert_eq!(r.retries, 3);
+    let mgmt = s.state.mgmt_requests.lock().unwrap().clone();
+    assert_eq!(
+        mgmt,
+        vec![
+            ".get ingestion resources",
+            ".get ingestion resources",
+            ".get ingestion resources",
+            ".get kusto identity token",
+            ".get ingestion resources",
+            ".get kusto identity token",
+        ]
+    );
+    let blobs = s.state.blobs.lock().unwrap().clone();
+    assert_eq!(blobs.len(), 1);
+    assert_eq!(gunzip(&blobs[0].1), data);
+    assert_eq!(s.state.queue_messages.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failure_does_not_upload_the_blob_twice() {
+    let s = StandIn::start().await;
+    let c = AdxClient::new(config(&s, IngestMode::Queued), CancellationToken::new()).unwrap();
+    s.state.queue_faults.lock().unwrap().extend([500u16, 503]);
+    let data = ndjson("two", 3, 100);
+    let r = c.ingest(&Batch::from_ndjson(data.clone())).await.unwrap();
+    assert_eq!((r.queued_blobs, r.retries), (1, 2));
+    let blobs = s.state.blobs.lock().unwrap().clone();
+    assert_eq!(
+        blobs.len(),
+        1,
+        "blob uploaded once, only the message is re-posted"
+    );
+    let messages = s.state.queue_messages.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let m = decode_message(&messages[0]);
+    assert!(m["BlobPath"].as_str().unwrap().contains(&blobs[0].0));
+}

@@ -86,12 +86,16 @@ async fn happy_path_wire_format_and_headers() {
     let mut sent = Vec::new();
     for tag in ["a", "b", "c"] {
         let data = ndjson(tag, 200, 300);
+        let data_len = data.len();
         sent.extend(expected_lines(&data));
         let receipt = c.ingest(&Batch::from_ndjson(data)).await.unwrap();
         assert_eq!(receipt.records, 200);
         assert_eq!(receipt.streamed_requests, 1);
         assert_eq!(receipt.retries, 0);
-        assert!(receipt.bytes_compressed > 0 || receipt.bytes_uncompressed > 0);
+        assert_eq!(receipt.bytes_uncompressed, data_len as u64);
+        assert!(
+            receipt.bytes_compressed > 0 && receipt.bytes_compressed < receipt.bytes_uncompressed
+        );
     }
     assert_exactly_once(&e.s.records(), &sent);
     let reqs = e.s.requests();

@@ -67,6 +67,14 @@ pub struct State {
     pub blobs: Mutex<Vec<(String, Bytes)>>,
     pub queue_messages: Mutex<Vec<String>>,
     pub corrupt_bodies: Mutex<u32>,
+    /// Next token-endpoint answers (status, body) before normal ones.
+    pub token_faults: Mutex<VecDeque<(u16, String)>>,
+    /// Next management-endpoint statuses before normal answers.
+    pub mgmt_faults: Mutex<VecDeque<u16>>,
+    /// Next Put Blob statuses before normal answers.
+    pub storage_faults: Mutex<VecDeque<u16>>,
+    /// Next Put Message statuses before normal answers.
+    pub queue_faults: Mutex<VecDeque<u16>>,
     /// Successful streaming requests wait this long before answering.
     pub ok_delay: Mutex<Option<Duration>>,
     pub in_flight: std::sync::atomic::AtomicUsize,
@@ -176,6 +184,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if path.ends_with("/oauth2/v2.0/token") {
         let mut f = form(&body);
         f.insert("_path".to_string(), path.clone());
+        let fault = state.token_faults.lock().unwrap().pop_front();
+        if let Some((code, body)) = fault {
+            state.token_requests.lock().unwrap().push(f);
+            return reply(code, body);
+        }
         let n = {
             let mut reqs = state.token_requests.lock().unwrap();
             reqs.push(f);
@@ -226,6 +239,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let csl = v["csl"].as_str().unwrap_or_default().to_string();
         state.mgmt_requests.lock().unwrap().push(csl.clone());
+        let fault = state.mgmt_faults.lock().unwrap().pop_front();
+        if let Some(code) = fault {
+            let mut r = reply(
+                code,
+                r#"{"error":{"code":"TooManyRequests","message":"throttled"}}"#,
+            )?;
+            r.headers_mut().insert("retry-after", "0".parse().unwrap());
+            return Ok(r);
+        }
         let base = state
             .storage_base
             .lock()
@@ -253,6 +275,18 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         };
     }
     if let Some(rest) = path.strip_prefix("/storage/") {
+        let faults = if method == hyper::Method::PUT {
+            &state.storage_faults
+        } else {
+            &state.queue_faults
+        };
+        let fault = faults.lock().unwrap().pop_front();
+        if let Some(code) = fault {
+            let mut r = reply(code, "")?;
+            r.headers_mut()
+                .insert("x-ms-error-code", "AuthenticationFailed".parse().unwrap());
+            return Ok(r);
+        }
         if method == hyper::Method::PUT {
             state.blobs.lock().unwrap().push((rest.to_string(), body));
             return reply(201, "");
