@@ -58,10 +58,183 @@ pub enum Command {
     CidrLookup(CidrLookupArgs),
     /// Validate filters and CIDR-group sources; exit 2 with file:line messages on error.
     Check(CheckArgs),
+    /// Daemon: follow --input files (or stdin) until SIGTERM/SIGINT, spool durably, deliver to every sink.
+    Run(RunArgs),
+    /// Print the KQL for the ADX table, its JSON ingestion mapping, the streaming policy, a dedup view and the
+    /// record's JSON Schema.
+    Schema(SchemaArgs),
+}
+
+/// `run` options.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Files to follow (glob; repeatable; include rotated names such as `0.log*` so files rotated while the
+    /// daemon was down are drained), or `-` for stdin.
+    #[arg(
+        long = "input",
+        value_name = "GLOB|-",
+        required = true,
+        env = "HUBBLE_INGEST_INPUT",
+        value_delimiter = ','
+    )]
+    pub inputs: Vec<String>,
+    /// Spool, checkpoints and dead letters live here.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/hubble-ingest",
+        env = "HUBBLE_INGEST_STATE_DIR"
+    )]
+    pub state_dir: PathBuf,
+    /// Read files present at the first start from the beginning (default: from their end).
+    #[arg(long, env = "HUBBLE_INGEST_READ_FROM_HEAD")]
+    pub read_from_head: bool,
+    /// Longest time a kept flow waits in memory before its batch is spooled.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, env = "HUBBLE_INGEST_FLUSH_INTERVAL")]
+    pub flush_interval: std::time::Duration,
+    /// Batch size that triggers spooling (uncompressed NDJSON bytes).
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size, env = "HUBBLE_INGEST_BATCH_MAX_BYTES")]
+    pub batch_max_bytes: u64,
+    /// Spool size at which reading pauses until sinks catch up (backpressure; nothing is dropped).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size, env = "HUBBLE_INGEST_SPOOL_MAX_BYTES")]
+    pub spool_max_bytes: u64,
+    /// Grace period for sinks after SIGTERM/SIGINT (what is not delivered stays spooled).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration, env = "HUBBLE_INGEST_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: std::time::Duration,
+    /// Serve /metrics, /healthz and /readyz on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR", env = "HUBBLE_INGEST_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How often files are polled for new data.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration, env = "HUBBLE_INGEST_POLL_INTERVAL")]
+    pub poll_interval: std::time::Duration,
+    /// Input options.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Filter options.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Enrichment options.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+    /// Where records go: `file:PATH` (`.gz` → gzip), `stdout`, `adx`; repeatable.
+    #[arg(
+        long = "sink",
+        value_name = "SINK",
+        required = true,
+        env = "HUBBLE_INGEST_SINK",
+        value_delimiter = ','
+    )]
+    pub sinks: Vec<SinkSpec>,
+    /// Leave the original flow object out of the records (the `Flow` column).
+    #[arg(long, env = "HUBBLE_INGEST_NO_FLOW_COLUMN")]
+    pub no_flow_column: bool,
+    /// ADX sink options.
+    #[command(flatten)]
+    pub adx: AdxArgs,
+}
+
+/// `schema` options.
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Table name.
+    #[arg(long, default_value = "HubbleFlows")]
+    pub table: String,
+    /// JSON ingestion mapping name.
+    #[arg(long, default_value = "HubbleFlowsMapping")]
+    pub mapping: String,
+}
+
+/// ADX ingestion modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdxMode {
+    /// Streaming ingestion (seconds of latency; 4 MiB per request).
+    Streaming,
+    /// Queued ingestion through blob + queue (minutes of latency; dedup by batch id).
+    Queued,
+    /// Streaming, falling back to queued on 413 or exhausted transient retries.
+    Managed,
+}
+
+/// Azure AD authentication methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdxAuth {
+    /// AKS workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE).
+    WorkloadIdentity,
+    /// Managed identity through IMDS (`--adx-client-id` for a user-assigned identity).
+    ManagedIdentity,
+    /// Service principal; secret from AZURE_CLIENT_SECRET or --adx-client-secret-file (never a flag value).
+    ClientSecret,
+}
+
+/// ADX sink options.
+#[derive(Debug, Clone, Args)]
+pub struct AdxArgs {
+    /// Cluster URL (https; http only for a loopback emulator).
+    #[arg(long, value_name = "URL", env = "HUBBLE_INGEST_ADX_CLUSTER")]
+    pub adx_cluster: Option<String>,
+    /// Database.
+    #[arg(long, value_name = "DB", env = "HUBBLE_INGEST_ADX_DATABASE")]
+    pub adx_database: Option<String>,
+    /// Table.
+    #[arg(
+        long,
+        value_name = "TABLE",
+        default_value = "HubbleFlows",
+        env = "HUBBLE_INGEST_ADX_TABLE"
+    )]
+    pub adx_table: String,
+    /// JSON ingestion mapping (see `hubble-ingest schema`).
+    #[arg(
+        long,
+        value_name = "MAPPING",
+        default_value = "HubbleFlowsMapping",
+        env = "HUBBLE_INGEST_ADX_MAPPING"
+    )]
+    pub adx_mapping: String,
+    /// Ingestion mode.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "streaming",
+        env = "HUBBLE_INGEST_ADX_MODE"
+    )]
+    pub adx_mode: AdxMode,
+    /// Authentication.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "workload-identity",
+        env = "HUBBLE_INGEST_ADX_AUTH"
+    )]
+    pub adx_auth: AdxAuth,
+    /// Data-management endpoint for queued ingestion (default: the cluster URL with `ingest-` prefixed).
+    #[arg(long, value_name = "URL", env = "HUBBLE_INGEST_ADX_INGEST_ENDPOINT")]
+    pub adx_ingest_endpoint: Option<String>,
+    /// Client id of a user-assigned managed identity.
+    #[arg(long, value_name = "ID", env = "HUBBLE_INGEST_ADX_CLIENT_ID")]
+    pub adx_client_id: Option<String>,
+    /// File holding the client secret (for --adx-auth client-secret).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HUBBLE_INGEST_ADX_CLIENT_SECRET_FILE"
+    )]
+    pub adx_client_secret_file: Option<PathBuf>,
+    /// Token scope.
+    #[arg(long, value_name = "SCOPE", env = "HUBBLE_INGEST_ADX_SCOPE")]
+    pub adx_scope: Option<String>,
+    /// Requests in flight at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "4",
+        env = "HUBBLE_INGEST_ADX_CONCURRENCY"
+    )]
+    pub adx_concurrency: usize,
 }
 
 /// `replay` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
     /// Input files (plain or gzip, detected by content), or `-` for stdin; read in the given order.
     #[arg(required = true, value_name = "PATH|-")]
@@ -93,10 +266,21 @@ pub struct ReplayArgs {
     /// Print the summary as JSON (on stderr) instead of text.
     #[arg(long)]
     pub summary_json: bool,
+    /// Dead letters of the ADX sink go under this directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".hubble-ingest",
+        env = "HUBBLE_INGEST_STATE_DIR"
+    )]
+    pub state_dir: PathBuf,
+    /// ADX sink options.
+    #[command(flatten)]
+    pub adx: AdxArgs,
 }
 
 /// `filter` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FilterCmdArgs {
     /// Input files (plain or gzip), or `-`; stdin when none is given.
     #[arg(value_name = "PATH|-")]
@@ -110,7 +294,7 @@ pub struct FilterCmdArgs {
 }
 
 /// `cidr-lookup` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CidrLookupArgs {
     /// Enrichment sources.
     #[command(flatten)]
@@ -121,7 +305,7 @@ pub struct CidrLookupArgs {
 }
 
 /// `check` options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// Filter options.
     #[command(flatten)]
@@ -143,7 +327,7 @@ pub enum ProgressMode {
 }
 
 /// Input framing options.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Input framing; `auto` detects per file.
     #[arg(long, value_enum, default_value = "auto", env = "HUBBLE_INGEST_FORMAT")]
@@ -161,7 +345,7 @@ pub struct InputArgs {
 }
 
 /// CIDR-group enrichment options.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct EnrichArgs {
     /// CIDR-group source: a file or directory of CiliumCIDRGroup / Calico network set manifests or plain CIDR
     /// lists (group = file stem); repeatable.
@@ -176,7 +360,7 @@ pub struct EnrichArgs {
 
 /// Filter options: raw FlowFilters, a Cilium `flowlogs.yaml`, or `hubble observe` flags.
 /// No filter option at all selects the default (policy-deny drops on egress).
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct FilterArgs {
     /// A Hubble FlowFilter as JSON (proto or lowerCamel names) to include; repeatable, OR-ed.
     #[arg(long, value_name = "JSON")]
@@ -348,7 +532,9 @@ pub const OBSERVE_FLAGS: &[(&str, &str)] = &[
 pub fn observe_flags_in_order(m: &ArgMatches) -> Vec<(String, String)> {
     let mut v: Vec<(usize, String, String)> = Vec::new();
     for &(id, long) in OBSERVE_FLAGS {
-        if m.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+        if !matches!(m.try_contains_id(id), Ok(true))
+            || m.value_source(id) != Some(clap::parser::ValueSource::CommandLine)
+        {
             continue;
         }
         if id == "not" {
@@ -367,6 +553,33 @@ pub fn observe_flags_in_order(m: &ArgMatches) -> Vec<(String, String)> {
     }
     v.sort_by_key(|(i, _, _)| *i);
     v.into_iter().map(|(_, k, val)| (k, val)).collect()
+}
+
+/// Parses durations like `200ms`, `5s`, `1m`, `1h` (a plain number is seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 200ms, 5s, 1m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "invalid duration unit {other:?} in {s:?}: use ms, s, m or h"
+            ))
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Parses sizes like `4MiB`, `512KiB`, `1GB`, `1048576`.
@@ -434,6 +647,19 @@ mod tests {
                 ("verdict".to_owned(), "AUDIT".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("200ms"),
+            Ok(std::time::Duration::from_millis(200))
+        );
+        assert_eq!(parse_duration("5s"), Ok(std::time::Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m"), Ok(std::time::Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(std::time::Duration::from_secs(3)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! in the `hubble-flow` crate; CIDR-group tables in `hubble-cidr`.
 #![warn(missing_docs)]
 
+pub mod adx;
 pub mod cli;
 pub mod commands;
+pub mod daemon;
 pub mod enrich;
 pub mod filters;
 pub mod frame;
+pub mod ops;
 pub mod output;
 pub mod pipeline;
 pub mod process;

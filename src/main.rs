@@ -19,6 +19,14 @@ fn main() {
         Command::Filter(a) => commands::replay::filter(a, &flags),
         Command::Check(a) => commands::check::check(a, &flags),
         Command::CidrLookup(a) => commands::cidr_lookup(a),
+        Command::Run(a) => hubble_ingest::daemon::run(a, &flags),
+        Command::Schema(a) => {
+            print!(
+                "{}",
+                hubble_adx::schema::render_schema(&a.table, &a.mapping)
+            );
+            commands::ExitCode::Success
+        }
     };
     std::process::exit(code as i32);
 }

@@ -5,8 +5,9 @@
 //! allocate a map key the first time a key is seen). Output order is input order.
 
 use crate::frame::LineBatch;
-use crate::output::encode::{encode_flow, CidrTagger, EncodeOptions};
+use crate::output::encode::{encode_flow, EncodeOptions};
 use crate::stats::{bump, BatchStats};
+use hubble_cidr::PrefixTable;
 use hubble_flow::enums::DROP_REASON;
 use hubble_flow::filter::FilterSet;
 use hubble_flow::flow::Flow;
@@ -28,18 +29,14 @@ pub enum OutputMode {
 pub struct Processor {
     filter: Arc<FilterSet>,
     prefilter: Prefilter,
-    tagger: Option<Arc<dyn CidrTagger>>,
+    tagger: Option<Arc<PrefixTable>>,
     mode: OutputMode,
     use_prefilter: bool,
 }
 
 impl Processor {
     /// A processor for `filter`, deriving its prefilter from it.
-    pub fn new(
-        filter: Arc<FilterSet>,
-        tagger: Option<Arc<dyn CidrTagger>>,
-        mode: OutputMode,
-    ) -> Self {
+    pub fn new(filter: Arc<FilterSet>, tagger: Option<Arc<PrefixTable>>, mode: OutputMode) -> Self {
         let prefilter = Prefilter::new(&filter);
         Processor {
             filter,
@@ -164,8 +161,13 @@ impl Processor {
             ),
         }
         if let (Some(t), Some(ip)) = (&self.tagger, dst_ip.and_then(|s| s.parse::<IpAddr>().ok())) {
-            let groups = t.tag(ip).map(|(g, _)| g).unwrap_or("(none)");
-            bump(&mut stats.by_destination_groups, groups);
+            let m = t.lookup(ip);
+            if m.is_empty() {
+                bump(&mut stats.by_destination_groups, "(no group)");
+            } else {
+                let names: Vec<&str> = m.names().collect();
+                bump(&mut stats.by_destination_groups, &names.join(","));
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ pub mod check;
 pub mod replay;
 
 use crate::cli::EnrichArgs;
-use crate::output::encode::CidrTagger;
+use hubble_cidr::PrefixTable;
 use std::sync::Arc;
 
 /// Process exit codes.
@@ -20,12 +20,12 @@ pub enum ExitCode {
 }
 
 /// Loads the CIDR-group tagger named by the options (none when no source is given).
-pub fn enrichment(args: &EnrichArgs) -> Result<Option<Arc<dyn CidrTagger>>, ExitCode> {
+pub fn enrichment(args: &EnrichArgs) -> Result<Option<Arc<PrefixTable>>, ExitCode> {
     if args.cidr_groups.is_empty() {
         return Ok(None);
     }
-    match crate::enrich::load_tagger(&args.cidr_groups) {
-        Ok(t) => Ok(Some(t)),
+    match crate::enrich::load(&args.cidr_groups) {
+        Ok((t, _)) => Ok(Some(t)),
         Err(e) => {
             eprintln!("hubble-ingest: cidr-groups: {e}");
             Err(ExitCode::Usage)

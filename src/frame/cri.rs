@@ -108,6 +108,11 @@ impl CriFramer {
         p.oversize = false;
     }
 
+    /// Whether a partial line is held.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(|p| p.active)
+    }
+
     /// Emits pending partial lines (end of input).
     pub fn finish(&mut self, batch: &mut LineBatch) {
         for p in &mut self.pending {

@@ -156,6 +156,11 @@ impl JsonLogFramer {
         }
     }
 
+    /// Whether a partial entry is held.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(|p| !p.is_empty()) || self.oversize.iter().any(|&o| o)
+    }
+
     /// Emits pending partial entries (end of input).
     pub fn finish(&mut self, batch: &mut LineBatch) {
         for s in 0..2 {

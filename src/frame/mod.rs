@@ -213,6 +213,16 @@ impl Framer {
         }
     }
 
+    /// Whether a partial line is held (its bytes were consumed but no logical line was emitted yet): a reader
+    /// must not checkpoint past them.
+    pub fn has_pending(&self) -> bool {
+        match self {
+            Framer::Cri(c) => c.has_pending(),
+            Framer::JsonLog(j) => j.has_pending(),
+            Framer::Detect | Framer::Raw => false,
+        }
+    }
+
     /// Emits whatever partial line is still pending (end of input): a record cut short by rotation or a crash
     /// is then counted by the decoder rather than silently dropped.
     pub fn finish(&mut self, batch: &mut LineBatch) {

@@ -3,8 +3,9 @@
 //! Column names are a contract (design.md "Output record"; `schemas/` and the ADX mapping use them). Absent
 //! values are omitted, never written as null or empty strings. The original flow object is copied through
 //! byte for byte into `Flow` (unless disabled). The writer appends to a caller-owned buffer and allocates
-//! nothing per record; CIDR-group tags arrive as ready-made JSON fragments ([`CidrTagger`]).
+//! nothing per record; CIDR-group tags are copied from JSON fragments the [`PrefixTable`] precomputed.
 
+use hubble_cidr::{Match, PrefixTable};
 use hubble_flow::enums::{EnumTable, DROP_REASON, IP_VERSION, TRAFFIC_DIRECTION, VERDICT};
 use hubble_flow::flow::{Endpoint, Flow};
 use hubble_flow::json::EnumValue;
@@ -50,12 +51,6 @@ pub const COLUMNS: &[&str] = &[
     "Flow",
 ];
 
-/// CIDR-group tags for an address, as JSON fragments: `(groups array, labels object)`.
-pub trait CidrTagger: Send + Sync {
-    /// The tags of `ip`, or `None` when no group contains it.
-    fn tag(&self, ip: IpAddr) -> Option<(&str, &str)>;
-}
-
 /// Encoder options.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodeOptions {
@@ -74,7 +69,7 @@ pub fn encode_flow(
     flow: &Flow<'_>,
     raw: &str,
     envelope_node: Option<&str>,
-    tagger: Option<&dyn CidrTagger>,
+    tagger: Option<&PrefixTable>,
     opts: EncodeOptions,
     out: &mut Vec<u8>,
 ) {
@@ -167,23 +162,26 @@ pub fn encode_flow(
     w.endpoint("Destination", flow.destination.as_ref());
     w.str_array_field("DestinationNames", &flow.destination_names);
     if let Some(t) = tagger {
-        let src = src_ip
-            .and_then(|s| s.parse::<IpAddr>().ok())
-            .and_then(|ip| t.tag(ip));
-        let dst = dst_ip
-            .and_then(|s| s.parse::<IpAddr>().ok())
-            .and_then(|ip| t.tag(ip));
-        if let Some((g, _)) = src {
-            w.raw_field("SourceCidrGroups", g);
+        let tags = |ip: Option<&str>| -> Option<Match<'_>> {
+            let m = t.lookup(ip?.parse::<IpAddr>().ok()?);
+            (!m.is_empty()).then_some(m)
+        };
+        let (src, dst) = (tags(src_ip), tags(dst_ip));
+        if let Some(m) = src {
+            w.key("SourceCidrGroups");
+            m.write_groups_json(w.out);
         }
-        if let Some((g, _)) = dst {
-            w.raw_field("DestinationCidrGroups", g);
+        if let Some(m) = dst {
+            w.key("DestinationCidrGroups");
+            m.write_groups_json(w.out);
         }
-        if let Some((_, l)) = src {
-            w.raw_field("SourceCidrGroupLabels", l);
+        if let Some(m) = src.filter(|m| m.labels().len() > 0) {
+            w.key("SourceCidrGroupLabels");
+            m.write_labels_json(w.out);
         }
-        if let Some((_, l)) = dst {
-            w.raw_field("DestinationCidrGroupLabels", l);
+        if let Some(m) = dst.filter(|m| m.labels().len() > 0) {
+            w.key("DestinationCidrGroupLabels");
+            m.write_labels_json(w.out);
         }
     }
     let egress = matches!(
@@ -405,18 +403,20 @@ mod tests {
 
     const DENY: &str = r#"{"flow":{"time":"2026-07-31T10:41:02.202450754Z","uuid":"cd75b2ac","verdict":"DROPPED","drop_reason":181,"IP":{"source":"10.0.1.235","destination":"203.0.113.7","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":60524,"destination_port":443,"flags":{"SYN":true,"ACK":true}}},"source":{"ID":423,"identity":24753,"cluster_name":"topgun","namespace":"net-lab","labels":["k8s:app=tg"],"pod_name":"tg-1","workloads":[{"name":"tg","kind":"Deployment"}]},"destination":{"identity":2,"labels":["reserved:world"]},"Type":"L3_L4","node_name":"topgun/cilium-w1","destination_names":["evil.example."],"event_type":{"type":1,"sub_type":181},"traffic_direction":"EGRESS","drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN \"x\"","egress_denied_by":[{"name":"deny-geo","kind":"CiliumClusterwideNetworkPolicy"}]},"node_name":"topgun/cilium-w1","time":"2026-07-31T10:41:02.202450754Z"}"#;
 
-    struct Fixed;
-    impl CidrTagger for Fixed {
-        fn tag(&self, ip: IpAddr) -> Option<(&str, &str)> {
-            (ip.to_string() == "203.0.113.7").then_some((r#"["geo-xx"]"#, r#"{"geo":"xx"}"#))
-        }
+    fn table() -> std::sync::Arc<PrefixTable> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("groups.yaml");
+        std::fs::write(
+            &p,
+            "apiVersion: cilium.io/v2\nkind: CiliumCIDRGroup\nmetadata:\n  name: geo-xx\n  labels:\n    geo: xx\nspec:\n  externalCIDRs:\n  - 203.0.113.0/24\n",
+        )
+        .unwrap();
+        hubble_cidr::load_sources(&[hubble_cidr::Source::Path(p)])
+            .unwrap()
+            .table
     }
 
-    fn encode(
-        line: &str,
-        tagger: Option<&dyn CidrTagger>,
-        opts: EncodeOptions,
-    ) -> serde_json::Value {
+    fn encode(line: &str, tagger: Option<&PrefixTable>, opts: EncodeOptions) -> serde_json::Value {
         let rec = decode(line.as_bytes()).unwrap();
         let Record::Flow {
             flow,
@@ -435,7 +435,8 @@ mod tests {
 
     #[test]
     fn encodes_every_column_of_a_policy_deny_flow() {
-        let v = encode(DENY, Some(&Fixed), EncodeOptions::default());
+        let t = table();
+        let v = encode(DENY, Some(&*t), EncodeOptions::default());
         let expected = serde_json::json!({
             "Timestamp": "2026-07-31T10:41:02.202450754Z",
             "Uuid": "cd75b2ac",

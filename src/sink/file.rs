@@ -3,7 +3,9 @@
 //! Gzip output is written as a sequence of complete gzip members (one per ~1 MiB of records or per flush), so
 //! the file is a valid multi-member gzip stream after every flush: an interruption between batches leaves every
 //! record already flushed readable by `zcat`/`gzip -d`. Parent directories are created. The file is appended to,
-//! never truncated, so re-running a replay adds to it rather than destroying earlier output.
+//! never truncated, so re-running a replay adds to it rather than destroying earlier output. On open, a record
+//! torn by a crash mid-write (a last line without its `\n`, or a gzip member cut short) is cut off, so the file
+//! never holds a torn record; the spool still has that batch and delivers it again.
 
 use super::Sink;
 use flate2::write::GzEncoder;
@@ -32,14 +34,15 @@ impl FileSink {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
+        let is_gzip = path.extension().is_some_and(|e| e == "gz");
+        if path.exists() {
+            repair(path, is_gzip)?;
+        }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let gzip = path
-            .extension()
-            .is_some_and(|e| e == "gz")
-            .then(|| GzipState {
-                pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
-                level: Compression::new(3),
-            });
+        let gzip = is_gzip.then(|| GzipState {
+            pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
+            level: Compression::new(3),
+        });
         Ok(FileSink {
             name: format!("file:{}", path.display()),
             file: BufWriter::with_capacity(256 * 1024, file),
@@ -84,6 +87,95 @@ impl Sink for FileSink {
         self.write_member()?;
         self.file.flush()
     }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file.get_ref().sync_data()
+    }
+}
+
+/// Cuts a torn tail off an output file: after the last `\n` for plain files, after the last complete gzip member
+/// (whose content ends with `\n`) for gzip files. Returns the bytes removed.
+pub fn repair(path: &Path, gzip: bool) -> io::Result<u64> {
+    let len = std::fs::metadata(path)?.len();
+    let keep = if gzip {
+        complete_gzip_prefix(path)?
+    } else {
+        last_newline_end(path, len)?
+    };
+    if keep < len {
+        let f = OpenOptions::new().write(true).open(path)?;
+        f.set_len(keep)?;
+        f.sync_all()?;
+        tracing::warn!(path = %path.display(), removed = len - keep, "cut a torn record off the end of the output file");
+    }
+    Ok(len - keep)
+}
+
+fn last_newline_end(path: &Path, len: u64) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+fn complete_gzip_prefix(path: &Path) -> io::Result<u64> {
+    use flate2::bufread::GzDecoder;
+    use std::io::{BufRead, BufReader, Read};
+    struct Pos<R> {
+        inner: R,
+        pos: u64,
+    }
+    impl<R: BufRead> Read for Pos<R> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = {
+                let b = self.inner.fill_buf()?;
+                let n = b.len().min(out.len());
+                out[..n].copy_from_slice(&b[..n]);
+                n
+            };
+            self.inner.consume(n);
+            self.pos += n as u64;
+            Ok(n)
+        }
+    }
+    impl<R: BufRead> BufRead for Pos<R> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            self.inner.fill_buf()
+        }
+        fn consume(&mut self, n: usize) {
+            self.inner.consume(n);
+            self.pos += n as u64;
+        }
+    }
+    let mut r = Pos {
+        inner: BufReader::new(File::open(path)?),
+        pos: 0,
+    };
+    let mut good = 0u64;
+    let mut sink = Vec::new();
+    loop {
+        if r.fill_buf()?.is_empty() {
+            return Ok(good);
+        }
+        sink.clear();
+        let ok = GzDecoder::new(&mut r).read_to_end(&mut sink).is_ok();
+        if !ok || sink.last().is_some_and(|&b| b != b'\n') {
+            return Ok(good);
+        }
+        good = r.pos;
+    }
 }
 
 impl Drop for FileSink {
@@ -117,6 +209,37 @@ mod tests {
         s.flush().unwrap();
         drop(s);
         assert_eq!(read(&p), "{\"a\":1}\n{\"a\":2}\n");
+    }
+
+    #[test]
+    fn torn_tails_are_cut_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.ndjson");
+        std::fs::write(&p, b"{\"a\":1}\n{\"a\":2}\n{\"a\":").unwrap();
+        let mut s = FileSink::create(&p).unwrap();
+        s.write(b"{\"a\":3}\n").unwrap();
+        s.sync().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
+
+        let g = dir.path().join("out.ndjson.gz");
+        let mut s = FileSink::create(&g).unwrap();
+        s.write(b"{\"a\":1}\n").unwrap();
+        s.flush().unwrap();
+        s.write(b"{\"a\":2}\n").unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let full = std::fs::read(&g).unwrap();
+        std::fs::write(&g, &full[..full.len() - 5]).unwrap();
+        let s = FileSink::create(&g).unwrap();
+        drop(s);
+        let mut text = String::new();
+        MultiGzDecoder::new(File::open(&g).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "{\"a\":1}\n");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where output records go. The pipeline hands every sink the same NDJSON bytes (whole records only) and never
 //! knows what a sink does with them, as ripgrep's search loop never knows its `Sink`.
 
+pub mod deliver;
 pub mod file;
 pub mod stdout;
 
@@ -15,6 +16,10 @@ pub trait Sink: Send {
     fn write(&mut self, records: &[u8]) -> io::Result<()>;
     /// Makes everything accepted so far visible (and, for files, a valid stream).
     fn flush(&mut self) -> io::Result<()>;
+    /// Makes everything accepted so far durable (flush, then fsync where that means something).
+    fn sync(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 }
 
 /// A sink as named on the command line.

@@ -118,6 +118,7 @@ pub struct BlockReader {
     max_physical: usize,
     skipping: bool,
     eof: bool,
+    eager: bool,
     /// The error that ended the input early, if any.
     pub error: Option<io::Error>,
 }
@@ -133,8 +134,16 @@ impl BlockReader {
             max_physical,
             skipping: false,
             eof: false,
+            eager: false,
             error: None,
         }
+    }
+
+    /// Hands out a block as soon as a read brings a complete line, instead of filling the block first (for
+    /// streaming inputs where latency matters more than block size).
+    pub fn eager(mut self) -> Self {
+        self.eager = true;
+        self
     }
 
     /// Fills `batch.buf` (cleared first) with the next block; returns the number of bytes to frame, or `None`
@@ -187,7 +196,9 @@ impl BlockReader {
                     }
                 }
             }
-            if batch.buf.len() < self.block_size && !self.eof {
+            let have_line =
+                self.eager && n > 0 && memchr::memchr(b'\n', &batch.buf[before..]).is_some();
+            if batch.buf.len() < self.block_size && !self.eof && !have_line {
                 continue;
             }
             match memchr::memrchr(b'\n', &batch.buf) {

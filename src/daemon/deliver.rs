@@ -1,0 +1,207 @@
+//! The delivery loop of one sink: every spooled segment, oldest first, until stopped.
+//!
+//! Guarantees: a segment is marked done for a sink only after the sink accepted it durably (or after it was
+//! written to the dead-letter directory, for a permanent error); transient failures are retried with jittered
+//! exponential backoff (100 ms doubling to 30 s) for as long as the daemon runs. A torn segment is quarantined
+//! by the spool and counted, never crashed on.
+
+use crate::ops::metrics::Metrics;
+use crate::output::spool::{sync_dir, Spool};
+use crate::sink::deliver::{DeliveryError, SegmentSink};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Wakes delivery loops when a segment was spooled.
+#[derive(Debug, Default)]
+pub struct Doorbell {
+    rung: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Doorbell {
+    /// Rings: a new segment is there.
+    pub fn ring(&self) {
+        if let Ok(mut n) = self.rung.lock() {
+            *n += 1;
+        }
+        self.cv.notify_all();
+    }
+
+    /// Waits for a ring, at most `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        if let Ok(g) = self.rung.lock() {
+            let seen = *g;
+            let _ = self.cv.wait_timeout_while(g, timeout, |n| *n == seen);
+        }
+    }
+}
+
+/// Shared state of the delivery loops.
+pub struct DeliveryContext {
+    /// The spool.
+    pub spool: Arc<Spool>,
+    /// Names of every configured sink (a segment is removed when all of them are done).
+    pub all_sinks: Vec<String>,
+    /// Where permanently failed batches go.
+    pub dead_letter_dir: PathBuf,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set to stop delivering (after the current attempt).
+    pub stop: Arc<AtomicBool>,
+    /// Set once no more segments will be spooled (input ended); loops then exit when they are idle.
+    pub input_done: Arc<AtomicBool>,
+    /// New-segment notifications.
+    pub doorbell: Arc<Doorbell>,
+}
+
+/// Runs the delivery loop of `sink` until stopped (or, once input is done, until nothing is left for it).
+pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
+    let name = sink.name().to_owned();
+    let label = Metrics::label("sink", &name);
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let ids = match ctx.spool.list() {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::error!(sink = %name, "cannot list the spool: {e}");
+                ctx.doorbell.wait(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let pending: Vec<_> = ids
+            .into_iter()
+            .filter(|&id| !ctx.spool.is_done(id, &name))
+            .collect();
+        if pending.is_empty() {
+            if ctx.input_done.load(Ordering::Relaxed) {
+                return;
+            }
+            ctx.doorbell.wait(Duration::from_millis(200));
+            continue;
+        }
+        for id in pending {
+            if ctx.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let seg = match ctx.spool.read(id) {
+                Ok(seg) => seg,
+                Err(Ok(q)) => {
+                    ctx.metrics.spool_quarantined.inc();
+                    tracing::error!(sink = %name, path = %q.path.display(), "spool segment quarantined: {}", q.reason);
+                    continue;
+                }
+                Err(Err(e)) => {
+                    // Removed meanwhile (quarantined by another sink's loop) or unreadable: look again later.
+                    tracing::warn!(sink = %name, segment = id.0, "cannot read spool segment: {e}");
+                    continue;
+                }
+            };
+            let batch_id = hubble_adx::batch_id(&seg.payload);
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match sink.deliver(&seg.payload, seg.records, &batch_id) {
+                    Ok(()) => {
+                        ctx.metrics.sink_batches.get_or_create(&label).inc();
+                        ctx.metrics
+                            .sink_records
+                            .get_or_create(&label)
+                            .inc_by(seg.records);
+                        ctx.metrics
+                            .sink_bytes
+                            .get_or_create(&label)
+                            .inc_by(seg.payload.len() as u64);
+                        break;
+                    }
+                    Err(DeliveryError::Permanent(msg)) => {
+                        ctx.metrics.dead_letters.get_or_create(&label).inc();
+                        match dead_letter(&ctx.dead_letter_dir, id.0, &name, &seg.payload, &msg) {
+                            Ok(path) => tracing::error!(
+                                sink = %name, records = seg.records, dead_letter = %path.display(),
+                                "batch rejected permanently, moved to the dead-letter directory (fix the cause, then `hubble-ingest replay` the file with --sink {name}): {msg}"
+                            ),
+                            Err(e) => {
+                                tracing::error!(sink = %name, "batch rejected permanently ({msg}) and the dead letter cannot be written ({e}); keeping it spooled");
+                                ctx.doorbell.wait(Duration::from_secs(5));
+                                continue;
+                            }
+                        }
+                        break;
+                    }
+                    Err(DeliveryError::Transient(msg)) => {
+                        ctx.metrics.sink_retries.get_or_create(&label).inc();
+                        tracing::warn!(sink = %name, retry_in_ms = backoff.as_millis() as u64, "delivery failed, will retry: {msg}");
+                        sleep_unless_stopped(&ctx.stop, jitter(backoff));
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        if ctx.stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                    }
+                    Err(DeliveryError::Cancelled) => return,
+                }
+            }
+            if let Err(e) = ctx.spool.mark_done(id, &name, &ctx.all_sinks) {
+                tracing::error!(sink = %name, segment = id.0, "cannot record delivery in the spool: {e}");
+            }
+            ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
+        }
+    }
+}
+
+fn jitter(d: Duration) -> Duration {
+    let nanos = d.as_nanos() as u64;
+    let r = fastrand_u64() % (nanos / 2 + 1);
+    Duration::from_nanos(nanos / 2 + r)
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish()
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
+    let step = Duration::from_millis(50);
+    let mut left = d;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let s = left.min(step);
+        std::thread::sleep(s);
+        left -= s;
+    }
+}
+
+/// Writes a dead letter: `<dir>/<seq>-<sink>.ndjson` (the records) and `.error.txt` (why), durably.
+pub fn dead_letter(
+    dir: &Path,
+    seq: u64,
+    sink: &str,
+    payload: &[u8],
+    error: &str,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let safe: String = sink
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{seq:020}-{safe}.ndjson"));
+    let mut f = std::fs::File::create(&path)?;
+    f.write_all(payload)?;
+    f.sync_all()?;
+    let mut e = std::fs::File::create(path.with_extension("error.txt"))?;
+    writeln!(e, "{error}")?;
+    e.sync_all()?;
+    sync_dir(dir)?;
+    Ok(path)
+}

@@ -1,0 +1,285 @@
+//! The daemon's metrics (Prometheus / OpenMetrics text).
+//!
+//! One [`Metrics`] value owns every counter and gauge; pipeline stages hold an `Arc<Metrics>` and update it
+//! with relaxed atomics (no locks on the hot path except for the first use of a label value).
+
+use crate::stats::BatchStats;
+use hubble_flow::{RecordKind, Skip};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric of the daemon.
+pub struct Metrics {
+    registry: Registry,
+    /// Lines read per input file.
+    pub input_lines: Family<Labels, Counter>,
+    /// Bytes read per input file.
+    pub input_bytes: Family<Labels, Counter>,
+    /// Parsed records by kind.
+    pub records: Family<Labels, Counter>,
+    /// Lines rejected by the prefilter without parsing.
+    pub prefiltered: Counter,
+    /// Flows kept by the filter.
+    pub flows_kept: Counter,
+    /// Lines skipped, by reason.
+    pub skipped: Family<Labels, Counter>,
+    /// Batches delivered, per sink.
+    pub sink_batches: Family<Labels, Counter>,
+    /// Records delivered, per sink.
+    pub sink_records: Family<Labels, Counter>,
+    /// Bytes delivered, per sink.
+    pub sink_bytes: Family<Labels, Counter>,
+    /// Failed delivery attempts that will be retried, per sink.
+    pub sink_retries: Family<Labels, Counter>,
+    /// Batches moved to the dead-letter directory, per sink.
+    pub dead_letters: Family<Labels, Counter>,
+    /// Bytes queued in the spool.
+    pub spool_bytes: Gauge,
+    /// Segments queued in the spool.
+    pub spool_segments: Gauge,
+    /// Segments found torn or corrupt and quarantined.
+    pub spool_quarantined: Counter,
+    /// Times reading paused because the spool was full.
+    pub backpressure_pauses: Counter,
+    /// Bytes on disk not yet checkpointed, per input file.
+    pub checkpoint_lag_bytes: Family<Labels, Gauge>,
+    /// Tailer events (rotations, truncations, ...), by kind.
+    pub tail_events: Family<Labels, Counter>,
+    /// Prefixes in the CIDR-group table.
+    pub cidr_prefixes: Gauge,
+    /// Groups in the CIDR-group table.
+    pub cidr_groups: Gauge,
+    /// CIDR-group table reloads, by result.
+    pub cidr_reloads: Family<Labels, Counter>,
+    /// Filter configuration reloads, by result.
+    pub filter_reloads: Family<Labels, Counter>,
+    ready: AtomicBool,
+    sinks_failing: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("hubble_ingest");
+        macro_rules! reg {
+            ($name:literal, $help:literal, $m:expr) => {{
+                let m = $m;
+                r.register($name, $help, m.clone());
+                m
+            }};
+        }
+        Metrics {
+            input_lines: reg!(
+                "input_lines",
+                "Lines read per input file",
+                Family::default()
+            ),
+            input_bytes: reg!(
+                "input_bytes",
+                "Bytes read per input file",
+                Family::default()
+            ),
+            records: reg!(
+                "records",
+                "Exporter records parsed, by kind",
+                Family::default()
+            ),
+            prefiltered: reg!(
+                "prefiltered_lines",
+                "Lines rejected by the prefilter without parsing",
+                Counter::default()
+            ),
+            flows_kept: reg!("flows_kept", "Flows kept by the filter", Counter::default()),
+            skipped: reg!(
+                "skipped_lines",
+                "Lines skipped, by reason",
+                Family::default()
+            ),
+            sink_batches: reg!(
+                "sink_batches",
+                "Batches delivered, per sink",
+                Family::default()
+            ),
+            sink_records: reg!(
+                "sink_records",
+                "Records delivered, per sink",
+                Family::default()
+            ),
+            sink_bytes: reg!(
+                "sink_bytes",
+                "Uncompressed bytes delivered, per sink",
+                Family::default()
+            ),
+            sink_retries: reg!(
+                "sink_retries",
+                "Failed delivery attempts that will be retried, per sink",
+                Family::default()
+            ),
+            dead_letters: reg!(
+                "dead_letters",
+                "Batches moved to the dead-letter directory, per sink",
+                Family::default()
+            ),
+            spool_bytes: reg!("spool_bytes", "Bytes queued in the spool", Gauge::default()),
+            spool_segments: reg!(
+                "spool_segments",
+                "Segments queued in the spool",
+                Gauge::default()
+            ),
+            spool_quarantined: reg!(
+                "spool_quarantined_segments",
+                "Torn or corrupt segments quarantined",
+                Counter::default()
+            ),
+            backpressure_pauses: reg!(
+                "backpressure_pauses",
+                "Times reading paused because the spool was full",
+                Counter::default()
+            ),
+            checkpoint_lag_bytes: reg!(
+                "checkpoint_lag_bytes",
+                "Bytes on disk not yet checkpointed, per input file",
+                Family::default()
+            ),
+            tail_events: reg!(
+                "tail_events",
+                "Tailer events (new file, rotation, truncation, ...), by kind",
+                Family::default()
+            ),
+            cidr_prefixes: reg!(
+                "cidr_prefixes",
+                "Prefixes in the CIDR-group table",
+                Gauge::default()
+            ),
+            cidr_groups: reg!(
+                "cidr_groups",
+                "Groups in the CIDR-group table",
+                Gauge::default()
+            ),
+            cidr_reloads: reg!(
+                "cidr_reloads",
+                "CIDR-group table reloads, by result",
+                Family::default()
+            ),
+            filter_reloads: reg!(
+                "filter_reloads",
+                "Filter configuration reloads, by result",
+                Family::default()
+            ),
+            registry: r,
+            ready: AtomicBool::new(false),
+            sinks_failing: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds a batch's counters.
+    pub fn add_batch(&self, s: &BatchStats) {
+        for k in RecordKind::ALL {
+            let n = s.record(k);
+            if n > 0 {
+                self.records
+                    .get_or_create(&vec![("kind", k.name().to_owned())])
+                    .inc_by(n);
+            }
+        }
+        for k in Skip::ALL {
+            let n = s.skip(k);
+            if n > 0 {
+                self.skipped
+                    .get_or_create(&vec![("reason", k.name().to_owned())])
+                    .inc_by(n);
+            }
+        }
+        for (reason, n) in [
+            ("oversize", s.frame.oversize),
+            ("malformed_frame", s.frame.malformed_frame),
+            ("invalid_ip", s.invalid_ip),
+        ] {
+            if n > 0 {
+                self.skipped
+                    .get_or_create(&vec![("reason", reason.to_owned())])
+                    .inc_by(n);
+            }
+        }
+        self.prefiltered.inc_by(s.prefiltered);
+        self.flows_kept.inc_by(s.kept_flows);
+    }
+
+    /// One label.
+    pub fn label(key: &'static str, value: &str) -> Labels {
+        vec![(key, value.to_owned())]
+    }
+
+    /// Marks the daemon ready (configuration loaded, pipeline running).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Records whether a sink is failing permanently (dead-lettering every batch).
+    pub fn set_sinks_failing(&self, failing: bool) {
+        self.sinks_failing.store(failing, Ordering::Relaxed);
+    }
+
+    /// `/readyz`: configuration loaded and no sink failing permanently.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed) && !self.sinks_failing.load(Ordering::Relaxed)
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_labels() {
+        let m = Metrics::new();
+        let mut s = BatchStats::default();
+        s.records[RecordKind::Flow as usize] = 3;
+        s.kept_flows = 2;
+        s.skipped[Skip::MalformedJson as usize] = 1;
+        m.add_batch(&s);
+        m.sink_batches
+            .get_or_create(&Metrics::label("sink", "adx"))
+            .inc();
+        let text = m.render();
+        assert!(
+            text.contains("hubble_ingest_records_total{kind=\"flow\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("hubble_ingest_flows_kept_total 2"), "{text}");
+        assert!(
+            text.contains("hubble_ingest_skipped_lines_total{reason=\"malformed_json\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hubble_ingest_sink_batches_total{sink=\"adx\"} 1"),
+            "{text}"
+        );
+        assert!(!m.is_ready());
+        m.set_ready(true);
+        assert!(m.is_ready());
+        m.set_sinks_failing(true);
+        assert!(!m.is_ready());
+    }
+}

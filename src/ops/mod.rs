@@ -1,0 +1,4 @@
+//! Operating the daemon: metrics and health endpoints.
+
+pub mod http;
+pub mod metrics;
