@@ -24,8 +24,10 @@ pub struct Prefilter {
     always: bool,
     /// One conjunction of clauses per include filter.
     filters: Vec<Vec<Clause>>,
-    /// Markers of non-flow records (checked only for lines the evidence rejects).
-    non_flow: Vec<Finder<'static>>,
+    /// `vent` (of `_event`/`Event`) and `tatus` (of `_status`/`Status`): markers of non-flow record keys,
+    /// verified by the bytes before them. Checked only for lines the evidence rejects.
+    vent: Finder<'static>,
+    tatus: Finder<'static>,
 }
 
 /// OR over options, each an AND of needles.
@@ -40,7 +42,10 @@ enum Needle {
     Substring(Box<Finder<'static>>),
     /// One of the keys, then `ws : ws`, then one of the values.
     KeyValue {
-        keys: Vec<Finder<'static>>,
+        /// The longest common prefix of the quoted keys (one scan finds every candidate).
+        prefix: Box<Finder<'static>>,
+        /// The quoted keys.
+        keys: Vec<Box<[u8]>>,
         /// Accepted string values (without quotes).
         names: Vec<Box<[u8]>>,
         /// Accepted integers (as a JSON number, or, when `quoted_ints`, a decimal string).
@@ -53,10 +58,21 @@ fn finder(bytes: &[u8]) -> Finder<'static> {
     Finder::new(bytes).into_owned()
 }
 
-fn quoted_keys(keys: &[&str]) -> Vec<Finder<'static>> {
-    keys.iter()
-        .map(|k| finder(format!("\"{k}\"").as_bytes()))
-        .collect()
+/// (finder of the longest common prefix of the quoted keys, the quoted keys).
+fn quoted_keys(keys: &[&str]) -> (Box<Finder<'static>>, Vec<Box<[u8]>>) {
+    let quoted: Vec<Box<[u8]>> = keys
+        .iter()
+        .map(|k| format!("\"{k}\"").into_bytes().into_boxed_slice())
+        .collect();
+    let first: &[u8] = quoted.first().map_or(&[], |q| q);
+    let mut len = first.len();
+    for q in &quoted {
+        len = len.min(q.len());
+        while len > 0 && q[..len] != first[..len] {
+            len -= 1;
+        }
+    }
+    (Box::new(finder(&first[..len])), quoted)
 }
 
 fn substring(s: &str) -> Needle {
@@ -64,8 +80,10 @@ fn substring(s: &str) -> Needle {
 }
 
 fn kv_int(keys: &[&str], ints: Vec<i64>) -> Needle {
+    let (prefix, keys) = quoted_keys(keys);
     Needle::KeyValue {
-        keys: quoted_keys(keys),
+        prefix,
+        keys,
         names: Vec::new(),
         ints,
         quoted_ints: true,
@@ -73,8 +91,10 @@ fn kv_int(keys: &[&str], ints: Vec<i64>) -> Needle {
 }
 
 fn kv_enum(keys: &[&str], codes: &[i32], table: &crate::enums::EnumTable) -> Needle {
+    let (prefix, keys) = quoted_keys(keys);
     Needle::KeyValue {
-        keys: quoted_keys(keys),
+        prefix,
+        keys,
         names: codes
             .iter()
             .filter_map(|&c| table.name_of(c))
@@ -334,8 +354,6 @@ fn protocol_keys(p: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-const NON_FLOW_MARKERS: [&str; 4] = ["_event", "Event", "node_status", "nodeStatus"];
-
 impl Prefilter {
     /// Derives the evidence from the include filters of `set`.
     pub fn new(set: &FilterSet) -> Prefilter {
@@ -345,10 +363,8 @@ impl Prefilter {
         Prefilter {
             always,
             filters,
-            non_flow: NON_FLOW_MARKERS
-                .iter()
-                .map(|m| finder(m.as_bytes()))
-                .collect(),
+            vent: finder(b"vent"),
+            tatus: finder(b"tatus"),
         }
     }
 
@@ -369,8 +385,19 @@ impl Prefilter {
         {
             return true;
         }
-        memchr::memchr(b'\\', line).is_some()
-            || self.non_flow.iter().any(|f| f.find(line).is_some())
+        memchr::memchr(b'\\', line).is_some() || self.has_non_flow_marker(line)
+    }
+
+    /// Whether the line contains `_event`, `Event`, `_status` or `Status` (every non-flow record key
+    /// `lost_events`, `agent_event`, `debug_event`, `node_status`, `lostEvents`, `agentEvent`, `debugEvent`,
+    /// `nodeStatus` contains one of them).
+    fn has_non_flow_marker(&self, line: &[u8]) -> bool {
+        let before = |pos: usize, back: usize| pos.checked_sub(back).map(|i| line[i]);
+        self.vent.find_iter(line).any(|p| {
+            before(p, 1) == Some(b'E') || (before(p, 1) == Some(b'e') && before(p, 2) == Some(b'_'))
+        }) || self.tatus.find_iter(line).any(|p| {
+            before(p, 1) == Some(b'S') || (before(p, 1) == Some(b's') && before(p, 2) == Some(b'_'))
+        })
     }
 }
 
@@ -394,13 +421,18 @@ impl Needle {
         match self {
             Needle::Substring(f) => f.find(line).is_some(),
             Needle::KeyValue {
+                prefix,
                 keys,
                 names,
                 ints,
                 quoted_ints,
-            } => keys.iter().any(|k| {
-                k.find_iter(line).any(|pos| {
-                    let mut i = skip_ws(line, pos + k.needle().len());
+            } => prefix.find_iter(line).any(|pos| {
+                let rest = &line[pos..];
+                keys.iter().any(|k| {
+                    if !rest.starts_with(k) {
+                        return false;
+                    }
+                    let mut i = skip_ws(line, pos + k.len());
                     if line.get(i) != Some(&b':') {
                         return false;
                     }
@@ -477,6 +509,11 @@ mod tests {
         assert!(!p.may_keep(br#"{"flow":{"event_type":{"type":1,"sub_type":1810}}}"#));
         assert!(p.may_keep(br#"{"lost_events":{}}"#));
         assert!(p.may_keep(br#"{"agentEvent":{}}"#));
+        assert!(p.may_keep(br#"{ "node_status" : {}}"#));
+        assert!(p.may_keep(br#"{"nodeStatus":{}}"#));
+        assert!(p.may_keep(br#"{"debugEvent":{"type":1}}"#));
+        assert!(p.may_keep(br#"{"time":"x","debug_event":{}}"#));
+        assert!(!p.may_keep(br#"{"flow":{"event_type":{"type":4}}}"#));
         assert!(p.may_keep(br#"{"flow":{"s\u0075b_type":181}}"#));
         assert!(!p.may_keep(b"level=info msg=hello"));
     }
