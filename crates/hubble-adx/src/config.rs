@@ -21,6 +21,23 @@ pub enum IngestMode {
     Managed,
 }
 
+impl std::str::FromStr for IngestMode {
+    type Err = ConfigError;
+
+    /// `streaming`, `queued` or `managed` (the `--adx-mode` values).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "streaming" => Ok(IngestMode::Streaming),
+            "queued" => Ok(IngestMode::Queued),
+            "managed" => Ok(IngestMode::Managed),
+            other => Err(ConfigError::Invalid {
+                option: "--adx-mode",
+                reason: format!("'{other}' is not one of streaming, queued, managed"),
+            }),
+        }
+    }
+}
+
 /// Retry policy for transient failures (429, 5xx, timeouts, connection errors).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -468,6 +485,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--adx-ingest-endpoint"));
+    }
+
+    #[test]
+    fn mode_parses() {
+        assert_eq!("Managed".parse::<IngestMode>(), Ok(IngestMode::Managed));
+        assert!("fast"
+            .parse::<IngestMode>()
+            .unwrap_err()
+            .to_string()
+            .starts_with("--adx-mode:"));
     }
 
     #[test]

@@ -131,7 +131,7 @@ async fn managed_falls_back_on_413() {
 async fn managed_falls_back_after_transient_retries_then_returns() {
     let s = StandIn::start().await;
     let mut cfg = config(&s, IngestMode::Managed);
-    cfg.managed.streaming_cooldown = Duration::from_millis(400);
+    cfg.managed.streaming_cooldown = Duration::from_secs(2);
     let c = AdxClient::new(cfg, CancellationToken::new()).unwrap();
     *s.state.always.lock().unwrap() = Some(Fault::Status {
         code: 503,
@@ -155,7 +155,7 @@ async fn managed_falls_back_after_transient_retries_then_returns() {
 
     // After it, streaming again.
     *s.state.always.lock().unwrap() = None;
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let third = ndjson("m3", 20, 200);
     let r = c.ingest(&Batch::from_ndjson(third.clone())).await.unwrap();
     assert_eq!((r.streamed_requests, r.queued_blobs), (1, 0));

@@ -312,9 +312,9 @@ async fn lost_reply_after_accept_duplicates_only_that_batch() {
 async fn slow_server_times_out_and_is_retried() {
     let e = env().await;
     let mut cfg = config(&e.s, &e.secret);
-    cfg.request_timeout = Duration::from_millis(300);
+    cfg.request_timeout = Duration::from_secs(1);
     let c = client(cfg);
-    e.s.push(Fault::Delay(Duration::from_secs(3)));
+    e.s.push(Fault::Delay(Duration::from_secs(4)));
     let data = ndjson("slow", 20, 100);
     let sent = expected_lines(&data);
     let receipt = c.ingest(&Batch::from_ndjson(data)).await.unwrap();
