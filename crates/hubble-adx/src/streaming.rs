@@ -12,10 +12,17 @@ use crate::error::{classify_adx, Failure};
 use crate::http::uuid_v4;
 use crate::Secret;
 
-/// The streaming endpoint URL for the configured database/table/mapping.
+/// The streaming endpoint URL for the configured database/table/mapping. Streaming is served by
+/// the engine, so an `ingest-` prefix on the cluster host is removed (as the Go SDK does).
 pub(crate) fn streaming_url(cluster: &Url, database: &str, table: &str, mapping: &str) -> Url {
     let mut url = cluster.clone();
     url.set_query(None);
+    if let Some(engine) = cluster.host_str().and_then(|h| h.strip_prefix("ingest-")) {
+        if !engine.is_empty() {
+            let engine = engine.to_string();
+            let _ = url.set_host(Some(&engine));
+        }
+    }
     if let Ok(mut segments) = url.path_segments_mut() {
         segments
             .clear()

@@ -423,3 +423,31 @@ async fn concurrency_is_bounded_across_calls() {
     );
     assert_exactly_once(&e.s.records(), &sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_401s_cause_a_single_refresh() {
+    let e = env().await;
+    let mut cfg = config(&e.s, &e.secret);
+    cfg.max_request_bytes = 4 * 1024;
+    let c = client(cfg);
+    // Obtain tok-1 first, then have ADX reject it while many pieces are in flight.
+    c.ingest(&Batch::from_ndjson(ndjson("warm", 1, 100)))
+        .await
+        .unwrap();
+    e.s.state
+        .rejected_tokens
+        .lock()
+        .unwrap()
+        .insert(format!("tok-1-{}", support::TOKEN_MARK));
+    *e.s.state.ok_delay.lock().unwrap() = Some(Duration::from_millis(10));
+    let data = ndjson("many", 200, 200); // ~10 pieces, 4 in flight
+    let mut sent = expected_lines(&ndjson("warm", 1, 100));
+    sent.extend(expected_lines(&data));
+    c.ingest(&Batch::from_ndjson(data)).await.unwrap();
+    assert_eq!(
+        e.s.token_requests().len(),
+        2,
+        "one refresh for all the 401s"
+    );
+    assert_exactly_once(&e.s.records(), &sent);
+}
