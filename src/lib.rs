@@ -9,6 +9,7 @@
 pub mod adx;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod daemon;
 pub mod enrich;
 pub mod filters;

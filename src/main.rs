@@ -2,11 +2,22 @@
 
 use clap::{CommandFactory, FromArgMatches};
 use hubble_ingest::cli::{observe_flags_in_order, Cli, Command, LogFormat};
-use hubble_ingest::commands;
+use hubble_ingest::{commands, config};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let matches = Cli::command().get_matches();
+    let cmd = Cli::command().arg(config::config_arg());
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(path) = config::config_path(&argv) {
+        match config::merge(&cmd, argv, std::path::Path::new(&path)) {
+            Ok(merged) => argv = merged,
+            Err(e) => {
+                eprintln!("hubble-ingest: config: {e}");
+                std::process::exit(commands::ExitCode::Usage as i32);
+            }
+        }
+    }
+    let matches = cmd.get_matches_from(argv);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),

@@ -66,7 +66,7 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
         Ok(t) => t,
         Err(code) => return code,
     };
-    let mut sinks = match sink::open_local(&args.sinks) {
+    let mut sinks = match sink::open_for_replay(&args.sinks, &args.adx, &args.state_dir) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hubble-ingest: sink: {e}");

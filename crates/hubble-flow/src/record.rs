@@ -143,7 +143,9 @@ impl Skip {
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(borrow, default)]
+    /// `Flow` is the column hubble-ingest's own output records carry the original flow in, so dead letters
+    /// and earlier output can be replayed.
+    #[serde(borrow, default, alias = "Flow")]
     flow: Option<&'a RawValue>,
     #[serde(borrow, default, alias = "lostEvents")]
     lost_events: Option<&'a RawValue>,
@@ -291,6 +293,18 @@ mod tests {
         match decode(br#"{"agent_event":{"type":"AGENT_STARTED"}}"#).unwrap() {
             Record::AgentEvent { event_type } => {
                 assert_eq!(event_type.unwrap().as_name(), Some("AGENT_STARTED"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn output_records_replay_through_their_flow_column() {
+        let r = decode(br#"{"Timestamp":"2026-01-01T00:00:00Z","Verdict":"DROPPED","Flow":{"verdict":"DROPPED","uuid":"u1"}}"#).unwrap();
+        match r {
+            Record::Flow { flow, raw, .. } => {
+                assert_eq!(flow.uuid.as_deref(), Some("u1"));
+                assert_eq!(raw, r#"{"verdict":"DROPPED","uuid":"u1"}"#);
             }
             other => panic!("{other:?}"),
         }
