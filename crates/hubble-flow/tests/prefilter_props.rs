@@ -507,7 +507,10 @@ fn gen_filter(rng: &mut Rng) -> FlowFilterSpec {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000),
+        .. ProptestConfig::default()
+    })]
 
     #[test]
     fn prefilter_has_no_false_negatives(seed in any::<u64>()) {
