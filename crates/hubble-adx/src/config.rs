@@ -244,6 +244,9 @@ pub struct AdxConfig {
     pub gzip_level: u32,
     /// How long `.get ingestion resources` / identity token results are reused (default 1 h).
     pub resources_refresh: Duration,
+    /// Extra trusted CA certificates (PEM), added to the system roots (TLS-inspecting proxies,
+    /// private endpoints, tests).
+    pub extra_ca_certificates_pem: Vec<Vec<u8>>,
 }
 
 impl AdxConfig {
@@ -274,6 +277,7 @@ impl AdxConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             gzip_level: 1,
             resources_refresh: Duration::from_secs(3600),
+            extra_ca_certificates_pem: Vec::new(),
         }
     }
 

@@ -9,7 +9,24 @@ use crate::config::{AdxConfig, ConfigError};
 /// Builds the HTTP client; installs rustls' `ring` provider as the process default if none is.
 pub(crate) fn build_client(config: &AdxConfig) -> Result<reqwest::Client, ConfigError> {
     install_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for (i, pem) in config.extra_ca_certificates_pem.iter().enumerate() {
+        let certs =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ConfigError::Invalid {
+                option: "extra CA certificates",
+                reason: format!("bundle #{} is not PEM: {}", i + 1, e.without_url()),
+            })?;
+        if certs.is_empty() {
+            return Err(ConfigError::Invalid {
+                option: "extra CA certificates",
+                reason: format!("bundle #{} holds no certificate", i + 1),
+            });
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
         .timeout(config.request_timeout)
         .connect_timeout(config.connect_timeout)
         .pool_max_idle_per_host(config.concurrency.saturating_mul(2))

@@ -67,6 +67,8 @@ pub struct State {
     pub blobs: Mutex<Vec<(String, Bytes)>>,
     pub queue_messages: Mutex<Vec<String>>,
     pub corrupt_bodies: Mutex<u32>,
+    /// HTTP version of every request (`HTTP/1.1`, `HTTP/2.0`).
+    pub versions: Mutex<Vec<String>>,
     /// Next token-endpoint answers (status, body) before normal ones.
     pub token_faults: Mutex<VecDeque<(u16, String)>>,
     /// Next management-endpoint statuses before normal answers.
@@ -111,6 +113,48 @@ impl StandIn {
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
+                });
+            }
+        });
+        StandIn { addr, state }
+    }
+
+    /// HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this certificate and key (PEM).
+    pub async fn start_tls(cert_pem: &str, key_pem: &str) -> StandIn {
+        use rustls::pki_types::pem::PemObject;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let mut tls = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        *state.token_lifetime_secs.lock().unwrap() = 3600;
+        let s = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = s.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = service_fn(move |req| handle(state.clone(), req));
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
                 });
             }
         });
@@ -169,6 +213,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .map(|p| p.to_string())
         .unwrap_or_default();
     let method = req.method().clone();
+    state
+        .versions
+        .lock()
+        .unwrap()
+        .push(format!("{:?}", req.version()));
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
