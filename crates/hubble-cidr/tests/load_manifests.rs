@@ -14,8 +14,8 @@ fn lookup(t: &PrefixTable, ip: &str) -> (Vec<String>, Vec<String>) {
     let ip: IpAddr = ip.parse().unwrap();
     let m = t.lookup(ip);
     (
-        m.names().iter().map(|n| n.to_string()).collect(),
-        m.labels().iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        m.names().map(str::to_string).collect(),
+        m.labels().map(|(k, v)| format!("{k}={v}")).collect(),
     )
 }
 

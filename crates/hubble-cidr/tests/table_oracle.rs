@@ -164,9 +164,10 @@ proptest! {
         for ip in all {
             let m = table.lookup(ip);
             let (names, labels) = oracle(&set, ip);
-            let got: Vec<String> = m.names().iter().map(|n| n.to_string()).collect();
+            let got: Vec<String> = m.names().map(str::to_string).collect();
             prop_assert_eq!(&got, &names, "groups for {}", ip);
-            prop_assert_eq!(m.labels().to_vec(), labels, "labels for {}", ip);
+            let got_labels: Vec<(String, String)> = m.labels().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            prop_assert_eq!(got_labels, labels, "labels for {}", ip);
             let ids: Vec<String> = m.groups().iter().filter_map(|&id| table.group(id)).map(|g| g.name.to_string()).collect();
             prop_assert_eq!(ids, names);
         }
