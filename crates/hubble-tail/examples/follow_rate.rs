@@ -37,7 +37,9 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("0.log");
-    std::fs::write(&path, b"").expect("create");
+    // The file exists with content before the tailer starts, as a container log does; a file that is still
+    // empty is only picked up by the next glob scan (`discover_interval`, 1 s).
+    std::fs::write(&path, b"startup line\n").expect("create");
     let mut cfg = TailerConfig::new(vec![path.to_string_lossy().into_owned()]);
     cfg.read_from_head = true;
     let mut tailer = Tailer::new(cfg, Checkpoints::in_memory()).expect("tailer");

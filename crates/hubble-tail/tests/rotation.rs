@@ -370,3 +370,35 @@ fn dev_inode_strategy_follows_renames() {
     all.sort();
     assert_eq!(all, ["a", "b", "c"]);
 }
+
+#[test]
+fn checkpoints_of_files_gone_for_forget_after_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    append(&dir.path().join("a.log"), b"a\n");
+    append(&dir.path().join("b.log"), b"b\n");
+    let mut cfg = config(dir.path(), &["*.log"]);
+    cfg.forget_after = Duration::from_millis(50);
+    let mut tailer = start(cfg, &state);
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(tailer.checkpoints().len(), 2);
+    fs::remove_file(dir.path().join("a.log")).unwrap();
+    drain(&mut tailer, &mut got, &mut events);
+    std::thread::sleep(Duration::from_millis(80));
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(count(&events, "forgotten"), 1);
+    assert_eq!(tailer.checkpoints().len(), 1);
+    assert_eq!(
+        tailer.checkpoints().snapshot()[0].path,
+        dir.path().join("b.log").to_string_lossy()
+    );
+}
+
+#[test]
+fn tailer_and_checkpoints_can_move_to_other_threads() {
+    fn assert_send<T: Send>() {}
+    fn assert_sync<T: Send + Sync>() {}
+    assert_send::<Tailer>();
+    assert_sync::<Checkpoints>();
+}
