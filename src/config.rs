@@ -42,14 +42,19 @@ fn line_of(text: &str, key: &str) -> usize {
     text.lines()
         .position(|l| {
             let t = l.trim_start();
-            !l.starts_with([' ', '\t', '-']) && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":")))
+            !l.starts_with([' ', '\t', '-'])
+                && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":")))
         })
         .map_or(0, |i| i + 1)
 }
 
 /// Returns `args` with the config file's settings appended as flags (for keys not already set by a flag or an
 /// environment variable). `cmd` is the whole CLI; the subcommand is taken from `args`.
-pub fn merge(cmd: &Command, args: Vec<OsString>, path: &Path) -> Result<Vec<OsString>, ConfigError> {
+pub fn merge(
+    cmd: &Command,
+    args: Vec<OsString>,
+    path: &Path,
+) -> Result<Vec<OsString>, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{file}: cannot read: {e}")))?;
@@ -91,22 +96,23 @@ pub fn merge(cmd: &Command, args: Vec<OsString>, path: &Path) -> Result<Vec<OsSt
         else {
             // `check` validates a daemon configuration: `run` options it does not use are checked by
             // `check` itself (it parses the whole file as `run` would), not rejected here.
-            let known_to_run = cmd
-                .find_subcommand("run")
-                .is_some_and(|r| r.get_arguments().any(|a| a.get_long() == Some(key.as_str())));
+            let known_to_run = cmd.find_subcommand("run").is_some_and(|r| {
+                r.get_arguments()
+                    .any(|a| a.get_long() == Some(key.as_str()))
+            });
             if sub_name == "check" && known_to_run {
                 continue;
             }
             return Err(at(format!("unknown option for `{sub_name}`")));
         };
         let flag = format!("--{key}");
-        if given.iter().any(|g| *g == flag || g.starts_with(&format!("{flag}="))) {
+        if given
+            .iter()
+            .any(|g| *g == flag || g.starts_with(&format!("{flag}=")))
+        {
             continue;
         }
-        if arg
-            .get_env()
-            .is_some_and(|v| std::env::var_os(v).is_some())
-        {
+        if arg.get_env().is_some_and(|v| std::env::var_os(v).is_some()) {
             continue;
         }
         let takes_value = arg.get_action().takes_values();
@@ -136,7 +142,9 @@ fn scalar(v: &serde_json::Value) -> Result<String, String> {
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         // Filters given as YAML mappings (allowlist/denylist) become their JSON text.
         serde_json::Value::Object(_) => Ok(v.to_string()),
-        other => Err(format!("expected a value or a list of values, found {other}")),
+        other => Err(format!(
+            "expected a value or a list of values, found {other}"
+        )),
     }
 }
 
@@ -174,8 +182,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.yaml");
         std::fs::write(&p, yaml).unwrap();
-        merge(&cmd(), argv.iter().map(OsString::from).collect(), &p)
-            .map(|v| v.into_iter().map(|s| s.to_string_lossy().into_owned()).collect())
+        merge(&cmd(), argv.iter().map(OsString::from).collect(), &p).map(|v| {
+            v.into_iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect()
+        })
     }
 
     #[test]
@@ -188,19 +199,37 @@ mod tests {
         let joined = out.join(" ");
         assert!(joined.contains("--state-dir /tmp/override"), "{joined}");
         assert!(!joined.contains("/var/lib/x"), "{joined}");
-        assert!(joined.contains("--input /var/log/pods/*/cilium-agent/*.log*"), "{joined}");
+        assert!(
+            joined.contains("--input /var/log/pods/*/cilium-agent/*.log*"),
+            "{joined}"
+        );
         assert!(joined.contains("--sink adx --sink stdout"), "{joined}");
         assert!(joined.contains("--read-from-head"), "{joined}");
         assert!(joined.contains("--flush-interval 2s"), "{joined}");
-        assert!(joined.contains(r#"--allowlist {"verdict":["DROPPED"]}"#), "{joined}");
+        assert!(
+            joined.contains(r#"--allowlist {"verdict":["DROPPED"]}"#),
+            "{joined}"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_name_file_and_line() {
-        let e = merged("state-dir: /x\nno-such-option: 1\n", &["hubble-ingest", "run"]).unwrap_err();
-        assert!(e.0.ends_with(":2: no-such-option: unknown option for `run`"), "{}", e.0);
+        let e = merged(
+            "state-dir: /x\nno-such-option: 1\n",
+            &["hubble-ingest", "run"],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.ends_with(":2: no-such-option: unknown option for `run`"),
+            "{}",
+            e.0
+        );
         let e = merged("read-from-head: 3\n", &["hubble-ingest", "run"]).unwrap_err();
-        assert!(e.0.contains(":1: read-from-head: expected true or false"), "{}", e.0);
+        assert!(
+            e.0.contains(":1: read-from-head: expected true or false"),
+            "{}",
+            e.0
+        );
         let e = merged("a: [b\n", &["hubble-ingest", "run"]).unwrap_err();
         assert!(e.0.contains("config.yaml"), "{}", e.0);
     }

@@ -59,9 +59,18 @@ pub fn spawn_reloader(
     sighup: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Option<std::thread::JoinHandle<()>> {
-    let mut watched: Vec<PathBuf> = args.enrich.cidr_groups.clone();
+    let mut watched: Vec<PathBuf> = args
+        .enrich
+        .cidr_groups
+        .iter()
+        .filter(|p| p.as_os_str() != "k8s")
+        .cloned()
+        .collect();
     watched.extend(args.filter.flowlogs.clone());
-    let args = args.clone();
+    let config =
+        crate::config::config_path(&std::env::args_os().collect::<Vec<_>>()).map(PathBuf::from);
+    watched.extend(config.clone());
+    let initial = args.clone();
     let flags = flags.to_vec();
     std::thread::Builder::new()
         .name("reload".into())
@@ -80,6 +89,24 @@ pub fn spawn_reloader(
                     continue;
                 }
                 last = now;
+                // The config file may have changed the filter or CIDR-group options: read it again as at start
+                // (other options need a restart).
+                let (args, flags) = match &config {
+                    Some(_) => match reparse_run_args() {
+                        Ok(v) => v,
+                        Err(e) => {
+                            metrics
+                                .filter_reloads
+                                .get_or_create(&Metrics::label("result", "error"))
+                                .inc();
+                            tracing::error!(
+                                "reload failed, keeping the previous configuration: {e}"
+                            );
+                            continue;
+                        }
+                    },
+                    None => (initial.clone(), flags.clone()),
+                };
                 match super::build_processor(&args, &flags, &metrics) {
                     Ok(p) => {
                         processor.store(Arc::new(p));
@@ -112,4 +139,24 @@ pub fn spawn_reloader(
             }
         })
         .ok()
+}
+
+/// Parses the process's command line again, merging the (possibly changed) config file.
+fn reparse_run_args() -> Result<(RunArgs, Vec<(String, String)>), String> {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = crate::cli::Cli::command().arg(crate::config::config_arg());
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(path) = crate::config::config_path(&argv) {
+        argv = crate::config::merge(&cmd, argv, Path::new(&path)).map_err(|e| e.0)?;
+    }
+    let m = cmd.try_get_matches_from(argv).map_err(|e| e.to_string())?;
+    let cli = crate::cli::Cli::from_arg_matches(&m).map_err(|e| e.to_string())?;
+    let flags = m
+        .subcommand()
+        .map(|(_, sub)| crate::cli::observe_flags_in_order(sub))
+        .unwrap_or_default();
+    match cli.command {
+        crate::cli::Command::Run(a) => Ok((a, flags)),
+        _ => Err("not a run command line".into()),
+    }
 }

@@ -495,8 +495,14 @@ mod tests {
 
     #[test]
     fn adx_mapping_covers_exactly_the_record_columns() {
-        let mapped: Vec<&str> = hubble_adx::schema::COLUMNS.iter().map(|(c, _)| *c).collect();
-        assert_eq!(mapped, COLUMNS, "schemas/ and the encoder disagree on the columns");
+        let mapped: Vec<&str> = hubble_adx::schema::COLUMNS
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(
+            mapped, COLUMNS,
+            "schemas/ and the encoder disagree on the columns"
+        );
         let mapping: serde_json::Value =
             serde_json::from_str(&hubble_adx::schema::mapping_json()).unwrap();
         let paths: Vec<String> = mapping

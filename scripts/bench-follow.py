@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Follow-mode benchmark: a writer appends CRI-framed kept flows to a file at a fixed rate (rotating it like the
+kubelet does), `hubble-ingest run` follows it into a file sink, and a monitor tails the sink. Reports the daemon's
+CPU (share of one core, from /proc/<pid>/stat), peak RSS, and delivery latency (line written -> record in the sink)
+percentiles. Reproducible: `scripts/bench-follow.py [--rate 50000] [--seconds 20] [--cidr-groups FILE]`.
+"""
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
+
+p = argparse.ArgumentParser()
+p.add_argument("--rate", type=int, default=50000, help="flows per second")
+p.add_argument("--seconds", type=int, default=20)
+p.add_argument("--bin", default="target/release/hubble-ingest")
+p.add_argument("--cidr-groups", default=None)
+p.add_argument("--rotate-bytes", type=int, default=10 * 1024 * 1024, help="kubelet containerLogMaxSize")
+a = p.parse_args()
+
+root = tempfile.mkdtemp(prefix="hi-follow-")
+logdir = os.path.join(root, "pods")
+os.makedirs(logdir)
+log = os.path.join(logdir, "0.log")
+sink = os.path.join(root, "out.ndjson")
+open(log, "w").close()
+cmd = [a.bin, "run", "--input", os.path.join(logdir, "0.log*"), "--state-dir", os.path.join(root, "state"),
+       "--sink", "file:" + sink, "--format", "cri"]
+if a.cidr_groups:
+    cmd += ["--cidr-groups", a.cidr_groups]
+daemon = subprocess.Popen(cmd, stderr=open(os.path.join(root, "daemon.log"), "w"))
+time.sleep(1.0)
+
+TEMPLATE = ('{{"flow":{{"time":"2026-11-25T12:00:00.000000000Z","uuid":"{uuid}","verdict":"DROPPED",'
+            '"IP":{{"source":"10.244.1.7","destination":"203.0.113.{d}","ipVersion":"IPv4"}},'
+            '"l4":{{"TCP":{{"source_port":40000,"destination_port":443,"flags":{{"SYN":true}}}}}},'
+            '"source":{{"ID":1200,"identity":48213,"namespace":"payments","labels":["k8s:app=api"],"pod_name":"api-1"}},'
+            '"destination":{{"identity":2,"labels":["reserved:world"]}},"Type":"L3_L4","node_name":"aks/n1",'
+            '"event_type":{{"type":1,"sub_type":181}},"traffic_direction":"EGRESS","drop_reason":181,'
+            '"drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN"}},"node_name":"aks/n1","time":"2026-11-25T12:00:00Z"}}')
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+hz = os.sysconf("SC_CLK_TCK")
+t0_cpu = cpu_ticks(daemon.pid)
+written = {}
+latencies = []
+sink_pos = 0
+sink_buf = b""
+seq = 0
+start = time.time()
+f = open(log, "a")
+size = 0
+rotations = 0
+
+def drain_sink():
+    global sink_pos, sink_buf
+    if not os.path.exists(sink):
+        return
+    with open(sink, "rb") as s:
+        s.seek(sink_pos)
+        data = s.read()
+    sink_pos += len(data)
+    sink_buf += data
+    now = time.time()
+    *lines, sink_buf = sink_buf.split(b"\n")
+    for l in lines:
+        i = l.find(b'"Uuid":"') + 8
+        u = l[i:l.index(b'"', i)].decode()
+        w = written.pop(u, None)
+        if w is not None:
+            latencies.append(now - w)
+
+while time.time() - start < a.seconds:
+    tick = time.time()
+    due = int((tick - start) * a.rate)
+    batch = []
+    while seq < due:
+        u = f"{seq:08x}-0000-4000-8000-000000000000"
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(tick)) + ".000000000Z"
+        batch.append(f"{ts} stdout F " + TEMPLATE.format(uuid=u, d=seq % 250 + 1) + "\n")
+        written[u] = tick
+        seq += 1
+    data = "".join(batch)
+    f.write(data)
+    f.flush()
+    size += len(data)
+    if size >= a.rotate_bytes:
+        f.close()
+        os.rename(log, log + time.strftime(".%Y%m%d-%H%M%S", time.gmtime()) + f"{rotations}")
+        rotations += 1
+        f = open(log, "a")
+        size = 0
+    drain_sink()
+    time.sleep(0.01)
+
+f.close()
+deadline = time.time() + 10
+while written and time.time() < deadline:
+    drain_sink()
+    time.sleep(0.05)
+elapsed = time.time() - start
+cpu = (cpu_ticks(daemon.pid) - t0_cpu) / hz
+peak = rss_kib(daemon.pid)
+daemon.send_signal(signal.SIGTERM)
+daemon.wait(timeout=30)
+latencies.sort()
+def pct(q):
+    return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+print(json.dumps({
+    "rate_flows_per_s": a.rate, "seconds": a.seconds, "flows_written": seq, "flows_delivered": len(latencies),
+    "missing": len(written), "rotations": rotations,
+    "cpu_share_of_one_core": round(cpu / elapsed, 3), "peak_rss_kib": peak,
+    "latency_p50_s": round(pct(0.5), 3), "latency_p99_s": round(pct(0.99), 3), "latency_max_s": round(pct(1.0), 3),
+}))
+shutil.rmtree(root, ignore_errors=True)
