@@ -110,6 +110,13 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    let decoded: Vec<_> = flows
+        .iter()
+        .filter_map(|l| decode(l.as_bytes()).ok())
+        .collect();
+    g.bench_function("keep_only_default_filter", |b| {
+        b.iter(|| decoded.iter().filter(|r| set.keep(black_box(r))).count())
+    });
     let verbose = FilterSet::build(
         hubble_flow::filter::parse_filter_list(
             r#"{"source_label":["k8s:app=traffic-generator"],"destination_fqdn":["*.example.com"]}
