@@ -13,6 +13,11 @@
 //! - after a restart, reading resumes from the acknowledged checkpoint (at-least-once);
 //! - no file gets more than `max_read_bytes` per pass while others wait (fairness).
 //!
+//! Limits (documented, not bugs): two files whose first lines are identical get one id (raise
+//! `FirstLinesChecksum::lines` or `ignored_header_bytes` for such files; CRI and exporter lines start with a
+//! timestamp); with copytruncate, lines written after the last read and before the truncation are only read if a
+//! glob matches the copy; a file created and deleted between two scans (`discover_interval`) is never seen.
+//!
 //! The start rule: a file present at the very first start (no checkpoint file in the state dir) starts at its end
 //! unless `read_from_head`; every other file without a checkpoint starts at 0 — including files that appeared
 //! while the daemon was down, which a restart must not skip.
@@ -247,10 +252,12 @@ impl Tailer {
                 Ok(outcome) => outcome,
                 Err(err) => {
                     let watcher = self.watchers.remove(index);
-                    stats.events.push(TailEvent::Error {
-                        path: watcher.path.clone(),
-                        message: err.to_string(),
-                    });
+                    if !incomplete_gzip(watcher.compressed, &err) {
+                        stats.events.push(TailEvent::Error {
+                            path: watcher.path.clone(),
+                            message: err.to_string(),
+                        });
+                    }
                     self.done
                         .insert((watcher.sig.dev, watcher.sig.ino, watcher.sig.len));
                     stats.events.push(release(&watcher, ReleaseReason::Error));
@@ -515,15 +522,23 @@ impl Tailer {
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => {
-                // Includes a gzip file still being written (unexpected end): retried once it changes.
-                events.push(TailEvent::Error {
-                    path: found.path.clone(),
-                    message: err.to_string(),
-                });
+                // A gzip file still being written (`*.gz.tmp`, `*.tmp`) ends early: silently retried once it
+                // changes, like any failed file.
+                if !incomplete_gzip(found.probe.compressed, &err) {
+                    events.push(TailEvent::Error {
+                        path: found.path.clone(),
+                        message: err.to_string(),
+                    });
+                }
                 self.done.insert(sig_key);
             }
         }
     }
+}
+
+/// A gzip stream that ends before its trailer: a compressor is still writing it.
+fn incomplete_gzip(compressed: bool, err: &io::Error) -> bool {
+    compressed && err.kind() == io::ErrorKind::UnexpectedEof
 }
 
 fn release(watcher: &Watcher, reason: ReleaseReason) -> TailEvent {

@@ -402,3 +402,30 @@ fn tailer_and_checkpoints_can_move_to_other_threads() {
     assert_send::<Tailer>();
     assert_sync::<Checkpoints>();
 }
+
+#[test]
+fn gzip_still_being_written_is_finished_once_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tailer = start(config(dir.path(), &["*.gz*"]), &dir.path().join("state"));
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    let body: Vec<u8> = (0..2000)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    let gz = gzip_bytes(&body);
+    let tmp = dir.path().join("0.log.20250101-000000.gz.tmp");
+    fs::write(&tmp, &gz[..gz.len() / 2]).unwrap();
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(
+        count(&events, "error"),
+        0,
+        "an incomplete gzip is not an error: {events:?}"
+    );
+    let partial = lines(&got).len();
+    assert!(partial < 2000);
+    fs::write(&tmp, &gz).unwrap();
+    fs::rename(&tmp, dir.path().join("0.log.20250101-000000.gz")).unwrap();
+    drain(&mut tailer, &mut got, &mut events);
+    let all = lines(&got);
+    assert_eq!(all.len(), 2000);
+    assert_eq!(all.last().map(String::as_str), Some("line 1999"));
+}
