@@ -1,1 +1,430 @@
-fn main() {}
+//! JSON parser comparison on this project's workload: decoding one exporter flow line (~1 KB) into the fields the
+//! pipeline needs. Results and the decision are in `crates/hubble-flow/PARSERS.md`.
+//!
+//! Corpus: every line of `fixtures/agent-stdout.log` that the production decoder classifies as a flow, repeated to
+//! about 3000 lines. Variants (one criterion id each, all decode the same fields; a digest over them is checked
+//! equal across variants before measuring):
+//! - `a_production_decode`: `hubble_flow::decode` (`str::from_utf8`, envelope pass with the flow as `&RawValue`,
+//!   then `serde_json::from_str` of the flow text into the borrowed `Flow`). Keeps the raw flow text.
+//! - `a2_serde_json_from_str_single_pass`: `from_utf8` + one `from_str` of an envelope holding `Flow` directly
+//!   (no raw flow text): what the two-pass design costs.
+//! - `b_serde_json_from_slice`: the production two-pass shape with `from_slice` for both passes.
+//! - `c1_simd_json_from_slice_copy`: per-line copy into a reused `&mut` scratch, `simd_json::serde::from_slice`
+//!   into a mirror of `Flow` without `RawValue` (simd-json cannot produce one): no raw flow text.
+//! - `c2_simd_json_reused_buffers`: as c1 with `from_slice_with_buffers` and reused `simd_json::Buffers`.
+//! - `d1_sonic_rs_lazy_two_pass`: `sonic_rs::from_slice` of an envelope with the flow as `LazyValue`, then
+//!   `sonic_rs::from_str` of its raw text into the mirror (denied-by lists as `LazyValue`). Keeps the raw text.
+//! - `d2_sonic_rs_single_pass`: one `sonic_rs::from_slice` of an envelope holding the mirror directly.
+//! - `e_serde_json_value_dom`: `serde_json::from_slice::<Value>` and field look-ups (naive baseline).
+//!
+//! Run: `cargo bench -p hubble-flow --bench parsers -- --warm-up-time 1 --measurement-time 3`.
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use hubble_flow::flow::{
+    CiliumEventType, Endpoint, Ip, IpTraceId, Layer4, Layer7, NetworkInterface, Service,
+    TraceContext,
+};
+use hubble_flow::json::{opt_u32, vec_or_null, EnumValue};
+use hubble_flow::record::{decode, Record};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::hint::black_box;
+
+const FIXTURE: &str = include_str!("../../../fixtures/agent-stdout.log");
+const TARGET_LINES: usize = 3000;
+
+/// `hubble_flow::Flow` with the two pass-through fields generic: `IgnoredAny` for simd-json (which cannot
+/// deserialize `RawValue`), `sonic_rs::LazyValue` for sonic-rs. Every other field has the production type.
+#[derive(Debug, Deserialize)]
+#[serde(default, bound(deserialize = "R: Deserialize<'de>"))]
+#[allow(dead_code)]
+struct MirrorFlow<'a, R> {
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    verdict: Option<EnumValue<'a>>,
+    #[serde(alias = "dropReason", deserialize_with = "opt_u32")]
+    drop_reason: Option<u32>,
+    #[serde(rename = "IP", borrow)]
+    ip: Option<Ip<'a>>,
+    l4: Option<Layer4>,
+    #[serde(borrow)]
+    source: Option<Endpoint<'a>>,
+    #[serde(borrow)]
+    destination: Option<Endpoint<'a>>,
+    #[serde(rename = "Type", borrow)]
+    flow_type: Option<EnumValue<'a>>,
+    #[serde(alias = "nodeName", borrow)]
+    node_name: Option<Cow<'a, str>>,
+    #[serde(alias = "nodeLabels", borrow, deserialize_with = "vec_or_null")]
+    node_labels: Vec<Cow<'a, str>>,
+    #[serde(alias = "sourceNames", borrow, deserialize_with = "vec_or_null")]
+    source_names: Vec<Cow<'a, str>>,
+    #[serde(alias = "destinationNames", borrow, deserialize_with = "vec_or_null")]
+    destination_names: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    l7: Option<Layer7<'a>>,
+    reply: Option<bool>,
+    #[serde(alias = "eventType")]
+    event_type: Option<CiliumEventType>,
+    #[serde(alias = "sourceService", borrow)]
+    source_service: Option<Service<'a>>,
+    #[serde(alias = "destinationService", borrow)]
+    destination_service: Option<Service<'a>>,
+    #[serde(alias = "trafficDirection", borrow)]
+    traffic_direction: Option<EnumValue<'a>>,
+    #[serde(alias = "traceObservationPoint", borrow)]
+    trace_observation_point: Option<EnumValue<'a>>,
+    #[serde(alias = "ipTraceId")]
+    ip_trace_id: Option<IpTraceId>,
+    #[serde(alias = "dropReasonDesc", borrow)]
+    drop_reason_desc: Option<EnumValue<'a>>,
+    #[serde(alias = "isReply")]
+    is_reply: Option<bool>,
+    #[serde(borrow)]
+    interface: Option<NetworkInterface<'a>>,
+    #[serde(alias = "traceContext", borrow)]
+    trace_context: Option<TraceContext<'a>>,
+    #[serde(rename = "Summary", alias = "summary", borrow)]
+    summary: Option<Cow<'a, str>>,
+    #[serde(alias = "egressDeniedBy")]
+    egress_denied_by: Option<R>,
+    #[serde(alias = "ingressDeniedBy")]
+    ingress_denied_by: Option<R>,
+}
+
+// By hand: derive(Default) would require `R: Default`, which `LazyValue` is not.
+impl<R> Default for MirrorFlow<'_, R> {
+    fn default() -> Self {
+        Self {
+            time: Default::default(),
+            uuid: Default::default(),
+            verdict: Default::default(),
+            drop_reason: Default::default(),
+            ip: Default::default(),
+            l4: Default::default(),
+            source: Default::default(),
+            destination: Default::default(),
+            flow_type: Default::default(),
+            node_name: Default::default(),
+            node_labels: Default::default(),
+            source_names: Default::default(),
+            destination_names: Default::default(),
+            l7: Default::default(),
+            reply: Default::default(),
+            event_type: Default::default(),
+            source_service: Default::default(),
+            destination_service: Default::default(),
+            traffic_direction: Default::default(),
+            trace_observation_point: Default::default(),
+            ip_trace_id: Default::default(),
+            drop_reason_desc: Default::default(),
+            is_reply: Default::default(),
+            interface: Default::default(),
+            trace_context: Default::default(),
+            summary: Default::default(),
+            egress_denied_by: Default::default(),
+            ingress_denied_by: Default::default(),
+        }
+    }
+}
+
+/// The exporter envelope with the flow as `F`: `&RawValue`/`LazyValue` (two-pass, raw text kept) or a decoded
+/// flow struct (single pass). The other record kinds are only recognised, as in production.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+struct Envelope<'a, F> {
+    #[serde(default, alias = "Flow")]
+    flow: Option<F>,
+    #[serde(default, alias = "lostEvents")]
+    lost_events: Option<IgnoredAny>,
+    #[serde(default, alias = "agentEvent")]
+    agent_event: Option<IgnoredAny>,
+    #[serde(default, alias = "debugEvent")]
+    debug_event: Option<IgnoredAny>,
+    #[serde(default, alias = "nodeStatus")]
+    node_status: Option<IgnoredAny>,
+    #[serde(borrow, default, alias = "nodeName")]
+    node_name: Option<Cow<'a, str>>,
+}
+
+impl<F> Envelope<'_, F> {
+    /// Whether the envelope is some other record kind (never, on this corpus; read so it is not dead).
+    fn other_kind(&self) -> bool {
+        self.lost_events.is_some()
+            || self.agent_event.is_some()
+            || self.debug_event.is_some()
+            || self.node_status.is_some()
+    }
+}
+
+/// A checksum over the decoded fields the filter and the output record use, identical across variants when
+/// they decode the same values.
+macro_rules! digest {
+    ($f:expr) => {{
+        let f = &$f;
+        let s = |v: &Option<Cow<str>>| v.as_deref().map_or(0u64, |x| x.len() as u64 + 1);
+        let e = |v: &Option<EnumValue>| match v {
+            Some(EnumValue::Name(n)) => n.len() as u64 + 1,
+            Some(EnumValue::Number(n)) => *n as u64 + 1000,
+            None => 0,
+        };
+        let ep = |v: &Option<Endpoint>| {
+            v.as_ref().map_or(0u64, |x| {
+                u64::from(x.identity.unwrap_or(0))
+                    + s(&x.namespace)
+                    + s(&x.pod_name)
+                    + x.labels.iter().map(|l| l.len() as u64).sum::<u64>()
+                    + x.workloads.len() as u64
+            })
+        };
+        let ports =
+            f.l4.as_ref()
+                .and_then(|l| l.ports())
+                .map_or(0u64, |(a, b)| u64::from(a) * 3 + u64::from(b));
+        let ip =
+            f.ip.as_ref()
+                .map_or(0u64, |i| s(&i.source) + 7 * s(&i.destination));
+        let et = f
+            .event_type
+            .map_or(0u64, |t| (t.event_type * 1000 + t.sub_type) as u64);
+        s(&f.time)
+            + s(&f.uuid)
+            + e(&f.verdict)
+            + u64::from(f.drop_reason.unwrap_or(0))
+            + ip
+            + ports
+            + 11 * ep(&f.source)
+            + 13 * ep(&f.destination)
+            + e(&f.flow_type)
+            + s(&f.node_name)
+            + et
+            + e(&f.traffic_direction)
+            + e(&f.drop_reason_desc)
+            + s(&f.summary)
+            + u64::from(f.egress_denied_by.is_some())
+    }};
+}
+
+/// The envelope's `node_name`, folded into the digest.
+fn envelope_node(n: &Option<Cow<str>>) -> u64 {
+    n.as_deref().map_or(0, |x| 17 * x.len() as u64)
+}
+
+/// The flow lines of the fixture (those the production decoder classifies as flows), repeated.
+fn corpus() -> Vec<&'static [u8]> {
+    let flows: Vec<&'static [u8]> = FIXTURE
+        .lines()
+        .map(str::as_bytes)
+        .filter(|l| matches!(decode(l), Ok(Record::Flow { .. })))
+        .collect();
+    assert!(!flows.is_empty(), "fixture has no flow lines");
+    flows.iter().copied().cycle().take(TARGET_LINES).collect()
+}
+
+fn a_production(line: &[u8]) -> u64 {
+    match decode(line) {
+        Ok(Record::Flow {
+            flow,
+            raw,
+            node_name,
+        }) => {
+            black_box(raw);
+            digest!(flow) + envelope_node(&node_name)
+        }
+        _ => u64::MAX,
+    }
+}
+
+fn a2_serde_json_single_pass(line: &[u8]) -> u64 {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return u64::MAX;
+    };
+    match serde_json::from_str::<Envelope<hubble_flow::Flow>>(text) {
+        Ok(env) if !env.other_kind() => {
+            let node = envelope_node(&env.node_name);
+            env.flow.map_or(u64::MAX, |f| digest!(f) + node)
+        }
+        _ => u64::MAX,
+    }
+}
+
+fn b_serde_json_from_slice(line: &[u8]) -> u64 {
+    let Ok(env) = serde_json::from_slice::<Envelope<&RawValue>>(line) else {
+        return u64::MAX;
+    };
+    let Some(raw) = env.flow else {
+        return u64::MAX;
+    };
+    match serde_json::from_slice::<hubble_flow::Flow>(raw.get().as_bytes()) {
+        Ok(f) => {
+            black_box(raw);
+            digest!(f) + envelope_node(&env.node_name)
+        }
+        Err(_) => u64::MAX,
+    }
+}
+
+fn c1_simd_json_copy(line: &[u8], scratch: &mut Vec<u8>) -> u64 {
+    scratch.clear();
+    scratch.extend_from_slice(line);
+    match simd_json::serde::from_slice::<Envelope<MirrorFlow<IgnoredAny>>>(scratch) {
+        Ok(env) if !env.other_kind() => {
+            let node = envelope_node(&env.node_name);
+            env.flow.map_or(u64::MAX, |f| digest!(f) + node)
+        }
+        _ => u64::MAX,
+    }
+}
+
+fn c2_simd_json_buffers(
+    line: &[u8],
+    scratch: &mut Vec<u8>,
+    buffers: &mut simd_json::Buffers,
+) -> u64 {
+    scratch.clear();
+    scratch.extend_from_slice(line);
+    match simd_json::serde::from_slice_with_buffers::<Envelope<MirrorFlow<IgnoredAny>>>(
+        scratch, buffers,
+    ) {
+        Ok(env) if !env.other_kind() => {
+            let node = envelope_node(&env.node_name);
+            env.flow.map_or(u64::MAX, |f| digest!(f) + node)
+        }
+        _ => u64::MAX,
+    }
+}
+
+fn d1_sonic_lazy_two_pass(line: &[u8]) -> u64 {
+    let Ok(env) = sonic_rs::from_slice::<Envelope<sonic_rs::LazyValue>>(line) else {
+        return u64::MAX;
+    };
+    let Some(raw) = env.flow.as_ref() else {
+        return u64::MAX;
+    };
+    let raw = raw.as_raw_str();
+    match sonic_rs::from_str::<MirrorFlow<sonic_rs::LazyValue>>(raw) {
+        Ok(f) => {
+            black_box(raw);
+            digest!(f) + envelope_node(&env.node_name)
+        }
+        Err(_) => u64::MAX,
+    }
+}
+
+fn d2_sonic_single_pass(line: &[u8]) -> u64 {
+    match sonic_rs::from_slice::<Envelope<MirrorFlow<sonic_rs::LazyValue>>>(line) {
+        Ok(env) if !env.other_kind() => {
+            let node = envelope_node(&env.node_name);
+            env.flow.map_or(u64::MAX, |f| digest!(f) + node)
+        }
+        _ => u64::MAX,
+    }
+}
+
+/// Naive baseline: a DOM, then the look-ups the filter would do.
+fn e_value_dom(line: &[u8]) -> u64 {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return u64::MAX;
+    };
+    let Some(f) = v.get("flow") else {
+        return u64::MAX;
+    };
+    let len = |p: &str| f.pointer(p).and_then(|x| x.as_str()).map_or(0, str::len) as u64;
+    let num = |p: &str| f.pointer(p).and_then(|x| x.as_u64()).unwrap_or(0);
+    len("/time")
+        + len("/uuid")
+        + len("/verdict")
+        + len("/IP/source")
+        + len("/IP/destination")
+        + num("/l4/TCP/destination_port")
+        + len("/source/namespace")
+        + len("/source/pod_name")
+        + len("/destination/namespace")
+        + len("/destination/pod_name")
+        + num("/event_type/type")
+        + num("/event_type/sub_type")
+        + len("/traffic_direction")
+        + len("/drop_reason_desc")
+        + len("/Summary")
+}
+
+fn parsers(c: &mut Criterion) {
+    let lines = corpus();
+    let bytes: usize = lines.iter().map(|l| l.len()).sum();
+    let mut scratch = Vec::with_capacity(4096);
+    let mut buffers = simd_json::Buffers::default();
+
+    // Every typed variant must decode the same values before its speed means anything.
+    let reference: u64 = lines.iter().map(|l| a_production(l)).sum();
+    assert!(lines.iter().all(|l| a_production(l) != u64::MAX));
+    let typed: [(&str, u64); 6] = [
+        (
+            "a2",
+            lines.iter().map(|l| a2_serde_json_single_pass(l)).sum(),
+        ),
+        ("b", lines.iter().map(|l| b_serde_json_from_slice(l)).sum()),
+        (
+            "c1",
+            lines
+                .iter()
+                .map(|l| c1_simd_json_copy(l, &mut scratch))
+                .sum(),
+        ),
+        (
+            "c2",
+            lines
+                .iter()
+                .map(|l| c2_simd_json_buffers(l, &mut scratch, &mut buffers))
+                .sum(),
+        ),
+        ("d1", lines.iter().map(|l| d1_sonic_lazy_two_pass(l)).sum()),
+        ("d2", lines.iter().map(|l| d2_sonic_single_pass(l)).sum()),
+    ];
+    for (name, got) in typed {
+        assert_eq!(got, reference, "variant {name} decoded different values");
+    }
+    assert!(lines.iter().all(|l| e_value_dom(l) != u64::MAX));
+    eprintln!(
+        "parsers corpus: {} lines, {} bytes, {:.0} bytes/line",
+        lines.len(),
+        bytes,
+        bytes as f64 / lines.len() as f64
+    );
+
+    let mut g = c.benchmark_group("parsers");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(20);
+    let run = |f: &mut dyn FnMut(&[u8]) -> u64| lines.iter().map(|l| f(black_box(l))).sum::<u64>();
+    g.bench_function("a_production_decode", |b| b.iter(|| run(&mut a_production)));
+    g.bench_function("a2_serde_json_from_str_single_pass", |b| {
+        b.iter(|| run(&mut a2_serde_json_single_pass))
+    });
+    g.bench_function("b_serde_json_from_slice", |b| {
+        b.iter(|| run(&mut b_serde_json_from_slice))
+    });
+    g.bench_function("c1_simd_json_from_slice_copy", |b| {
+        b.iter(|| run(&mut |l| c1_simd_json_copy(l, &mut scratch)))
+    });
+    g.bench_function("c2_simd_json_reused_buffers", |b| {
+        b.iter(|| run(&mut |l| c2_simd_json_buffers(l, &mut scratch, &mut buffers)))
+    });
+    g.bench_function("d1_sonic_rs_lazy_two_pass", |b| {
+        b.iter(|| run(&mut d1_sonic_lazy_two_pass))
+    });
+    g.bench_function("d2_sonic_rs_single_pass", |b| {
+        b.iter(|| run(&mut d2_sonic_single_pass))
+    });
+    g.bench_function("e_serde_json_value_dom", |b| {
+        b.iter(|| run(&mut e_value_dom))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parsers);
+criterion_main!(benches);

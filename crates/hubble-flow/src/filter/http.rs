@@ -15,9 +15,7 @@ use std::borrow::Cow;
 const L7_TYPE: i32 = 129;
 
 fn compile_regexes(list: &[String]) -> Result<Vec<Regex>, String> {
-    list.iter()
-        .map(|r| Regex::new(r).map_err(|e| format!("{r}: {e}")))
-        .collect()
+    list.iter().map(|r| super::goregex::compile(r)).collect()
 }
 
 fn http_of<'r, 'a>(ev: super::Event<'r, 'a>) -> Option<&'r Http<'a>> {

@@ -4,7 +4,8 @@
 //! - [`spec`]: the deserialisable `FlowFilter` ([`FlowFilterSpec`]) and the allowlist text syntax.
 //! - [`build`]: compiles a spec into matchers (one per set field, AND'ed); build errors name the filter.
 //! - matcher families: [`ip`], [`k8s`], [`patterns`] (FQDN and node-name globs), [`labels`] (selectors),
-//!   [`http`], [`l4`] (protocol, ports, TCP flags), [`event_type`], [`scalar`] (enum/identity/uuid fields).
+//!   [`http`] (with [`goregex`]: Go RE2 syntax on Rust regex), [`l4`] (protocol, ports, TCP flags),
+//!   [`event_type`], [`scalar`] (enum/identity/uuid fields).
 //! - front-ends: [`flowlogs`] (dynamic exporter YAML), [`observe`] (`hubble observe` flags).
 //!
 //! Guarantees: [`FilterSet::keep`] = `include.any(matches) && !exclude.any(matches)`, an empty include list
@@ -14,6 +15,7 @@
 pub mod build;
 pub mod event_type;
 pub mod flowlogs;
+pub mod goregex;
 pub mod http;
 pub mod ip;
 pub mod k8s;
