@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hubble_cidr::{load_sources, Source};
 
-#[path = "gen.rs"]
+#[path = "support/gen.rs"]
 mod gen;
 
 fn load(c: &mut Criterion) {

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hubble_cidr::PrefixTable;
 
-#[path = "gen.rs"]
+#[path = "support/gen.rs"]
 mod gen;
 
 fn build(c: &mut Criterion) {

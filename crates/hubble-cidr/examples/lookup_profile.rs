@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use hubble_cidr::PrefixTable;
 
-#[path = "../benches/gen.rs"]
+#[path = "../benches/support/gen.rs"]
 mod gen;
 
 fn peak_rss_mib() -> f64 {
@@ -71,7 +71,8 @@ fn main() {
         as_v4.len(),
         per * 1e9
     );
-    let kinds: [(&str, Box<dyn Fn(&std::net::IpAddr) -> bool>); 4] = [
+    type Keep = Box<dyn Fn(&std::net::IpAddr) -> bool>;
+    let kinds: [(&str, Keep); 4] = [
         (
             "mapped",
             Box::new(|a| matches!(a, std::net::IpAddr::V6(v) if v.to_ipv4_mapped().is_some())),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use hubble_cidr::{load_sources, Source};
 
-#[path = "../benches/gen.rs"]
+#[path = "../benches/support/gen.rs"]
 mod gen;
 
 fn vm(field: &str) -> f64 {

@@ -291,7 +291,9 @@ impl PrefixTable {
 
 /// Distinct `(key, value)` label pairs, numbered in (key, value) order so that sorting pair ids sorts by key;
 /// and each group's pairs.
-fn intern_label_pairs(groups: &[GroupInfo]) -> (Box<[(String, String)]>, Vec<Vec<u32>>) {
+type LabelPairs = (Box<[(String, String)]>, Vec<Vec<u32>>);
+
+fn intern_label_pairs(groups: &[GroupInfo]) -> LabelPairs {
     let mut all: Vec<(&str, &str)> = groups
         .iter()
         .flat_map(|g| g.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -808,7 +810,9 @@ fn _assert_send_sync() {
 mod tests {
     use super::*;
 
-    fn set(defs: &[(&str, &[(&str, &str)], &[&str])]) -> GroupSet {
+    type Def<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+    fn set(defs: &[Def]) -> GroupSet {
         let mut s = GroupSet::new();
         for (name, labels, prefixes) in defs {
             let g = s.entry(name);

@@ -605,6 +605,7 @@ impl<'de> Deserialize<'de> for Spec {
 }
 
 /// `items` of a list: every element is read as an object (non-objects become empty objects, then ignored).
+#[derive(Default)]
 struct Items(Vec<RawObject>);
 
 impl<'de> Deserialize<'de> for Items {
@@ -626,12 +627,6 @@ impl<'de> Deserialize<'de> for Items {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-impl Default for Items {
-    fn default() -> Items {
-        Items(Vec::new())
     }
 }
 

@@ -10,7 +10,7 @@ use hubble_cidr::{GroupSet, Prefix};
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -41,12 +41,12 @@ pub fn prefixes(n: usize, groups: u32, seed: u64) -> Vec<(Prefix, u32)> {
     let mut rng = Rng(seed);
     (0..n)
         .map(|_| {
-            let r = rng.next();
-            let g = (rng.next() % u64::from(groups)) as u32;
+            let r = rng.next_u64();
+            let g = (rng.next_u64() % u64::from(groups)) as u32;
             let p = if r % 10 < 7 {
-                Prefix::v4(rng.next() as u32, v4_len(r >> 8))
+                Prefix::v4(rng.next_u64() as u32, v4_len(r >> 8))
             } else {
-                let bits = (u128::from(rng.next()) << 64 | u128::from(rng.next()))
+                let bits = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
                     & (u128::MAX >> 3)
                     | (1u128 << 125);
                 Prefix::v6(bits, v6_len(r >> 8))
@@ -73,32 +73,32 @@ pub fn addresses(pairs: &[(Prefix, u32)], n: usize, seed: u64) -> Vec<IpAddr> {
     let mut rng = Rng(seed);
     (0..n)
         .map(|_| {
-            let r = rng.next();
+            let r = rng.next_u64();
             match r % 6 {
                 0..=2 => {
-                    let (p, _) = pairs[(rng.next() % pairs.len() as u64) as usize];
+                    let (p, _) = pairs[(rng.next_u64() % pairs.len() as u64) as usize];
                     match p.addr() {
                         IpAddr::V4(a) => {
                             let host = if p.len() == 0 {
-                                rng.next() as u32
+                                rng.next_u64() as u32
                             } else {
-                                (rng.next() as u32) >> p.len().min(31)
+                                (rng.next_u64() as u32) >> p.len().min(31)
                             };
                             IpAddr::V4(Ipv4Addr::from(u32::from(a) | host))
                         }
-                        IpAddr::V6(a) => {
-                            IpAddr::V6(Ipv6Addr::from(u128::from(a) | u128::from(rng.next() >> 16)))
-                        }
+                        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(
+                            u128::from(a) | u128::from(rng.next_u64() >> 16),
+                        )),
                     }
                 }
-                3 | 4 => IpAddr::V4(Ipv4Addr::from(rng.next() as u32)),
+                3 | 4 => IpAddr::V4(Ipv4Addr::from(rng.next_u64() as u32)),
                 _ => {
                     if r % 12 < 6 {
                         IpAddr::V6(Ipv6Addr::from(
-                            (u128::from(rng.next()) << 64) | u128::from(rng.next()),
+                            (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()),
                         ))
                     } else {
-                        IpAddr::V6(Ipv4Addr::from(rng.next() as u32).to_ipv6_mapped())
+                        IpAddr::V6(Ipv4Addr::from(rng.next_u64() as u32).to_ipv6_mapped())
                     }
                 }
             }
