@@ -33,20 +33,26 @@ pub struct PatternError {
 
 pub(crate) struct Scanner {
     patterns: Vec<String>,
+    exclude: Vec<glob::Pattern>,
     cache: HashMap<PathBuf, (Sig, Probe)>,
     failed: HashMap<PathBuf, Sig>,
 }
 
 impl Scanner {
-    pub(crate) fn new(patterns: &[String]) -> Result<Scanner, PatternError> {
-        for pattern in patterns {
+    pub(crate) fn new(include: &[String], exclude: &[String]) -> Result<Scanner, PatternError> {
+        let compile = |pattern: &String| {
             glob::Pattern::new(pattern).map_err(|e| PatternError {
                 pattern: pattern.clone(),
                 message: e.msg.to_string(),
-            })?;
+            })
+        };
+        for pattern in include {
+            compile(pattern)?;
         }
+        let exclude = exclude.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
         Ok(Scanner {
-            patterns: patterns.to_vec(),
+            patterns: include.to_vec(),
+            exclude,
             cache: HashMap::new(),
             failed: HashMap::new(),
         })
@@ -74,7 +80,8 @@ impl Scanner {
                         continue;
                     }
                 };
-                if !seen.insert(path.clone()) {
+                if self.exclude.iter().any(|p| p.matches_path(&path)) || !seen.insert(path.clone())
+                {
                     continue;
                 }
                 let meta = match fs::metadata(&path) {

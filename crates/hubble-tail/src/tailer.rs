@@ -41,6 +41,8 @@ pub struct TailerConfig {
     /// Glob patterns of files to follow (`*`, `?`, `[..]`, `**`). Include rotated names (`0.log*`,
     /// `events*.log*`) so that files rotated while the daemon was down are drained.
     pub include: Vec<String>,
+    /// Glob patterns of paths to leave alone even when an `include` pattern matches them.
+    pub exclude: Vec<String>,
     /// Read files present at the very first start from the beginning instead of their end.
     pub read_from_head: bool,
     /// How files are identified.
@@ -64,6 +66,7 @@ impl TailerConfig {
     pub fn new(include: Vec<String>) -> TailerConfig {
         TailerConfig {
             include,
+            exclude: Vec::new(),
             read_from_head: false,
             fingerprint: FingerprintStrategy::default(),
             max_line_bytes: 1024 * 1024,
@@ -119,6 +122,8 @@ pub struct OpenFile {
     pub compressed: bool,
     /// Still matched by a glob (false while draining a rotated-away or deleted file).
     pub findable: bool,
+    /// Current size of a plain file (`None` for gzip, whose decompressed size is unknown).
+    pub size: Option<u64>,
 }
 
 struct Known {
@@ -144,7 +149,7 @@ impl Tailer {
     /// Validates the globs, scans once (files present now are "present at startup") and persists the start
     /// positions registered for files without a checkpoint. Events of the scan come with the first poll.
     pub fn new(config: TailerConfig, checkpoints: Checkpoints) -> Result<Tailer, TailError> {
-        let scanner = Scanner::new(&config.include)?;
+        let scanner = Scanner::new(&config.include, &config.exclude)?;
         let fingerprinter = Fingerprinter::new(config.fingerprint, config.max_line_bytes);
         let mut tailer = Tailer {
             scanner,
@@ -201,8 +206,20 @@ impl Tailer {
                 offset: w.position(),
                 compressed: w.compressed,
                 findable: w.findable,
+                size: w.plain_size(),
             })
             .collect()
+    }
+
+    /// Bytes of open plain files not yet acknowledged (size minus checkpoint): the "checkpoint lag" metric.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.watchers
+            .iter()
+            .filter_map(|w| {
+                let size = w.plain_size()?;
+                Some(size.saturating_sub(self.checkpoints.get(&w.id).unwrap_or(0)))
+            })
+            .sum()
     }
 
     /// One pass: scan the globs if due, then read each open file (up to `max_read_bytes`), handing complete lines

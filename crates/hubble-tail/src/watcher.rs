@@ -193,6 +193,14 @@ impl Watcher {
         self.lines.pending_bytes()
     }
 
+    /// Current size of a plain file.
+    pub(crate) fn plain_size(&self) -> Option<u64> {
+        match &self.source {
+            Source::Plain(f) => f.metadata().ok().map(|m| m.len()),
+            Source::Gzip(_) => None,
+        }
+    }
+
     /// Whether the file behind the descriptor has no name left (deleted).
     pub(crate) fn is_unlinked(&self) -> bool {
         match &self.source {

@@ -429,3 +429,22 @@ fn gzip_still_being_written_is_finished_once_complete() {
     assert_eq!(all.len(), 2000);
     assert_eq!(all.last().map(String::as_str), Some("line 1999"));
 }
+
+#[test]
+fn exclude_patterns_and_unacked_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    append(&dir.path().join("0.log"), b"abc\n");
+    append(&dir.path().join("0.log.tmp"), b"ignored\n");
+    let mut cfg = config(dir.path(), &["0.log*"]);
+    cfg.exclude = vec![dir.path().join("*.tmp").to_string_lossy().into_owned()];
+    let mut tailer = start(cfg, &dir.path().join("state"));
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(lines(&got), ["abc"]);
+    assert_eq!(tailer.unacked_bytes(), 4);
+    append(&dir.path().join("0.log"), b"de\n");
+    assert_eq!(tailer.unacked_bytes(), 7);
+    tailer.ack(got[0].file, got[0].end);
+    assert_eq!(tailer.unacked_bytes(), 3);
+    assert_eq!(tailer.open_files()[0].size, Some(7));
+}
