@@ -191,6 +191,18 @@ impl FilterSet {
         })
     }
 
+    /// Parses and builds `--allowlist` / `--denylist` text (Cilium's allowlist syntax, see [`parse_filter_list`]).
+    /// Parse errors name the list (`allowlist`/`denylist`) and the position.
+    pub fn from_json_lists(allowlist: &str, denylist: &str) -> Result<FilterSet, FilterError> {
+        let parse = |name: &str, text: &str| {
+            parse_filter_list(text).map_err(|reason| FilterError::Parse {
+                source_name: name.to_string(),
+                reason,
+            })
+        };
+        FilterSet::build(parse("allowlist", allowlist)?, parse("denylist", denylist)?)
+    }
+
     /// Whether Cilium's exporter would export this record: `include.any && !exclude.any`.
     pub fn keep(&self, r: &Record<'_>) -> bool {
         self.keep_event(Event::of(r))

@@ -266,3 +266,76 @@ fn drop_reason_desc_requires_dropped_and_reply_for_drops() {
     );
     assert!(!keep(&s, r#"{"flow":{"verdict":"FORWARDED"}}"#));
 }
+
+fn ep_flow(src: Option<(&str, &str)>, dst: Option<(&str, &str)>) -> String {
+    let ep = |e: Option<(&str, &str)>| match e {
+        Some((ns, pod)) => format!(r#"{{"namespace":"{ns}","pod_name":"{pod}"}}"#),
+        None => "{}".into(),
+    };
+    format!(
+        r#"{{"flow":{{"source":{},"destination":{},"verdict":"FORWARDED"}}}}"#,
+        ep(src),
+        ep(dst)
+    )
+}
+
+#[test]
+fn pod_prefixes_and_any_namespace() {
+    let s = set(r#"{"source_pod":["xwing","kube-system/coredns-"]}"#, "");
+    let cases = [
+        (Some(("default", "xwing")), true),
+        (Some(("default", "xwing-t-65b")), true),
+        (Some(("kube-system", "coredns-12345")), true),
+        (Some(("kube-system", "-coredns-12345")), false),
+        (Some(("default", "tiefighter")), false),
+        (Some(("", "xwing")), false),
+    ];
+    for (src, want) in cases {
+        assert_eq!(keep(&s, &ep_flow(src, None)), want, "{src:?}");
+    }
+    let s = set(
+        r#"{"source_pod":["/xwing"]} {"destination_pod":["/xwing"]}"#,
+        "",
+    );
+    let cases = [
+        (
+            ("kube-system", "coredns"),
+            ("kube-system", "kube-proxy"),
+            false,
+        ),
+        (("kube-system", "coredns"), ("default", "xwing"), true),
+        (("hoth", "tiefighter"), ("endor", "xwing"), true),
+        (("default", "tiefighter"), ("default", "ywing"), false),
+    ];
+    for (src, dst, want) in cases {
+        assert_eq!(
+            keep(&s, &ep_flow(Some(src), Some(dst))),
+            want,
+            "{src:?} {dst:?}"
+        );
+    }
+    let s = set(r#"{"destination_service":["/kube-"]}"#, "");
+    let svc = |ns: &str, name: &str| {
+        format!(
+            r#"{{"flow":{{"destination_service":{{"namespace":"{ns}","name":"{name}"}},"verdict":1}}}}"#
+        )
+    };
+    assert!(keep(&s, &svc("kube-system", "kube-dns")));
+    assert!(keep(&s, &svc("monitoring", "kube-prometheus")));
+    assert!(!keep(&s, &svc("default", "xwing")));
+}
+
+#[test]
+fn json_lists_front_end() {
+    let s = FilterSet::from_json_lists(
+        r#"{"verdict":["DROPPED"]}"#,
+        r#"{"destination_ip":["1.1.1.1"]}"#,
+    )
+    .unwrap();
+    assert!(!keep(&s, DENY_FLOW));
+    assert!(keep(&s, DENIED_FLOW));
+    let e = FilterSet::from_json_lists("{} {\"verdict\":[\"NOPE\"]}", "")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("allowlist: filter #2"), "{e}");
+}
