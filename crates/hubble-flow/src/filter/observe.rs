@@ -588,6 +588,87 @@ impl Tracker {
     }
 }
 
+/// Filter flags that take no value (`--not`, `--ipv4`, `--all-namespaces`, ...), long names.
+pub const BOOLEAN_FLAGS: &[&str] = &[
+    "not",
+    "ipv4",
+    "ipv6",
+    "all-namespaces",
+    "from-all-namespaces",
+    "to-all-namespaces",
+    "encrypted",
+    "unencrypted",
+];
+
+/// Filter flags that take a value, long names (`--allowlist`/`--denylist` take FlowFilter JSON).
+pub const VALUE_FLAGS: &[&str] = &[
+    "uuid",
+    "fqdn",
+    "from-fqdn",
+    "to-fqdn",
+    "pod",
+    "from-pod",
+    "to-pod",
+    "ip",
+    "from-ip",
+    "to-ip",
+    "snat-ip",
+    "ip-version",
+    "label",
+    "from-label",
+    "to-label",
+    "namespace",
+    "from-namespace",
+    "to-namespace",
+    "service",
+    "from-service",
+    "to-service",
+    "port",
+    "from-port",
+    "to-port",
+    "trace-id",
+    "ip-trace-id",
+    "verdict",
+    "drop-reason-desc",
+    "http-status",
+    "http-method",
+    "http-path",
+    "http-url",
+    "http-header",
+    "type",
+    "protocol",
+    "workload",
+    "from-workload",
+    "to-workload",
+    "identity",
+    "from-identity",
+    "to-identity",
+    "node-name",
+    "node-label",
+    "cluster",
+    "from-cluster",
+    "to-cluster",
+    "tcp-flags",
+    "traffic-direction",
+    "cel-expression",
+    "interface",
+    "allowlist",
+    "denylist",
+];
+
+/// Whether `name` (with or without dashes, short forms allowed) is a filter flag, and whether it takes a value:
+/// `Some(true)` value flag, `Some(false)` boolean flag, `None` not a filter flag.
+pub fn filter_flag_takes_value(name: &str) -> Option<bool> {
+    let n = canonical(name);
+    if VALUE_FLAGS.contains(&n) {
+        Some(true)
+    } else if BOOLEAN_FLAGS.contains(&n) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Converts `hubble observe` filter flags, in argv order, into (allowlist, denylist).
 ///
 /// Flag names may be given with or without leading dashes; short forms `-n`, `-A`, `-t`, `-l`, `-4`, `-6` are
