@@ -2,7 +2,7 @@
 //! CIDR-group files laid out exactly as the DaemonSet's volume `items` place them), its keys are `run` options, the
 //! CIDR-group examples load and answer lookups, the sidecar's argument list is a valid `run` configuration, and
 //! every `--flag` given to `hubble-ingest` anywhere under `deploy/` (manifest args, scripts, README commands) exists
-//! in that subcommand's `--help`.
+//! in that subcommand's `--help`, and the Fluent Bit wrapper script delivers every kept flow and drains on SIGTERM.
 
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -678,4 +678,166 @@ fn text_scanner_finds_flags_and_stops_at_shell_operators() {
     assert_eq!(inv[0].at, "deploy/t:1");
     assert!(inv[1].flags.is_empty(), "{inv:?}");
     assert_eq!(inv[2].flags, vec!["cidr-groups".to_owned()]);
+}
+
+fn uuids(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("each output line is JSON");
+            v["Uuid"]
+                .as_str()
+                .expect("every record has a Uuid")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The Fluent Bit wrapper script from fluent-bit.yaml, run for real under `sh` with a stand-in for Fluent Bit that
+/// prints the json_lines fixture and then idles until SIGTERM: every kept flow reaches the sink, and SIGTERM to
+/// the wrapper stops "Fluent Bit" first, lets hubble-ingest drain its input, and ends with exit 0.
+#[test]
+fn fluent_bit_wrapper_delivers_everything_and_drains_on_sigterm() {
+    let docs = yaml_docs("fluent-bit.yaml");
+    let script = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .and_then(|d| d["data"]["run.sh"].as_str())
+        .expect("fluent-bit.yaml has run.sh")
+        .to_owned();
+    let data = configmap_data();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path();
+    let etc = tmp.join("etc");
+    materialize(&etc, &data, &daemonset_layout());
+    let out = tmp.join("out.ndjson");
+
+    // The daemon config with a file sink instead of ADX and no fixed metrics port.
+    let config = data_str(&data, "config.yaml");
+    assert!(config.contains("sink:\n  - adx\n") && config.contains("metrics-addr: 0.0.0.0:9090\n"));
+    let config = config
+        .replace(CONFIG_MOUNT, &etc.display().to_string())
+        .replace(
+            "sink:\n  - adx\n",
+            &format!("sink:\n  - file:{}\n", out.display()),
+        )
+        .replace("metrics-addr: 0.0.0.0:9090\n", "");
+    std::fs::write(etc.join("config.yaml"), config).unwrap();
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fluentbit.jsonl");
+    let fake_flb = tmp.join("fake-fluent-bit");
+    // Written by the stand-in once hubble-ingest has taken the whole fixture from the FIFO.
+    let marker = tmp.join("fluent-bit-wrote-everything");
+    std::fs::write(
+        &fake_flb,
+        format!(
+            "#!/bin/sh\ntrap 'exit 0' TERM\ncat '{}'\n: >'{}'\nwhile :; do sleep 0.1; done\n",
+            fixture.display(),
+            marker.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake_flb, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let for_test = script
+        .replace(
+            "/tmp/fluent-bit.jsonl",
+            &tmp.join("fifo").display().to_string(),
+        )
+        .replace(
+            "/fluent-bit/bin/fluent-bit",
+            &fake_flb.display().to_string(),
+        )
+        .replace(CONFIG_MOUNT, &etc.display().to_string())
+        .replace(
+            "/var/lib/hubble-ingest-fluentbit",
+            &tmp.join("state").display().to_string(),
+        );
+    assert_ne!(for_test, script, "the paths to rewrite are in run.sh");
+    let wrapper = tmp.join("run.sh");
+    std::fs::write(&wrapper, for_test).unwrap();
+
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_hubble-ingest"))
+        .parent()
+        .expect("binary has a directory")
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new("sh");
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("HUBBLE_INGEST_") || k.starts_with("AZURE_") {
+            child.env_remove(k);
+        }
+    }
+    let mut child = child
+        .arg(&wrapper)
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sh run.sh");
+
+    // Expected: what `replay` keeps from the same records with the same CIDR groups.
+    let expected_out = tmp.join("expected.ndjson");
+    let (status, text) = exec(
+        bin()
+            .args(["replay", "--format", "fluentbit", "--cidr-groups"])
+            .arg(etc.join("cidr-groups"))
+            .arg("--sink")
+            .arg(format!("file:{}", expected_out.display()))
+            .arg(&fixture),
+    );
+    assert!(status.status.success(), "{text}");
+    let expected = uuids(&expected_out);
+    assert!(!expected.is_empty(), "the fixture has kept flows");
+
+    // Let the pipeline read the whole fixture (the wrapper installs its trap right after starting the stand-in),
+    // then stop it as the kubelet would: SIGTERM to the container's first process only.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in never finished writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "wrapper exited before SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "wrapper still running before SIGTERM"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wrapper did not exit within 30 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(uuids(&out), expected, "{stderr}");
 }
