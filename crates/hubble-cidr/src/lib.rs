@@ -32,6 +32,8 @@
 #![warn(missing_docs)]
 
 pub mod group;
+#[cfg(feature = "k8s")]
+pub mod k8s;
 pub mod load;
 pub mod lookup_json;
 pub mod prefix;

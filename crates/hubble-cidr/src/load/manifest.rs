@@ -241,7 +241,7 @@ pub(crate) fn collect(
 }
 
 /// The fields of a Kubernetes object this crate reads; everything else is skipped while parsing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct RawObject {
     pub api_version: Option<String>,
     pub kind: Option<String>,
@@ -254,14 +254,14 @@ pub(crate) struct RawObject {
 }
 
 /// A CIDR list as read: valid prefixes, and the entries that were not.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Cidrs {
     pub valid: Vec<Prefix>,
     pub invalid: Vec<BadEntry>,
     pub not_a_list: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct BadEntry {
     pub index: usize,
     pub text: String,
