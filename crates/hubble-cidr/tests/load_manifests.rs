@@ -326,3 +326,18 @@ fn missing_path_is_an_io_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn yaml_file_without_any_kubernetes_object_is_reported() {
+    let (_, loaded) = table_of("ru.yaml", "192.0.2.0/24\n198.51.100.0/24\n");
+    assert!(loaded.groups.is_empty());
+    assert_eq!(loaded.diagnostics.len(), 1);
+    assert_eq!(loaded.diagnostics[0].kind, DiagnosticKind::NotAManifest);
+    assert!(
+        loaded.diagnostics[0]
+            .to_string()
+            .starts_with("ru.yaml: no Kubernetes object"),
+        "{}",
+        loaded.diagnostics[0]
+    );
+}

@@ -37,6 +37,21 @@ pub(crate) fn parse_manifest(
         parse_yaml(path, text)?
     };
     let mut out = Vec::new();
+    if !objects.is_empty() && objects.iter().all(|o| o.kind.is_none()) {
+        // Not even an unrelated Kubernetes object (e.g. CIDR lines in a `.yaml` file): say so instead of
+        // silently loading nothing.
+        diags.push(Diagnostic {
+            file: Some(path.to_path_buf()),
+            document: None,
+            object: None,
+            entry: None,
+            line: None,
+            kind: DiagnosticKind::NotAManifest,
+            message: "no Kubernetes object (no `kind`) in this file; nothing loaded from it (plain CIDR lists \
+                      need a list extension such as .txt or .zone)"
+                .into(),
+        });
+    }
     for (doc, obj) in objects.into_iter().enumerate() {
         let origin = Origin::File(path.to_path_buf());
         collect(obj, &origin, Some(doc), None, diags, &mut out);

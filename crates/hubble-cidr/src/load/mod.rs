@@ -61,6 +61,8 @@ pub enum DiagnosticKind {
     UnsupportedVersion,
     /// Two manifest objects define the same group name; they were merged.
     DuplicateGroup,
+    /// A YAML/JSON file holds no Kubernetes object at all; nothing was loaded from it.
+    NotAManifest,
 }
 
 /// A non-fatal problem found while loading. `check` reports these as errors; `run` logs them as warnings.
