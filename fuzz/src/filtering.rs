@@ -171,3 +171,49 @@ pub fn check_filter_spec(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_sets_build_and_the_default_prefilter_has_evidence() {
+        let sets = &*FIXED_SETS;
+        assert_eq!(sets.len(), FAMILY_FILTERS.len() + 2);
+        assert!(!sets[0].prefilter.passes_everything());
+        let with_evidence = sets
+            .iter()
+            .filter(|s| !s.prefilter.passes_everything())
+            .count();
+        assert!(with_evidence >= FAMILY_FILTERS.len() / 2, "{with_evidence}");
+    }
+
+    #[test]
+    fn the_fixture_exercises_keep_and_the_prefilter_both_ways() {
+        let records = &*FIXTURE_RECORDS;
+        assert!(records.len() >= 40, "{}", records.len());
+        let default = &FIXED_SETS[0];
+        let kept = records.iter().filter(|(_, r)| default.set.keep(r)).count();
+        let rejected_early = records
+            .iter()
+            .filter(|(l, _)| !default.prefilter.may_keep(l.as_bytes()))
+            .count();
+        assert!(
+            kept > 0 && rejected_early > 0,
+            "kept {kept}, prefilter rejects {rejected_early}"
+        );
+        for (line, record) in records {
+            check_decode(line.as_bytes());
+            for set in FIXED_SETS.iter() {
+                set.check(line.as_bytes(), record);
+            }
+        }
+    }
+
+    #[test]
+    fn filter_spec_check_accepts_the_default_filter() {
+        check_filter_spec(
+            br#"{"event_type":[{"type":1,"match_sub_type":true,"sub_type":181}],"traffic_direction":["EGRESS"]}"#,
+        );
+    }
+}

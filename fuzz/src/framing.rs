@@ -96,3 +96,36 @@ pub fn check(format: Format, data: &[u8]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CRI: &[u8] = include_bytes!("../../fixtures/cri-0.log");
+    const DOCKER: &[u8] = include_bytes!("../../fixtures/docker-json.log");
+
+    #[test]
+    fn fixtures_pass_every_property_and_yield_lines() {
+        for (format, data) in [
+            (Format::Cri, CRI),
+            (Format::Docker, DOCKER),
+            (Format::Auto, CRI),
+        ] {
+            check(format, data);
+            let framed = frame_per_line(format, data, 1 << 20);
+            assert!(
+                framed.lines.len() > 20,
+                "{format:?}: {}",
+                framed.lines.len()
+            );
+            assert_eq!(framed.counts.malformed_frame, 0, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn physical_lines_counts_an_unterminated_last_line() {
+        assert_eq!(physical_lines(b""), 0);
+        assert_eq!(physical_lines(b"a\n\nb"), 3);
+        assert_eq!(physical_lines(b"a\n"), 1);
+    }
+}
