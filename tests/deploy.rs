@@ -841,3 +841,134 @@ fn fluent_bit_wrapper_delivers_everything_and_drains_on_sigterm() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(uuids(&out), expected, "{stderr}");
 }
+
+fn seconds(duration: &str) -> f64 {
+    let (num, unit) = duration.split_at(
+        duration
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(duration.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .unwrap_or_else(|_| panic!("duration {duration:?}"));
+    match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        other => panic!("unit {other:?} in {duration:?}"),
+    }
+}
+
+/// The DaemonSet agrees with the config it runs and with rbac.yaml: grace period above the shutdown timeout,
+/// probes on the metrics port, the state dir and log dir on hostPaths, workload identity wiring, tolerations.
+#[test]
+fn daemonset_agrees_with_its_config_and_rbac() {
+    let data = configmap_data();
+    let config: Value = serde_saphyr::from_str(data_str(&data, "config.yaml")).unwrap();
+    let ds = yaml_docs("daemonset.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "DaemonSet")
+        .expect("daemonset.yaml has a DaemonSet");
+    let pod = &ds["spec"]["template"];
+    let spec = &pod["spec"];
+    let c = &spec["containers"][0];
+
+    let grace = spec["terminationGracePeriodSeconds"]
+        .as_f64()
+        .expect("grace period set");
+    let shutdown = seconds(
+        config["shutdown-timeout"]
+            .as_str()
+            .expect("shutdown-timeout set"),
+    );
+    assert!(
+        shutdown + 5.0 <= grace,
+        "shutdown-timeout {shutdown}s leaves margin below the {grace}s grace period"
+    );
+
+    let metrics_port: u64 = config["metrics-addr"]
+        .as_str()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("metrics-addr has a port");
+    let port = c["ports"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "metrics"))
+        .expect("a port named metrics");
+    assert_eq!(port["containerPort"].as_u64(), Some(metrics_port));
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "metrics");
+
+    let mounts = c["volumeMounts"].as_array().expect("volume mounts");
+    let volumes = spec["volumes"].as_array().expect("volumes");
+    let host_path_at = |mount_path: &str| -> (Value, Value, bool) {
+        let m = mounts
+            .iter()
+            .find(|m| m["mountPath"] == mount_path)
+            .unwrap_or_else(|| panic!("nothing mounted at {mount_path}"));
+        let v = volumes
+            .iter()
+            .find(|v| v["name"] == m["name"])
+            .unwrap_or_else(|| panic!("no volume {}", m["name"]));
+        (
+            v["hostPath"]["path"].clone(),
+            v["hostPath"]["type"].clone(),
+            m["readOnly"] == true,
+        )
+    };
+    let state_dir = config["state-dir"].as_str().expect("state-dir set");
+    assert_eq!(
+        host_path_at(state_dir),
+        (
+            Value::from(state_dir),
+            Value::from("DirectoryOrCreate"),
+            false
+        )
+    );
+    assert_eq!(
+        host_path_at("/var/log/pods"),
+        (Value::from("/var/log/pods"), Value::from("Directory"), true)
+    );
+    for input in config["input"].as_array().expect("input list") {
+        assert!(
+            input
+                .as_str()
+                .is_some_and(|i| i.starts_with("/var/log/pods/")),
+            "{input}"
+        );
+    }
+
+    assert_eq!(
+        pod["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    let sa_name = spec["serviceAccountName"]
+        .as_str()
+        .expect("serviceAccountName");
+    let namespace = ds["metadata"]["namespace"].as_str().expect("namespace");
+    let sa = yaml_docs("rbac.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == sa_name)
+        .expect("rbac.yaml defines the DaemonSet's ServiceAccount");
+    assert_eq!(sa["metadata"]["namespace"], namespace);
+    assert!(sa["metadata"]["annotations"]["azure.workload.identity/client-id"].is_string());
+    let binding = yaml_docs("rbac.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "ClusterRoleBinding")
+        .expect("a ClusterRoleBinding");
+    assert_eq!(binding["subjects"][0]["name"], sa_name);
+    assert_eq!(binding["subjects"][0]["namespace"], namespace);
+
+    assert!(
+        spec["tolerations"].as_array().is_some_and(|t| t
+            .iter()
+            .any(|t| t["operator"] == "Exists" && t.get("key").is_none())),
+        "tolerates every taint, like cilium"
+    );
+    let sc = &c["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+}
