@@ -1,8 +1,9 @@
 //! The `deploy/` manifests against the real binary's CLI: the ConfigMap's `config.yaml` passes `check` (with its
 //! CIDR-group files laid out exactly as the DaemonSet's volume `items` place them), its keys are `run` options, the
-//! CIDR-group examples load and answer lookups, the sidecar's argument list is a valid `run` configuration, and
+//! CIDR-group examples load and answer lookups, the sidecar's argument list is a valid `run` configuration,
 //! every `--flag` given to `hubble-ingest` anywhere under `deploy/` (manifest args, scripts, README commands) exists
-//! in that subcommand's `--help`, and the Fluent Bit wrapper script delivers every kept flow and drains on SIGTERM.
+//! in that subcommand's `--help`, the DaemonSet agrees with its config and rbac.yaml, and the Fluent Bit wrapper
+//! script delivers every kept flow and drains on SIGTERM.
 
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
