@@ -94,13 +94,14 @@ pub fn merge(
             .chain(cmd.get_arguments())
             .find(|a| a.get_long() == Some(key.as_str()))
         else {
-            // `check` validates a daemon configuration: `run` options it does not use are checked by
-            // `check` itself (it parses the whole file as `run` would), not rejected here.
+            // The daemon's configuration file also serves the other subcommands: `run` options a subcommand
+            // does not have are skipped (`check` validates them by parsing the whole file as `run` would).
             let known_to_run = cmd.find_subcommand("run").is_some_and(|r| {
                 r.get_arguments()
                     .any(|a| a.get_long() == Some(key.as_str()))
             });
-            if sub_name == "check" && known_to_run {
+            if known_to_run {
+                // One file serves the node: `replay`, `filter`, `check` ... take the keys they have.
                 continue;
             }
             return Err(at(format!("unknown option for `{sub_name}`")));
@@ -208,6 +209,22 @@ mod tests {
         assert!(joined.contains("--flush-interval 2s"), "{joined}");
         assert!(
             joined.contains(r#"--allowlist {"verdict":["DROPPED"]}"#),
+            "{joined}"
+        );
+    }
+
+    #[test]
+    fn the_daemon_config_serves_replay_too() {
+        let out = merged(
+            "input: [/var/log/pods/x/0.log]\nflush-interval: 1s\nsink: [adx]\nadx-cluster: https://c.kusto.windows.net\n",
+            &["hubble-ingest", "replay", "saved.log"],
+        )
+        .unwrap();
+        let joined = out.join(" ");
+        assert!(!joined.contains("flush-interval"), "{joined}");
+        assert!(!joined.contains("--input"), "{joined}");
+        assert!(
+            joined.contains("--sink adx --adx-cluster https://c.kusto.windows.net"),
             "{joined}"
         );
     }

@@ -281,16 +281,23 @@ fn run_stdin(ctx: &IngestContext, cfg: &IngestConfig, rx: &Receiver<LineBatch>, 
     flush_until_ok(ctx, None, p, true);
 }
 
-/// Starts a thread reading stdin in blocks of whole lines; the channel closes at end of input.
+/// Starts a thread reading stdin in blocks of whole lines; the channel closes at end of input. Opening (gzip
+/// detection) happens on that thread, so nothing waits for the first byte.
 pub fn spawn_stdin_reader(max_line_bytes: usize) -> io::Result<Receiver<LineBatch>> {
     let (tx, rx) = crossbeam_channel::bounded::<LineBatch>(4);
-    let opened = crate::source::input::open(
-        &crate::source::input::InputSpec::Stdin,
-        Arc::new(std::sync::atomic::AtomicU64::new(0)),
-    )?;
     std::thread::Builder::new()
         .name("stdin-reader".into())
         .spawn(move || {
+            let opened = match crate::source::input::open(
+                &crate::source::input::InputSpec::Stdin,
+                Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            ) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!("reading stdin failed: {e}");
+                    return;
+                }
+            };
             let max_physical = max_line_bytes.saturating_mul(2).saturating_add(64 * 1024);
             let mut reader = BlockReader::new(opened, 256 * 1024, max_physical).eager();
             loop {

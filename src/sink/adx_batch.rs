@@ -1,72 +1,107 @@
-//! The ADX sink for `replay`: records are batched (up to `--batch-max-bytes`, default 4 MiB) and each batch is
-//! delivered before replay goes on; a batch ADX rejects permanently is written to the dead-letter directory
-//! (and counted), so one bad batch does not stop a replay and nothing is silently lost.
+//! The ADX sink for `replay`: records are batched (4 MiB of NDJSON per batch) and up to `concurrency` batches
+//! are in flight at once while replay goes on reading, so compression and network round trips overlap with
+//! parsing. Memory is bounded by batch size × concurrency, whatever the input size. A batch ADX rejects
+//! permanently is written to the dead-letter directory (and counted), so one bad batch does not stop a replay
+//! and nothing is silently lost; `flush` waits for every batch in flight.
 
-use super::deliver::{AdxSegmentSink, DeliveryError, SegmentSink};
 use super::Sink;
+use hubble_adx::{AdxClient, Batch, IngestError};
+use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 
-/// Batches records for ADX.
+type InFlight = JoinHandle<(Result<(), IngestError>, Batch)>;
+
+/// Batches records for ADX and keeps several batches in flight.
 pub struct AdxBatchSink {
-    inner: AdxSegmentSink,
+    client: Arc<AdxClient>,
+    runtime: tokio::runtime::Runtime,
     buf: Vec<u8>,
-    records: u64,
+    records: usize,
     max_bytes: usize,
+    concurrency: usize,
+    in_flight: VecDeque<InFlight>,
     dead_letter_dir: PathBuf,
     seq: u64,
     /// Batches moved to the dead-letter directory.
     pub dead_letters: u64,
-    _runtime: tokio::runtime::Runtime,
 }
 
 impl AdxBatchSink {
-    /// A batching sink over `inner`; `runtime` drives the client and is kept alive with the sink.
+    /// A batching sink over `client`, whose requests run on `runtime` (kept alive with the sink).
     pub fn new(
-        inner: AdxSegmentSink,
+        client: Arc<AdxClient>,
         runtime: tokio::runtime::Runtime,
         max_bytes: usize,
+        concurrency: usize,
         dead_letter_dir: PathBuf,
     ) -> Self {
         AdxBatchSink {
-            inner,
+            client,
+            runtime,
             buf: Vec::with_capacity(max_bytes + (1 << 20)),
             records: 0,
             max_bytes,
+            concurrency: concurrency.max(1),
+            in_flight: VecDeque::new(),
             dead_letter_dir,
             seq: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             dead_letters: 0,
-            _runtime: runtime,
         }
     }
 
-    fn send(&mut self) -> io::Result<()> {
+    fn start(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let id = hubble_adx::batch_id(&self.buf);
-        match self.inner.deliver(&self.buf, self.records, &id) {
-            Ok(()) => {}
-            Err(DeliveryError::Permanent(msg)) => {
+        while self.in_flight.len() >= self.concurrency {
+            self.finish_oldest()?;
+        }
+        let data = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(self.max_bytes + (1 << 20)),
+        );
+        let id = hubble_adx::batch_id(&data);
+        let batch = Batch::new(data, self.records, id);
+        self.records = 0;
+        let client = Arc::clone(&self.client);
+        self.in_flight.push_back(self.runtime.spawn(async move {
+            let r = client.ingest(&batch).await.map(|_| ());
+            (r, batch)
+        }));
+        Ok(())
+    }
+
+    fn finish_oldest(&mut self) -> io::Result<()> {
+        let Some(h) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let (result, batch) = self
+            .runtime
+            .block_on(h)
+            .map_err(|e| io::Error::other(format!("adx delivery task failed: {e}")))?;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_permanent() => {
                 self.seq += 1;
+                let msg = e.to_string();
                 let path = crate::daemon::deliver::dead_letter(
                     &self.dead_letter_dir,
                     self.seq,
                     "adx",
-                    &self.buf,
+                    &batch.data,
                     &msg,
                 )?;
                 self.dead_letters += 1;
-                tracing::error!(records = self.records, dead_letter = %path.display(), "ADX rejected a batch permanently: {msg}");
+                tracing::error!(records = batch.records, dead_letter = %path.display(), "ADX rejected a batch permanently (fix the cause, then replay the dead letter): {msg}");
+                Ok(())
             }
-            Err(DeliveryError::Transient(msg)) => return Err(io::Error::other(msg)),
-            Err(DeliveryError::Cancelled) => return Err(io::Error::other("cancelled")),
+            Err(e) => Err(io::Error::other(e.to_string())),
         }
-        self.buf.clear();
-        self.records = 0;
-        Ok(())
     }
 }
 
@@ -77,14 +112,18 @@ impl Sink for AdxBatchSink {
 
     fn write(&mut self, records: &[u8]) -> io::Result<()> {
         self.buf.extend_from_slice(records);
-        self.records += memchr::memchr_iter(b'\n', records).count() as u64;
+        self.records += memchr::memchr_iter(b'\n', records).count();
         if self.buf.len() >= self.max_bytes {
-            self.send()?;
+            self.start()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send()
+        self.start()?;
+        while !self.in_flight.is_empty() {
+            self.finish_oldest()?;
+        }
+        Ok(())
     }
 }

@@ -68,12 +68,11 @@ pub fn open_for_replay(
             let client = runtime.block_on(async {
                 crate::adx::client(adx, hubble_adx::CancellationToken::new())
             })?;
-            let inner =
-                deliver::AdxSegmentSink::new(std::sync::Arc::new(client), runtime.handle().clone());
             out.push(Box::new(adx_batch::AdxBatchSink::new(
-                inner,
+                std::sync::Arc::new(client),
                 runtime,
                 4 << 20,
+                adx.adx_concurrency,
                 state_dir.join("dead-letter"),
             )));
         } else {

@@ -168,13 +168,15 @@ impl BlockReader {
             let before = batch.buf.len();
             let want = self.block_size.saturating_sub(before).max(64 * 1024);
             batch.buf.resize(before + want, 0);
-            let n = match self.reader.read(&mut batch.buf[before..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-                Err(e) => {
-                    self.error = Some(e);
-                    self.eof = true;
-                    0
+            let n = loop {
+                match self.reader.read(&mut batch.buf[before..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.error = Some(e);
+                        self.eof = true;
+                        break 0;
+                    }
                 }
             };
             batch.buf.truncate(before + n);
