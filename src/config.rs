@@ -223,8 +223,9 @@ mod tests {
         let joined = out.join(" ");
         assert!(!joined.contains("flush-interval"), "{joined}");
         assert!(!joined.contains("--input"), "{joined}");
+        assert!(joined.contains("--sink adx"), "{joined}");
         assert!(
-            joined.contains("--sink adx --adx-cluster https://c.kusto.windows.net"),
+            joined.contains("--adx-cluster https://c.kusto.windows.net"),
             "{joined}"
         );
     }
