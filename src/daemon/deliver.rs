@@ -145,6 +145,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
                 tracing::error!(sink = %name, segment = id.0, "cannot record delivery in the spool: {e}");
             }
             ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
+            ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         }
     }
 }

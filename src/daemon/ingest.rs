@@ -75,6 +75,7 @@ fn flush(ctx: &IngestContext, tailer: Option<&Tailer>, p: &mut Pending) -> io::R
     if !p.out.is_empty() {
         ctx.spool.append(&p.out, p.records)?;
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
+        ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
     }
     if let Some(t) = tailer {

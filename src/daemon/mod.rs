@@ -96,6 +96,17 @@ fn open_sinks(
 
 /// `run`.
 pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
+    // Signals first: a SIGTERM during startup (loading a large CIDR table, opening sinks) still ends in a
+    // clean exit 0 rather than death by signal.
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop_reading)) {
+            eprintln!("hubble-ingest: cannot install signal handlers: {e}");
+            return ExitCode::Failure;
+        }
+    }
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload));
     let metrics = Arc::new(Metrics::new());
     let processor = match build_processor(args, flags, &metrics) {
         Ok(p) => p,
@@ -135,7 +146,17 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
             return ExitCode::Failure;
         }
     };
+    let names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+    match spool.collect_delivered(&names) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            segments = n,
+            "removed spool segments every sink had already delivered"
+        ),
+        Err(e) => tracing::warn!("cannot clean the spool: {e}"),
+    }
     metrics.spool_bytes.set(spool.bytes() as i64);
+    metrics.spool_segments.set(spool.segments() as i64);
     let input = match open_input(args) {
         Ok(i) => i,
         Err(e) => {
@@ -152,16 +173,6 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
             }
         }
     }
-
-    let stop_reading = Arc::new(AtomicBool::new(false));
-    let reload = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop_reading)) {
-            eprintln!("hubble-ingest: cannot install signal handlers: {e}");
-            return ExitCode::Failure;
-        }
-    }
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload));
 
     let doorbell = Arc::new(Doorbell::default());
     let stop_delivery = Arc::new(AtomicBool::new(false));

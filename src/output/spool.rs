@@ -48,13 +48,18 @@ pub struct Spool {
     dir: PathBuf,
     next: Mutex<u64>,
     bytes: AtomicU64,
+    segments: AtomicU64,
     max_bytes: u64,
 }
 
 impl Spool {
-    /// Opens (creating) the spool under `dir`, removing leftover temp files and measuring what is queued.
+    /// Opens (creating) the spool under `dir`: removes leftover temp files and delivery markers whose segment is
+    /// gone (a crash between removing a segment and its markers), measures what is queued, and continues the
+    /// sequence after every number still named on disk, so a number is never reused while anything refers to it.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
+        let mut segments = std::collections::HashSet::new();
+        let mut markers = Vec::new();
         let mut max_seq = 0u64;
         let mut bytes = 0u64;
         for entry in fs::read_dir(dir)? {
@@ -68,14 +73,47 @@ impl Spool {
             if let Some(seq) = parse_segment_name(&name) {
                 max_seq = max_seq.max(seq + 1);
                 bytes += entry.metadata()?.len();
+                segments.insert(seq);
+            } else if let Some(seq) = parse_marker_name(&name) {
+                max_seq = max_seq.max(seq + 1);
+                markers.push((seq, entry.path()));
             }
+        }
+        let mut removed = false;
+        for (seq, path) in markers {
+            if !segments.contains(&seq) {
+                fs::remove_file(path)?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(dir)?;
         }
         Ok(Spool {
             dir: dir.to_owned(),
             next: Mutex::new(max_seq),
             bytes: AtomicU64::new(bytes),
+            segments: AtomicU64::new(segments.len() as u64),
             max_bytes,
         })
+    }
+
+    /// Segments queued.
+    pub fn segments(&self) -> u64 {
+        self.segments.load(Ordering::Relaxed)
+    }
+
+    /// Removes segments every one of `all_sinks` already delivered (left by a crash between the last delivery
+    /// marker and the removal). Returns how many were removed.
+    pub fn collect_delivered(&self, all_sinks: &[String]) -> io::Result<usize> {
+        let mut n = 0;
+        for id in self.list()? {
+            if all_sinks.iter().all(|s| self.is_done(id, s)) {
+                self.remove_segment(id)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Bytes queued in segments.
@@ -116,6 +154,7 @@ impl Spool {
         sync_dir(&self.dir)?;
         self.bytes
             .fetch_add((HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
+        self.segments.fetch_add(1, Ordering::Relaxed);
         Ok(SegmentId(seq))
     }
 
@@ -157,11 +196,14 @@ impl Spool {
         let qdir = self.dir.join("quarantine");
         fs::create_dir_all(&qdir)?;
         let dest = qdir.join(format!("{:020}.seg", id.0));
-        fs::rename(path, &dest)?;
         self.remove_markers(id)?;
+        fs::rename(path, &dest)?;
         sync_dir(&self.dir)?;
         self.bytes
             .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
+        let _ = self
+            .segments
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         Ok(Quarantined { path: dest, reason })
     }
 
@@ -179,14 +221,25 @@ impl Spool {
             sync_dir(&self.dir)?;
             return Ok(false);
         }
+        self.remove_segment(id)?;
+        Ok(true)
+    }
+
+    /// Removes a delivered segment: its markers first, then the segment, so a crash in between leaves a
+    /// segment that is delivered again (a duplicate), never a marker that could claim a later segment.
+    fn remove_segment(&self, id: SegmentId) -> io::Result<()> {
         let path = self.segment_path(id);
         let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        fs::remove_file(&path)?;
         self.remove_markers(id)?;
+        sync_dir(&self.dir)?;
+        fs::remove_file(&path)?;
         sync_dir(&self.dir)?;
         self.bytes
             .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
-        Ok(true)
+        let _ = self
+            .segments
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        Ok(())
     }
 
     fn remove_markers(&self, id: SegmentId) -> io::Result<()> {
@@ -220,6 +273,13 @@ fn marker_name(sink: &str) -> String {
             }
         })
         .collect()
+}
+
+fn parse_marker_name(name: &str) -> Option<u64> {
+    let (seg, _sink) = name.split_once(".seg.done.")?;
+    (seg.len() == 20 && seg.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| seg.parse().ok())
+        .flatten()
 }
 
 fn parse_segment_name(name: &str) -> Option<u64> {
@@ -282,6 +342,29 @@ mod tests {
         assert!(s.is_full());
         let c = s.append(b"x\n", 1).unwrap();
         assert!(c > b);
+    }
+
+    #[test]
+    fn orphan_markers_are_removed_and_never_claim_a_new_segment() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 1 << 20).unwrap();
+        let a = s.append(b"a\n", 1).unwrap();
+        // A crash between removing segment `a` and its marker leaves the marker alone.
+        File::create(d.path().join(format!("{:020}.seg.done.adx", a.0))).unwrap();
+        fs::remove_file(d.path().join(format!("{:020}.seg", a.0))).unwrap();
+        let s = Spool::open(d.path(), 1 << 20).unwrap();
+        assert!(!d.path().join(format!("{:020}.seg.done.adx", a.0)).exists());
+        let b = s.append(b"b\n", 1).unwrap();
+        assert!(
+            !s.is_done(b, "adx"),
+            "a new segment must not look delivered"
+        );
+        assert_eq!(s.segments(), 1);
+        // Fully delivered but not removed (crash after the last marker): collected at start.
+        File::create(d.path().join(format!("{:020}.seg.done.adx", b.0))).unwrap();
+        assert_eq!(s.collect_delivered(&["adx".to_owned()]).unwrap(), 1);
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!(s.segments(), 0);
     }
 
     #[test]
