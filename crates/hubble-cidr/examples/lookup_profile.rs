@@ -1,5 +1,6 @@
 //! Builds the 1 M-prefix synthetic table and times lookups per address kind; prints peak RSS.
-//! `cargo run --release -p hubble-cidr --example lookup_profile`
+//! `cargo run --profile bench -p hubble-cidr --example lookup_profile [N] [geo]` (geo: groups follow address
+//! blocks, as country lists do; default: groups assigned at random, so they nest everywhere).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -36,7 +37,12 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let pairs = gen::prefixes(n, 250, 7);
+    let geo = std::env::args().nth(2).as_deref() == Some("geo");
+    let pairs = if geo {
+        gen::geo_prefixes(n, 250, 7)
+    } else {
+        gen::prefixes(n, 250, 7)
+    };
     let addrs = gen::addresses(&pairs, 2_000_000, 11);
     let t0 = Instant::now();
     let c0 = cpu_secs();

@@ -399,7 +399,9 @@ fn sweep<K: Key>(
 ) -> (Vec<(K, u32)>, usize) {
     entries.sort_unstable();
     entries.dedup();
-    let mut out: Vec<(K, u32)> = Vec::with_capacity(entries.len() / 2 + 1);
+    // At most two boundaries per distinct prefix, plus the start of the space: reserve exactly that rather than
+    // letting doubling overshoot by up to 2x (IPv6 entries are 32 bytes).
+    let mut out: Vec<(K, u32)> = Vec::with_capacity(2 * entries.len() + 1);
     out.push((K::ZERO, EMPTY_LIST));
     let mut stack: Vec<(K, u32)> = Vec::new();
     let mut node: Vec<u32> = Vec::new();
