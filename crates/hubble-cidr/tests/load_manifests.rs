@@ -341,3 +341,21 @@ fn yaml_file_without_any_kubernetes_object_is_reported() {
         loaded.diagnostics[0]
     );
 }
+
+#[test]
+fn bare_addresses_are_cidrs_for_calico_and_lists_but_not_for_cilium() {
+    let text = "apiVersion: cilium.io/v2\nkind: CiliumCIDRGroup\nmetadata: {name: imds}\nspec:\n  externalCIDRs:\n  - 169.254.169.254\n  - 169.254.170.2/32\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: host}\nspec:\n  nets: [192.0.2.1]\n";
+    let (t, loaded) = table_of("b.yaml", text);
+    assert_eq!(loaded.diagnostics.len(), 1, "{:?}", loaded.diagnostics);
+    let d = &loaded.diagnostics[0];
+    assert_eq!(d.entry.as_deref(), Some("169.254.169.254"));
+    assert!(
+        d.message.starts_with("spec.externalCIDRs[0]: invalid CIDR"),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("169.254.169.254/32"), "{}", d.message);
+    assert!(lookup(&t, "169.254.169.254").0.is_empty());
+    assert_eq!(lookup(&t, "169.254.170.2").0, ["imds"]);
+    assert_eq!(lookup(&t, "192.0.2.1").0, ["host"]);
+}

@@ -6,6 +6,8 @@
 //! concatenated JSON objects. Guarantees: other kinds are ignored; a value of an unexpected shape never fails the
 //! file (it is ignored or reported as a [`Diagnostic`]); each CIDR is parsed as it is read, so a 1 M-entry list
 //! never exists as strings in memory; malformed YAML/JSON is a [`LoadError`] naming file, line and column.
+//! A bare address (no `/len`) is accepted in Calico `nets`, but in CiliumCIDRGroup `externalCIDRs` it is
+//! reported and skipped, as Cilium (`Format=cidr`, `netip.ParsePrefix`) does.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -201,7 +203,25 @@ pub(crate) fn collect(
         } else {
             (obj.nets, "spec.nets")
         };
-        let cidrs = cidrs.unwrap_or_default();
+        let mut cidrs = cidrs.unwrap_or_default();
+        if is_cilium {
+            // The CRD validates `Format=cidr` and Cilium parses with `netip.ParsePrefix`, which rejects a bare
+            // address: Cilium skips it, so do we (this keeps the lookup equal to Cilium's `cidrgroup:` labels).
+            for (index, p) in std::mem::take(&mut cidrs.bare) {
+                let text = p.addr().to_string();
+                cidrs.invalid.push(BadEntry {
+                    index,
+                    reason: format!(
+                        "invalid CIDR {text:?}: no prefix length (Cilium requires one, e.g. {p})"
+                    ),
+                    text,
+                });
+            }
+            cidrs.invalid.sort_by_key(|b| b.index);
+        } else {
+            // Calico accepts single addresses in `nets`.
+            cidrs.valid.extend(cidrs.bare.drain(..).map(|(_, p)| p));
+        }
         if cidrs.not_a_list {
             diags.push(Diagnostic {
                 file: file.clone(),
@@ -273,6 +293,8 @@ pub(crate) struct RawObject {
 pub(crate) struct Cidrs {
     pub valid: Vec<Prefix>,
     pub invalid: Vec<BadEntry>,
+    /// Bare addresses (no `/len`), with their index: valid for Calico, not for Cilium (see [`collect`]).
+    pub bare: Vec<(usize, Prefix)>,
     pub not_a_list: bool,
 }
 
@@ -411,12 +433,14 @@ impl<'de> Deserialize<'de> for Labels {
 /// One CIDR list entry, parsed on the spot.
 enum Entry {
     Valid(Prefix),
+    Bare(Prefix),
     Invalid { text: String, reason: String },
 }
 
 impl Entry {
     fn from_text(text: &str) -> Entry {
         match Prefix::parse(text) {
+            Ok(p) if !text.contains('/') => Entry::Bare(p),
             Ok(p) => Entry::Valid(p),
             Err(e) => Entry::Invalid {
                 text: text.to_owned(),
@@ -494,6 +518,7 @@ impl<'de> Deserialize<'de> for Cidrs {
                 while let Some(entry) = seq.next_element::<Entry>()? {
                     match entry {
                         Entry::Valid(p) => out.valid.push(p),
+                        Entry::Bare(p) => out.bare.push((index, p)),
                         Entry::Invalid { text, reason } => out.invalid.push(BadEntry {
                             index,
                             text,
