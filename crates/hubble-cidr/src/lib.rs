@@ -12,7 +12,7 @@
 //!   naming file and line.
 //! - [`reload`]: poll the sources (ConfigMap `..data` swaps included) and rebuild off the hot path; the caller
 //!   swaps the new `Arc<PrefixTable>` in (e.g. with `arc-swap`) and keeps the old one when a reload fails.
-//! - [`lookup_json`]: the `cidr-lookup` subcommand's JSON line per IP.
+//! - [`mod@lookup_json`]: the `cidr-lookup` subcommand's JSON line per IP.
 //! - `k8s` (cargo feature `k8s`): list+watch CiliumCIDRGroups and Calico GlobalNetworkSets through the
 //!   Kubernetes API and deliver debounced table rebuilds.
 //!
