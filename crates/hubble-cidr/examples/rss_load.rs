@@ -4,7 +4,40 @@
 
 use std::time::Instant;
 
-use hubble_cidr::{load_sources, Source};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hubble_cidr::{load_groups, PrefixTable, Source};
+
+/// Counts live heap bytes and their peak (to tell the load's peak from the build's).
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let live = LIVE.fetch_add(new, Ordering::Relaxed) + new;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn mib(b: usize) -> f64 {
+    b as f64 / 1048576.0
+}
 
 #[path = "../benches/support/gen.rs"]
 mod gen;
@@ -37,20 +70,26 @@ fn main() {
         }
         Some("load") => {
             let t = Instant::now();
-            let loaded = load_sources(&[Source::parse(&args[2])]).unwrap_or_else(|e| panic!("{e}"));
+            let loaded = load_groups(&[Source::parse(&args[2])]).unwrap_or_else(|e| panic!("{e}"));
+            let load_peak = PEAK.load(Ordering::Relaxed);
+            let after_load = LIVE.load(Ordering::Relaxed);
+            PEAK.store(after_load, Ordering::Relaxed);
+            let table = PrefixTable::build(&loaded.groups);
             let elapsed = t.elapsed();
-            let stats = loaded.table.stats();
-            drop(loaded.groups);
+            let stats = table.stats();
             println!(
-                "{}: {:?}, {} v4 + {} v6 prefixes, {} lists, table heap {:.1} MiB; peak RSS {:.1} MiB, now {:.1} MiB",
+                "{}: {:?}, {} v4 + {} v6 prefixes, {} lists, table heap {:.1} MiB; heap peak: load {:.1} MiB, \
+                 build {:.1} MiB (groups held {:.1} MiB); peak RSS {:.1} MiB",
                 args[2],
                 elapsed,
                 stats.prefixes_v4,
                 stats.prefixes_v6,
                 stats.lists,
-                stats.heap_bytes as f64 / 1048576.0,
+                mib(stats.heap_bytes),
+                mib(load_peak),
+                mib(PEAK.load(Ordering::Relaxed)),
+                mib(after_load),
                 vm("VmHWM:"),
-                vm("VmRSS:")
             );
         }
         _ => eprintln!("usage: rss_load gen DIR N | rss_load load PATH"),

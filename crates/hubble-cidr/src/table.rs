@@ -14,7 +14,7 @@
 //! bits of the address (8–20 bits, sized to about 4 ranges per bucket) and a short binary search within the bucket.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -209,12 +209,10 @@ impl PrefixTable {
         let mut interner = Interner::new(groups.len() as u32);
         let (ranges_v4, prefixes_v4) = sweep(&mut v4, &mut interner);
         drop(v4);
-        let v4 = V4Index::new(&ranges_v4);
-        drop(ranges_v4);
+        let v4 = V4Index::new(ranges_v4);
         let (ranges_v6, prefixes_v6) = sweep(&mut v6, &mut interner);
         drop(v6);
-        let v6 = V6Index::new(&ranges_v6);
-        drop(ranges_v6);
+        let v6 = V6Index::new(ranges_v6);
         let (label_pairs, group_pairs) = intern_label_pairs(&groups);
         let lists = interner.finish(&group_pairs, &label_pairs);
         let group_json = groups.iter().map(|g| json_string(&g.name)).collect();
@@ -362,16 +360,21 @@ fn slice_of<'a, T>(offsets: &[u32], arena: &'a [T], list: u32) -> &'a [T] {
     }
 }
 
-/// Address bits of one family.
+/// Address bits of one family, and how a range (start, list id) is stored for it.
 trait Key: Copy + Ord {
+    /// The stored form of one range.
+    type Packed: Copy;
     const ZERO: Self;
     /// Last address of the prefix `self/len`.
     fn last(self, len: u8) -> Self;
     /// The next address, `None` at the end of the space.
     fn succ(self) -> Option<Self>;
+    fn pack(self, list: u32) -> Self::Packed;
+    fn unpack(p: &Self::Packed) -> (Self, u32);
 }
 
 impl Key for u32 {
+    type Packed = u64;
     const ZERO: u32 = 0;
     fn last(self, len: u8) -> u32 {
         self | !mask32(len)
@@ -379,9 +382,16 @@ impl Key for u32 {
     fn succ(self) -> Option<u32> {
         self.checked_add(1)
     }
+    fn pack(self, list: u32) -> u64 {
+        (u64::from(self) << 32) | u64::from(list)
+    }
+    fn unpack(p: &u64) -> (u32, u32) {
+        ((p >> 32) as u32, *p as u32)
+    }
 }
 
 impl Key for u128 {
+    type Packed = V6Range;
     const ZERO: u128 = 0;
     fn last(self, len: u8) -> u128 {
         self | !mask128(len)
@@ -389,20 +399,31 @@ impl Key for u128 {
     fn succ(self) -> Option<u128> {
         self.checked_add(1)
     }
+    fn pack(self, list: u32) -> V6Range {
+        V6Range {
+            hi: (self >> 64) as u64,
+            lo: self as u64,
+            list,
+        }
+    }
+    fn unpack(p: &V6Range) -> (u128, u32) {
+        ((u128::from(p.hi) << 64) | u128::from(p.lo), p.list)
+    }
 }
 
 /// Sort and deduplicate `(start, len, group)` entries, then cut the space into ranges with constant group
-/// lists. Returns the ranges (first starts at 0; consecutive lists differ) and the distinct entry count.
+/// lists, emitted directly in their stored form. Returns the ranges (first starts at 0; consecutive lists
+/// differ) and the distinct entry count.
 fn sweep<K: Key>(
     entries: &mut Vec<(K, u8, u32)>,
     interner: &mut Interner,
-) -> (Vec<(K, u32)>, usize) {
+) -> (Vec<K::Packed>, usize) {
     entries.sort_unstable();
     entries.dedup();
     // At most two boundaries per distinct prefix, plus the start of the space: reserve exactly that rather than
-    // letting doubling overshoot by up to 2x (IPv6 entries are 32 bytes).
-    let mut out: Vec<(K, u32)> = Vec::with_capacity(2 * entries.len() + 1);
-    out.push((K::ZERO, EMPTY_LIST));
+    // letting doubling overshoot by up to 2x.
+    let mut out: Vec<K::Packed> = Vec::with_capacity(2 * entries.len() + 1);
+    out.push(K::ZERO.pack(EMPTY_LIST));
     let mut stack: Vec<(K, u32)> = Vec::new();
     let mut node: Vec<u32> = Vec::new();
     let mut i = 0;
@@ -422,45 +443,47 @@ fn sweep<K: Key>(
             }
             stack.pop();
             if let Some(next) = last.succ() {
-                emit(&mut out, next, stack.last().map_or(EMPTY_LIST, |t| t.1));
+                emit::<K>(&mut out, next, stack.last().map_or(EMPTY_LIST, |t| t.1));
             }
         }
         let parent = stack.last().map_or(EMPTY_LIST, |t| t.1);
         let list = interner.child(parent, &node);
-        emit(&mut out, start, list);
+        emit::<K>(&mut out, start, list);
         stack.push((start.last(len), list));
     }
     while let Some((last, _)) = stack.pop() {
         if let Some(next) = last.succ() {
-            emit(&mut out, next, stack.last().map_or(EMPTY_LIST, |t| t.1));
+            emit::<K>(&mut out, next, stack.last().map_or(EMPTY_LIST, |t| t.1));
         }
     }
     (out, entries.len())
 }
 
-fn emit<K: Eq>(out: &mut Vec<(K, u32)>, start: K, list: u32) {
-    if out.last().is_some_and(|l| l.0 == start) {
+fn emit<K: Key>(out: &mut Vec<K::Packed>, start: K, list: u32) {
+    if out.last().is_some_and(|l| K::unpack(l).0 == start) {
         out.pop();
     }
-    if out.last().is_some_and(|l| l.1 == list) {
+    if out.last().is_some_and(|l| K::unpack(l).1 == list) {
         return;
     }
-    out.push((start, list));
+    out.push(start.pack(list));
 }
-
-const NO_LIST: u32 = u32::MAX;
 
 /// Interns group lists (hash-consed in one arena): list 0 is empty, lists `1..=G` are the singletons `[g]`
 /// (so the common "one group" answer reads a small, cache-resident part of the arena);
 /// `child(parent, node)` is the node's groups (sorted by id = name) followed by the parent's list without them.
+/// The hash table stores only list ids (4 bytes each) and hashes/compares through the arena.
 struct Interner {
     offsets: Vec<u32>,
     arena: Vec<u32>,
-    heads: HashMap<u64, u32, FxBuild>,
-    chain: Vec<u32>,
-    memo_single: HashMap<(u32, u32), u32, FxBuild>,
-    memo_multi: HashMap<Vec<u32>, u32, FxBuild>,
+    table: hashbrown::HashTable<u32>,
     scratch: Vec<u32>,
+}
+
+fn hash_list(list: &[u32]) -> u64 {
+    let mut h = FxHasher::default();
+    list.hash(&mut h);
+    h.finish()
 }
 
 impl Interner {
@@ -468,10 +491,7 @@ impl Interner {
         let mut i = Interner {
             offsets: vec![0],
             arena: Vec::new(),
-            heads: HashMap::default(),
-            chain: Vec::new(),
-            memo_single: HashMap::default(),
-            memo_multi: HashMap::default(),
+            table: hashbrown::HashTable::new(),
             scratch: Vec::new(),
         };
         i.intern(&[]);
@@ -486,30 +506,11 @@ impl Interner {
     }
 
     fn child(&mut self, parent: u32, node: &[u32]) -> u32 {
-        if let [g] = node {
-            if parent == EMPTY_LIST {
+        if parent == EMPTY_LIST {
+            if let [g] = node {
                 return g + 1;
             }
-            if let Some(&id) = self.memo_single.get(&(parent, *g)) {
-                return id;
-            }
-            let id = self.derive(parent, node);
-            self.memo_single.insert((parent, *g), id);
-            id
-        } else {
-            let mut key = Vec::with_capacity(node.len() + 1);
-            key.push(parent);
-            key.extend_from_slice(node);
-            if let Some(&id) = self.memo_multi.get(&key) {
-                return id;
-            }
-            let id = self.derive(parent, node);
-            self.memo_multi.insert(key, id);
-            id
         }
-    }
-
-    fn derive(&mut self, parent: u32, node: &[u32]) -> u32 {
         let mut list = std::mem::take(&mut self.scratch);
         list.clear();
         list.extend_from_slice(node);
@@ -520,33 +521,29 @@ impl Interner {
     }
 
     fn intern(&mut self, list: &[u32]) -> u32 {
-        let mut h = FxHasher::default();
-        list.hash(&mut h);
-        let hash = h.finish();
-        let mut cur = self.heads.get(&hash).copied().unwrap_or(NO_LIST);
-        let head = cur;
-        while cur != NO_LIST {
-            if self.list(cur) == list {
-                return cur;
-            }
-            cur = self.chain.get(cur as usize).copied().unwrap_or(NO_LIST);
+        let hash = hash_list(list);
+        let (offsets, arena) = (&self.offsets, &self.arena);
+        if let Some(&id) = self
+            .table
+            .find(hash, |&id| slice_of(offsets, arena, id) == list)
+        {
+            return id;
         }
         let id = (self.offsets.len() - 1) as u32;
         self.arena.extend_from_slice(list);
         self.offsets.push(self.arena.len() as u32);
-        self.chain.push(head);
-        self.heads.insert(hash, id);
+        let (offsets, arena) = (&self.offsets, &self.arena);
+        self.table.insert_unique(hash, id, |&other| {
+            hash_list(slice_of(offsets, arena, other))
+        });
         id
     }
 
     /// Freeze into [`Lists`], computing each list's merged labels: walk its groups most specific first, keep the
     /// first pair seen per key, and sort pair ids (which sorts by key).
     fn finish(mut self, group_pairs: &[Vec<u32>], pairs: &[(String, String)]) -> Lists {
-        // The hash-consing state is no longer needed; free it before the label arena grows.
-        self.heads = HashMap::default();
-        self.memo_single = HashMap::default();
-        self.memo_multi = HashMap::default();
-        self.chain = Vec::new();
+        // The hash-consing table is no longer needed; free it before the label arena grows.
+        self.table = hashbrown::HashTable::new();
         let n = self.offsets.len() - 1;
         let mut label_offsets = Vec::with_capacity(n + 1);
         let mut label_arena = Vec::new();
@@ -653,15 +650,11 @@ struct V4Index {
 }
 
 impl V4Index {
-    fn new(ranges: &[(u32, u32)]) -> V4Index {
-        let packed = ranges
-            .iter()
-            .map(|&(start, list)| (u64::from(start) << 32) | u64::from(list))
-            .collect();
-        let buckets = Buckets::new(ranges.len(), |i| u128::from(ranges[i].0));
+    fn new(ranges: Vec<u64>) -> V4Index {
+        let buckets = Buckets::new(ranges.len(), |i| u128::from(ranges[i] >> 32));
         V4Index {
             buckets,
-            ranges: packed,
+            ranges: ranges.into_boxed_slice(),
         }
     }
 
@@ -704,19 +697,13 @@ struct V6Index {
 }
 
 impl V6Index {
-    fn new(ranges: &[(u128, u32)]) -> V6Index {
-        let packed = ranges
-            .iter()
-            .map(|&(start, list)| V6Range {
-                hi: (start >> 64) as u64,
-                lo: start as u64,
-                list,
-            })
-            .collect();
-        let buckets = Buckets::new(ranges.len(), |i| ranges[i].0);
+    fn new(ranges: Vec<V6Range>) -> V6Index {
+        let buckets = Buckets::new(ranges.len(), |i| {
+            (u128::from(ranges[i].hi) << 64) | u128::from(ranges[i].lo)
+        });
         V6Index {
             buckets,
-            ranges: packed,
+            ranges: ranges.into_boxed_slice(),
         }
     }
 
@@ -740,11 +727,9 @@ impl V6Index {
     }
 }
 
-/// FxHash (rustc's hasher): the interner hashes small integer keys, where SipHash would dominate build time.
+/// FxHash (rustc's hasher): the interner hashes short lists of small integers, where SipHash would dominate.
 #[derive(Default, Clone, Copy)]
 struct FxHasher(u64);
-
-type FxBuild = BuildHasherDefault<FxHasher>;
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {

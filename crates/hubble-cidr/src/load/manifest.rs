@@ -527,6 +527,8 @@ impl<'de> Deserialize<'de> for Cidrs {
                     }
                     index += 1;
                 }
+                // Doubling may have left up to half the capacity unused; geo lists are large.
+                out.valid.shrink_to_fit();
                 Ok(out)
             }
             // `externalCIDRs: ~` or an empty value is an empty list, as in Kubernetes.
