@@ -23,7 +23,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
-use kube::{Client, Config};
+/// The kube-rs client type [`watch_cidr_groups`] takes (re-exported so callers need not depend on `kube`).
+pub use kube::Client;
+use kube::Config;
 use serde::Deserialize;
 
 use crate::group::{GroupSet, Origin};
