@@ -348,6 +348,30 @@ fn record_instance(history: &Path, d: &Proc, state: &Path, what: &str) {
         d.pid(),
         d.log()
     );
+    {
+        let cp = fs::read_to_string(state.join("checkpoints.json")).unwrap_or_default();
+        let _ = writeln!(f, "checkpoints: {cp}");
+        if let Some(logs) = state.parent().map(|p| p.join("logs")) {
+            let mut l: Vec<String> = fs::read_dir(&logs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e.file_name().to_string_lossy(),
+                        e.metadata().map(|m| m.len()).unwrap_or(0)
+                    )
+                })
+                .collect();
+            l.sort();
+            let _ = writeln!(f, "logs: {l:?}");
+        }
+        if let Some(out) = state.parent().map(|p| p.join("out/flows.ndjson")) {
+            let len = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+            let _ = writeln!(f, "sink bytes: {len}");
+        }
+    }
 }
 
 fn kill9_while_writing_and_rotating(scheme: Scheme, run: u32) {
@@ -380,7 +404,8 @@ fn kill9_while_writing_and_rotating(scheme: Scheme, run: u32) {
         ))
     };
 
-    // Every instance's log and the spool listing after it, for a post-mortem (kept when the test fails).
+    // After each instance: its log, the spool listing, checkpoints, input files and sink size (history.txt, kept
+    // with the test directory when the test fails).
     let history = dir.path().join("history.txt");
     let writer = writer_thread(logs.clone(), scheme, seed, run, Duration::from_secs(8));
     let mut rng = XorShift::new(seed);
@@ -478,15 +503,17 @@ fn kill9_while_writing_and_rotating(scheme: Scheme, run: u32) {
 }
 
 #[test]
-#[ignore = "BUG: spool sequence reuse + orphan done markers lose a segment after some kills (see \
-            orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment); run with --ignored"]
+#[ignore = "BUG (two, both lose flows in ~1 of 3 runs): spool sequence reuse + orphan done markers (see \
+            orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment), and hubble-tail opening a path \
+            after a rotation replaced it, acknowledging the new file's offsets under the rotated file's id"]
 fn kill9_during_kubelet_rotation_loses_no_flow_and_tears_no_record() {
     kill9_while_writing_and_rotating(Scheme::Kubelet, 0x1001);
 }
 
 #[test]
-#[ignore = "BUG: spool sequence reuse + orphan done markers lose a segment after some kills (see \
-            orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment); run with --ignored"]
+#[ignore = "BUG (two, both lose flows in ~1 of 3 runs): spool sequence reuse + orphan done markers (see \
+            orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment), and hubble-tail opening a path \
+            after a rotation replaced it, acknowledging the new file's offsets under the rotated file's id"]
 fn kill9_during_lumberjack_rotation_loses_no_flow_and_tears_no_record() {
     kill9_while_writing_and_rotating(Scheme::Lumberjack, 0x1002);
 }
@@ -1211,5 +1238,173 @@ fn orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment() {
         wait_until(Duration::from_secs(10), || spool_segments(&state) == 0),
         "spool never drained"
     );
+    assert_clean_exit(&mut d, Duration::from_secs(10), "second run");
+}
+
+fn gzip_file(src: &Path, dest: &Path) {
+    let data = fs::read(src).expect("read");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&data).expect("gzip");
+    fs::write(dest, enc.finish().expect("gzip")).expect("write gzip");
+}
+
+#[test]
+fn file_rotated_and_gzipped_while_down_is_drained_from_its_checkpoint() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).expect("mkdir");
+    let state = dir.path().join("state");
+    let out = dir.path().join("flows.ndjson");
+    let active = logs.join("events.log");
+    let mut gen = FlowGen::new(0x8001);
+    let mut rng = XorShift::new(8001);
+    let mut first = String::new();
+    for _ in 0..2 {
+        first.push_str(&gen.kept_flow());
+        first.push('\n');
+    }
+    append(&active, &first);
+    let args = [
+        "--read-from-head".to_owned(),
+        "--sink".to_owned(),
+        format!("file:{}", out.display()),
+    ];
+    let glob = format!("{}/events*.log*", logs.display());
+    let mut d = Proc::spawn(&mut run_cmd(
+        &state,
+        std::slice::from_ref(&glob),
+        &args,
+        &[],
+    ));
+    assert!(
+        wait_until(Duration::from_secs(20), || flows::file_uuids(&out).0.len()
+            == 2),
+        "{}",
+        d.log_tail(20)
+    );
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    assert_clean_exit(&mut d, Duration::from_secs(10), "first run");
+
+    // While the daemon is down: more lines, then lumberjack rotation with compression.
+    append(&active, &lines(&mut gen, &mut rng, 400));
+    let rotated = logs.join("events-2026-01-01T00-00-01.000.log");
+    fs::rename(&active, &rotated).expect("rotate");
+    gzip_file(
+        &rotated,
+        &logs.join("events-2026-01-01T00-00-01.000.log.gz"),
+    );
+    fs::remove_file(&rotated).expect("remove original");
+    append(&active, &lines(&mut gen, &mut rng, 10));
+
+    let mut d = Proc::spawn(&mut run_cmd(
+        &state,
+        std::slice::from_ref(&glob),
+        &args,
+        &[],
+    ));
+    let ok = wait_until(Duration::from_secs(20), || {
+        flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
+    });
+    let got = flows::file_uuids(&out).0;
+    let missing = flows::missing(&gen.kept, &got);
+    assert!(
+        ok,
+        "{} of {} flows missing (first {:?}, last {:?})\n{}",
+        missing.len(),
+        gen.kept.len(),
+        missing.first(),
+        missing.last(),
+        d.log_tail(20)
+    );
+    assert_eq!(
+        flows::duplicates(&got),
+        0,
+        "the part read before was read again"
+    );
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    assert_clean_exit(&mut d, Duration::from_secs(10), "second run");
+}
+
+#[test]
+fn gzip_copy_seen_half_written_loses_nothing() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).expect("mkdir");
+    let state = dir.path().join("state");
+    let out = dir.path().join("flows.ndjson");
+    let active = logs.join("events.log");
+    let mut gen = FlowGen::new(0x8002);
+    let mut rng = XorShift::new(8002);
+    let mut first = String::new();
+    for _ in 0..2 {
+        first.push_str(&gen.kept_flow());
+        first.push('\n');
+    }
+    append(&active, &first);
+    let args = [
+        "--read-from-head".to_owned(),
+        "--sink".to_owned(),
+        format!("file:{}", out.display()),
+    ];
+    let glob = format!("{}/events*.log*", logs.display());
+    let mut d = Proc::spawn(&mut run_cmd(
+        &state,
+        std::slice::from_ref(&glob),
+        &args,
+        &[],
+    ));
+    assert!(
+        wait_until(Duration::from_secs(20), || flows::file_uuids(&out).0.len()
+            == 2),
+        "{}",
+        d.log_tail(20)
+    );
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    assert_clean_exit(&mut d, Duration::from_secs(10), "first run");
+
+    // While the daemon is down: more lines, rotation, and lumberjack's compression is half-way through writing
+    // `<rotated>.gz` (lumberjack writes the .gz in place, then removes the original).
+    append(&active, &lines(&mut gen, &mut rng, 400));
+    let rotated = logs.join("events-2026-01-01T00-00-01.000.log");
+    fs::rename(&active, &rotated).expect("rotate");
+    append(&active, &lines(&mut gen, &mut rng, 10));
+    let data = fs::read(&rotated).expect("read");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&data).expect("gzip");
+    let gz = enc.finish().expect("gzip");
+    let gz_path = logs.join("events-2026-01-01T00-00-01.000.log.gz");
+    let mut f = File::create(&gz_path).expect("create gz");
+    f.write_all(&gz[..gz.len() / 2]).expect("write half");
+    f.flush().expect("flush");
+
+    let mut d = Proc::spawn(&mut run_cmd(
+        &state,
+        std::slice::from_ref(&glob),
+        &args,
+        &[],
+    ));
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    // Let it see the half-written copy for a few discovery passes, then finish the compression.
+    std::thread::sleep(Duration::from_millis(2500));
+    f.write_all(&gz[gz.len() / 2..]).expect("write rest");
+    drop(f);
+    fs::remove_file(&rotated).expect("remove original");
+    let ok = wait_until(Duration::from_secs(20), || {
+        flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
+    });
+    let got = flows::file_uuids(&out).0;
+    let missing = flows::missing(&gen.kept, &got);
+    assert!(
+        ok,
+        "{} of {} flows missing (first {:?}, last {:?})\n{}",
+        missing.len(),
+        gen.kept.len(),
+        missing.first(),
+        missing.last(),
+        d.log_tail(20)
+    );
+    eprintln!("half-written gzip: {} duplicates", flows::duplicates(&got));
     assert_clean_exit(&mut d, Duration::from_secs(10), "second run");
 }
