@@ -31,6 +31,7 @@ pub fn build_processor(
     args: &RunArgs,
     flags: &[(String, String)],
     metrics: &Metrics,
+    k8s: Option<&crate::enrich::KubernetesGroups>,
 ) -> Result<Processor, String> {
     let filter = crate::filters::build(&args.filter, flags).map_err(|e| format!("filter: {e}"))?;
     for w in filter.warnings() {
@@ -39,8 +40,10 @@ pub fn build_processor(
     let tagger = if args.enrich.cidr_groups.is_empty() {
         None
     } else {
-        let (tagger, stats) = crate::enrich::load(&args.enrich.cidr_groups)
-            .map_err(|e| format!("cidr-groups: {e}"))?;
+        let k8s_groups = k8s.and_then(|k| k.snapshot());
+        let (tagger, stats) =
+            crate::enrich::load_with(&args.enrich.cidr_groups, k8s_groups.as_ref())
+                .map_err(|e| format!("cidr-groups: {e}"))?;
         metrics
             .cidr_prefixes
             .set((stats.prefixes_v4 + stats.prefixes_v6) as i64);
@@ -108,14 +111,6 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     }
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload));
     let metrics = Arc::new(Metrics::new());
-    let processor = match build_processor(args, flags, &metrics) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("hubble-ingest: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    let processor = Arc::new(ArcSwap::from_pointee(processor));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("hubble-ingest-io")
@@ -128,6 +123,38 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
             return ExitCode::Failure;
         }
     };
+    let k8s = if crate::enrich::wants_kubernetes(&args.enrich.cidr_groups) {
+        let hup = Arc::clone(&reload);
+        match crate::enrich::watch_kubernetes(runtime.handle(), move || {
+            hup.store(true, Ordering::Relaxed)
+        }) {
+            Ok(k) => {
+                // Give the first list a moment so the first batches are already tagged.
+                let deadline = Instant::now() + Duration::from_secs(15);
+                while k.snapshot().is_none() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if k.snapshot().is_none() {
+                    tracing::warn!("no CIDR groups from Kubernetes yet; starting with file sources, the table updates when the list arrives");
+                }
+                Some(k)
+            }
+            Err(e) => {
+                eprintln!("hubble-ingest: cidr-groups: {e}");
+                return ExitCode::Usage;
+            }
+        }
+    } else {
+        None
+    };
+    let processor = match build_processor(args, flags, &metrics, k8s.as_ref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("hubble-ingest: {e}");
+            return ExitCode::Usage;
+        }
+    };
+    let processor = Arc::new(ArcSwap::from_pointee(processor));
     let cancel = hubble_adx::CancellationToken::new();
     let mut sinks = match open_sinks(args, &runtime, &cancel) {
         Ok(s) => s,
@@ -209,6 +236,7 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
         Arc::clone(&metrics),
         Arc::clone(&reload),
         Arc::clone(&stop_reading),
+        k8s,
     );
 
     metrics.set_ready(true);

@@ -1,7 +1,8 @@
 //! Reloading the filter configuration and CIDR-group sources while the daemon runs.
 //!
-//! A thread polls the files behind `--flowlogs` and `--cidr-groups` (recursively for directories, following
-//! symlinks so a ConfigMap's `..data` swap is seen) every two seconds, and reloads on any change or on SIGHUP.
+//! A thread polls the files behind `--flowlogs`, `--cidr-groups` and `--config` (recursively for directories,
+//! following symlinks so a ConfigMap's `..data` swap is seen) every two seconds, and reloads on any change, on
+//! SIGHUP, or when the Kubernetes watch delivers new CIDR groups.
 //! The new processor is built off the hot path and swapped in atomically; lookups never see a half-built table.
 //! A reload that fails keeps the previous configuration and logs why.
 
@@ -58,6 +59,7 @@ pub fn spawn_reloader(
     metrics: Arc<Metrics>,
     sighup: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    k8s: Option<crate::enrich::KubernetesGroups>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let mut watched: Vec<PathBuf> = args
         .enrich
@@ -107,7 +109,7 @@ pub fn spawn_reloader(
                     },
                     None => (initial.clone(), flags.clone()),
                 };
-                match super::build_processor(&args, &flags, &metrics) {
+                match super::build_processor(&args, &flags, &metrics, k8s.as_ref()) {
                     Ok(p) => {
                         processor.store(Arc::new(p));
                         metrics
