@@ -1408,3 +1408,118 @@ fn gzip_copy_seen_half_written_loses_nothing() {
     eprintln!("half-written gzip: {} duplicates", flows::duplicates(&got));
     assert_clean_exit(&mut d, Duration::from_secs(10), "second run");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+#[test]
+#[ignore = "BUG: hubble-tail probes a path, then opens it by path later in the same discovery pass (tailer.rs \
+            Tailer::open → File::open(&found.path)) without checking the opened file is the one fingerprinted; \
+            a rotation in between makes it read the new file under the old file's id and checkpoint the old id \
+            past data never read"]
+fn rotation_during_startup_discovery_loses_nothing() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let base = dir.path().join("base");
+    let logs = base.join("logs");
+    fs::create_dir_all(&logs).expect("mkdir");
+    let mut gen = FlowGen::new(0x9001);
+    // Rotated gzip files already read before: at startup each is decompressed up to its checkpoint, which
+    // widens the time between fingerprinting `events.log` and opening it.
+    for i in 0..10 {
+        let mut text = String::new();
+        text.push_str(&gen.kept_flow());
+        text.push('\n');
+        for _ in 0..6000 {
+            text.push_str(&gen.noise());
+            text.push('\n');
+        }
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(text.as_bytes()).expect("gzip");
+        let name = format!("events-2026-01-01T00-00-{i:02}.000.log.gz");
+        fs::write(logs.join(name), enc.finish().expect("gzip")).expect("write");
+    }
+    append(&logs.join("events.log"), &format!("{}\n", gen.kept_flow()));
+    let sink_of = |root: &Path| format!("file:{}", root.join("flows.ndjson").display());
+    let glob_of = |root: &Path| format!("{}/logs/events*.log*", root.display());
+    let args_of = |root: &Path| {
+        vec![
+            "--read-from-head".to_owned(),
+            "--sink".to_owned(),
+            sink_of(root),
+        ]
+    };
+    let mut d = Proc::spawn(&mut run_cmd(
+        &base.join("state"),
+        &[glob_of(&base)],
+        &args_of(&base),
+        &[],
+    ));
+    assert!(
+        wait_until(Duration::from_secs(60), || flows::missing(
+            &gen.kept,
+            &flows::file_uuids(&base.join("flows.ndjson")).0
+        )
+        .is_empty()),
+        "setup run did not deliver\n{}",
+        d.log_tail(20)
+    );
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    assert_clean_exit(&mut d, Duration::from_secs(10), "setup run");
+    // File A: the active file gets more lines while the daemon is down.
+    let mut a = String::new();
+    for _ in 0..100 {
+        a.push_str(&gen.kept_flow());
+        a.push('\n');
+    }
+    append(&logs.join("events.log"), &a);
+    let kept_before_b = gen.kept.clone();
+    let mut b = String::new();
+    for _ in 0..50 {
+        b.push_str(&gen.kept_flow());
+        b.push('\n');
+    }
+    // Restart, and rotate A away (a new file B takes its name) at various moments of startup.
+    for (attempt, delay_ms) in (0..600).step_by(40).enumerate() {
+        let root = dir.path().join(format!("try{attempt}"));
+        copy_dir(&base, &root);
+        let mut d = Proc::spawn(&mut run_cmd(
+            &root.join("state"),
+            &[glob_of(&root)],
+            &args_of(&root),
+            &[],
+        ));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let active = root.join("logs/events.log");
+        fs::rename(
+            &active,
+            root.join("logs/events-2026-01-01T00-00-99.000.log"),
+        )
+        .expect("rotate");
+        append(&active, &b);
+        let mut all = kept_before_b.clone();
+        all.extend(gen.kept[kept_before_b.len()..].iter().cloned());
+        let ok = wait_until(Duration::from_secs(15), || {
+            flows::missing(&all, &flows::file_uuids(&root.join("flows.ndjson")).0).is_empty()
+        });
+        let missing = flows::missing(&all, &flows::file_uuids(&root.join("flows.ndjson")).0).len();
+        let checkpoints =
+            fs::read_to_string(root.join("state/checkpoints.json")).unwrap_or_default();
+        d.kill9();
+        assert!(
+            ok,
+            "rotation {delay_ms} ms after start: {missing} of {} flows never delivered; checkpoints: {checkpoints}",
+            all.len()
+        );
+        let _ = fs::remove_dir_all(&root);
+    }
+}
