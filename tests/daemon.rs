@@ -1514,3 +1514,111 @@ fn rotation_during_startup_discovery_loses_nothing() {
         let _ = fs::remove_dir_all(&root);
     }
 }
+
+/// Decompresses a multi-member gzip file; `strict` fails on a torn tail, otherwise what decodes is returned.
+fn gunzip(path: &Path, strict: bool) -> Vec<u8> {
+    use std::io::Read;
+    let raw = fs::read(path).unwrap_or_default();
+    let mut out = Vec::new();
+    let r = flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out);
+    if strict {
+        r.unwrap_or_else(|e| panic!("{} is not a complete gzip stream: {e}", path.display()));
+    }
+    out
+}
+
+#[test]
+fn kill9_while_appending_to_a_gzip_file_sink_and_adx_loses_nothing() {
+    let _serial = serial();
+    let seed = support::seed();
+    let ctx = format!("seed {seed} (rerun with HUBBLE_TEST_SEED={seed})");
+    let adx = AdxStandIn::start(Mode::Up);
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("events.log");
+    let out = dir.path().join("flows.ndjson.gz");
+    let mut args = vec![
+        "--read-from-head".to_owned(),
+        "--sink".to_owned(),
+        format!("file:{}", out.display()),
+        "--shutdown-timeout".to_owned(),
+        "5s".to_owned(),
+    ];
+    args.extend(adx.sink_args());
+    let start = || {
+        Proc::spawn(&mut run_cmd(
+            &state,
+            &[input.display().to_string()],
+            &args,
+            &adx.env(),
+        ))
+    };
+    File::create(&input).expect("create input");
+    let writer = {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            let mut rng = XorShift::new(seed ^ 0xA5A5);
+            let mut gen = FlowGen::new(0xA001);
+            let mut f = OpenOptions::new().append(true).open(&input).expect("open");
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(6) {
+                let n = rng.range(1, 20) as usize;
+                let text = lines(&mut gen, &mut rng, n);
+                f.write_all(text.as_bytes()).expect("append");
+                std::thread::sleep(Duration::from_millis(rng.range(3, 15)));
+            }
+            gen
+        })
+    };
+    let mut rng = XorShift::new(seed);
+    let mut kills = 0;
+    while !writer.is_finished() {
+        let mut d = start();
+        std::thread::sleep(Duration::from_millis(rng.range(150, 900)));
+        assert!(
+            d.is_running(),
+            "daemon exited on its own: {ctx}\n{}",
+            d.log_tail(30)
+        );
+        d.kill9();
+        kills += 1;
+    }
+    let gen = writer.join().expect("writer");
+    let mut d = start();
+    let mut missing = (usize::MAX, usize::MAX);
+    let drained = wait_every(Duration::from_secs(40), Duration::from_millis(250), || {
+        let file = flows::quick_uuids(&gunzip(&out, false));
+        missing = (
+            flows::missing(&gen.kept, &file).len(),
+            flows::missing(&gen.kept, &adx.uuids()).len(),
+        );
+        missing == (0, 0) && spool_segments(&state) == 0
+    });
+    assert!(
+        drained,
+        "(file, adx) missing {missing:?} of {} flows, {} segments spooled: {ctx}\n{}",
+        gen.kept.len(),
+        spool_segments(&state),
+        d.log_tail(30)
+    );
+    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+    assert_clean_exit(&mut d, Duration::from_secs(20), &ctx);
+    let text = String::from_utf8(gunzip(&out, true)).expect("UTF-8 records");
+    assert!(text.ends_with('\n'), "torn last record: {ctx}");
+    let (file_uuids, bad) = flows::sink_uuids(&text);
+    assert!(
+        bad.is_empty(),
+        "{} torn or invalid records: {ctx}",
+        bad.len()
+    );
+    assert!(flows::missing(&gen.kept, &file_uuids).is_empty(), "{ctx}");
+    let adx_uuids = adx.uuids();
+    assert!(flows::missing(&gen.kept, &adx_uuids).is_empty(), "{ctx}");
+    assert_eq!(adx.bad_bodies(), 0);
+    eprintln!(
+        "kill -9 with gzip file + adx sinks, {ctx}: {kills} kills, {} flows; duplicates: file {}, adx {}",
+        gen.kept.len(),
+        flows::duplicates(&file_uuids),
+        flows::duplicates(&adx_uuids)
+    );
+}
