@@ -8,6 +8,8 @@
 //!   then `serde_json::from_str` of the flow text into the borrowed `Flow`). Keeps the raw flow text.
 //! - `a2_serde_json_from_str_single_pass`: `from_utf8` + one `from_str` of an envelope holding `Flow` directly
 //!   (no raw flow text): what the two-pass design costs.
+//! - `a3_serde_json_stream_offset_single_pass`: a sketch that keeps the raw flow text in one serde_json pass
+//!   (`StreamDeserializer::byte_offset` after the `{"flow":` prefix, then the short envelope tail).
 //! - `b_serde_json_from_slice`: the production two-pass shape with `from_slice` for both passes.
 //! - `c1_simd_json_from_slice_copy`: per-line copy into a reused `&mut` scratch, `simd_json::serde::from_slice`
 //!   into a mirror of `Flow` without `RawValue` (simd-json cannot produce one): no raw flow text.
@@ -18,8 +20,10 @@
 //! - `e_serde_json_value_dom`: `serde_json::from_slice::<Value>` and field look-ups (naive baseline).
 //!
 //! Run: `cargo bench -p hubble-flow --bench parsers -- --warm-up-time 1 --measurement-time 3`.
+//! On a shared, loaded machine the interleaved mode is the fairer comparison (all variants see the same load):
+//! `PARSERS_INTERLEAVED=100 cargo bench -p hubble-flow --bench parsers`.
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
 use hubble_flow::flow::{
     CiliumEventType, Endpoint, Ip, IpTraceId, Layer4, Layer7, NetworkInterface, Service,
     TraceContext,
@@ -31,6 +35,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::hint::black_box;
+use std::time::Instant;
 
 const FIXTURE: &str = include_str!("../../../fixtures/agent-stdout.log");
 const TARGET_LINES: usize = 3000;
@@ -253,6 +258,44 @@ fn a2_serde_json_single_pass(line: &[u8]) -> u64 {
     }
 }
 
+/// Sketch of a single serde_json pass that still keeps the raw flow text, for the canonical exporter shape
+/// `{"flow":{...},"node_name":..,"time":..}`: a `StreamDeserializer` decodes the flow object that follows the
+/// `{"flow":` prefix and its `byte_offset()` gives where that object ends; the short envelope tail is then parsed
+/// on its own (copied into a scratch `String` behind a `{`). Other shapes fall back to `decode`.
+fn a3_serde_json_stream_offset(line: &[u8], tail_scratch: &mut String) -> u64 {
+    const PREFIX: &str = "{\"flow\":";
+    let Ok(text) = std::str::from_utf8(line) else {
+        return u64::MAX;
+    };
+    let Some(rest) = text.strip_prefix(PREFIX) else {
+        return a_production(line);
+    };
+    let Some((flow, raw, tail)) = split_flow(rest) else {
+        return u64::MAX;
+    };
+    black_box(raw);
+    tail_scratch.clear();
+    tail_scratch.push('{');
+    match tail.trim_start().strip_prefix(',') {
+        Some(fields) => tail_scratch.push_str(fields),
+        None => tail_scratch.push_str(tail),
+    }
+    match serde_json::from_str::<Envelope<&RawValue>>(tail_scratch) {
+        Ok(env) if env.flow.is_none() && !env.other_kind() => {
+            digest!(flow) + envelope_node(&env.node_name)
+        }
+        _ => u64::MAX,
+    }
+}
+
+/// Decodes the flow object at the start of `rest`; returns it, its raw text and what follows it.
+fn split_flow(rest: &str) -> Option<(hubble_flow::Flow<'_>, &str, &str)> {
+    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<hubble_flow::Flow>();
+    let flow = stream.next()?.ok()?;
+    let (raw, tail) = rest.split_at(stream.byte_offset());
+    Some((flow, raw, tail))
+}
+
 fn b_serde_json_from_slice(line: &[u8]) -> u64 {
     let Ok(env) = serde_json::from_slice::<Envelope<&RawValue>>(line) else {
         return u64::MAX;
@@ -362,7 +405,15 @@ fn parsers(c: &mut Criterion) {
     // Every typed variant must decode the same values before its speed means anything.
     let reference: u64 = lines.iter().map(|l| a_production(l)).sum();
     assert!(lines.iter().all(|l| a_production(l) != u64::MAX));
-    let typed: [(&str, u64); 6] = [
+    let mut tail_scratch = String::with_capacity(256);
+    let typed: [(&str, u64); 7] = [
+        (
+            "a3",
+            lines
+                .iter()
+                .map(|l| a3_serde_json_stream_offset(l, &mut tail_scratch))
+                .sum(),
+        ),
         (
             "a2",
             lines.iter().map(|l| a2_serde_json_single_pass(l)).sum(),
@@ -389,6 +440,15 @@ fn parsers(c: &mut Criterion) {
         assert_eq!(got, reference, "variant {name} decoded different values");
     }
     assert!(lines.iter().all(|l| e_value_dom(l) != u64::MAX));
+    // The a3 sketch must find exactly the raw flow text the production decoder passes through.
+    for l in &lines {
+        let (Ok(Record::Flow { raw, .. }), Ok(text)) = (decode(l), std::str::from_utf8(l)) else {
+            unreachable!("corpus lines are flows");
+        };
+        if let Some(rest) = text.strip_prefix("{\"flow\":") {
+            assert_eq!(split_flow(rest).map(|(_, r, _)| r), Some(raw));
+        }
+    }
     eprintln!(
         "parsers corpus: {} lines, {} bytes, {:.0} bytes/line",
         lines.len(),
@@ -404,6 +464,9 @@ fn parsers(c: &mut Criterion) {
     g.bench_function("a_production_decode", |b| b.iter(|| run(&mut a_production)));
     g.bench_function("a2_serde_json_from_str_single_pass", |b| {
         b.iter(|| run(&mut a2_serde_json_single_pass))
+    });
+    g.bench_function("a3_serde_json_stream_offset_single_pass", |b| {
+        b.iter(|| run(&mut |l| a3_serde_json_stream_offset(l, &mut tail_scratch)))
     });
     g.bench_function("b_serde_json_from_slice", |b| {
         b.iter(|| run(&mut b_serde_json_from_slice))
@@ -426,5 +489,106 @@ fn parsers(c: &mut Criterion) {
     g.finish();
 }
 
+/// A named per-line decoder, for the interleaved run.
+type Variant = (&'static str, Box<dyn FnMut(&[u8]) -> u64>);
+
+fn variants() -> Vec<Variant> {
+    let mut c1_scratch = Vec::with_capacity(4096);
+    let mut c2_scratch = Vec::with_capacity(4096);
+    let mut c2_buffers = simd_json::Buffers::default();
+    let mut a3_tail = String::with_capacity(256);
+    vec![
+        ("a_production_decode", Box::new(a_production)),
+        (
+            "a2_serde_json_from_str_single_pass",
+            Box::new(a2_serde_json_single_pass),
+        ),
+        (
+            "a3_serde_json_stream_offset_single_pass",
+            Box::new(move |l| a3_serde_json_stream_offset(l, &mut a3_tail)),
+        ),
+        ("b_serde_json_from_slice", Box::new(b_serde_json_from_slice)),
+        (
+            "c1_simd_json_from_slice_copy",
+            Box::new(move |l| c1_simd_json_copy(l, &mut c1_scratch)),
+        ),
+        (
+            "c2_simd_json_reused_buffers",
+            Box::new(move |l| c2_simd_json_buffers(l, &mut c2_scratch, &mut c2_buffers)),
+        ),
+        (
+            "d1_sonic_rs_lazy_two_pass",
+            Box::new(d1_sonic_lazy_two_pass),
+        ),
+        ("d2_sonic_rs_single_pass", Box::new(d2_sonic_single_pass)),
+        ("e_serde_json_value_dom", Box::new(e_value_dom)),
+    ]
+}
+
+/// Interleaved rounds: every round decodes the whole corpus once with each variant, in a rotating order, so load
+/// from other processes on a shared machine falls on all variants alike. Prints, per variant, the median and best
+/// round in ns/line and MB/s and the median of the per-round ratio to the production decoder.
+fn interleaved(rounds: usize) {
+    let lines = corpus();
+    let bytes: usize = lines.iter().map(|l| l.len()).sum();
+    let mut vs = variants();
+    let n = vs.len();
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds + 2 {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let f = &mut vs[i].1;
+            let start = Instant::now();
+            let sum: u64 = lines.iter().map(|l| f(black_box(l))).sum();
+            let elapsed = start.elapsed().as_nanos() as f64;
+            black_box(sum);
+            // The first two rounds warm caches and allocators.
+            if round >= 2 {
+                ns[i].push(elapsed / lines.len() as f64);
+            }
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mb_s = |ns_per_line: f64| bytes as f64 / lines.len() as f64 / ns_per_line * 1e3;
+    println!(
+        "interleaved: {rounds} rounds x {} lines ({bytes} bytes)",
+        lines.len()
+    );
+    println!(
+        "| variant | median ns/line | median MB/s | best ns/line | best MB/s | median ratio to a |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for i in 0..n {
+        let ratios: Vec<f64> = ns[i].iter().zip(&ns[0]).map(|(x, a)| x / a).collect();
+        let med = median(&ns[i]);
+        let best = ns[i].iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+            vs[i].0,
+            med,
+            mb_s(med),
+            best,
+            mb_s(best),
+            median(&ratios)
+        );
+    }
+}
+
 criterion_group!(benches, parsers);
-criterion_main!(benches);
+
+/// `PARSERS_INTERLEAVED=<rounds>` runs the interleaved comparison instead of criterion.
+fn main() {
+    if let Some(rounds) = std::env::var("PARSERS_INTERLEAVED")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+    {
+        interleaved(rounds.max(1));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
