@@ -91,7 +91,18 @@ impl Scanner {
                 let sig = Sig::of(&meta);
                 let probe = match self.cache.get(&path) {
                     Some((cached, probe)) if *cached == sig => *probe,
-                    _ => match fingerprinter.probe_path(&path) {
+                    // Probe through an open handle whose identity is the one just stat'ed: a rotation between the
+                    // stat and the probe must not pair this path's signature with another file's fingerprint.
+                    _ => match fs::File::open(&path).and_then(|file| {
+                        let now = Sig::of(&file.metadata()?);
+                        if now.dev != sig.dev || now.ino != sig.ino {
+                            return Err(io::Error::new(
+                                io::ErrorKind::NotFound,
+                                "replaced while being fingerprinted",
+                            ));
+                        }
+                        fingerprinter.probe_file(&file)
+                    }) {
                         Ok(probe) => {
                             self.failed.remove(&path);
                             self.cache.insert(path.clone(), (sig, probe));

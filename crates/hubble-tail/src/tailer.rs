@@ -25,6 +25,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -475,6 +476,16 @@ impl Tailer {
         };
         let sig_key = (found.sig.dev, found.sig.ino, found.sig.len);
         let opened = File::open(&found.path).and_then(|file| {
+            // The path may have been rotated since discovery fingerprinted it: reading the new file under the
+            // old file's id would checkpoint the old id past data never read. Treat it as gone; the next
+            // discovery pass probes the new file afresh.
+            let meta = file.metadata()?;
+            if meta.dev() != found.sig.dev || meta.ino() != found.sig.ino {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "replaced since it was fingerprinted",
+                ));
+            }
             Watcher::open(
                 file,
                 found.path.clone(),
