@@ -9,6 +9,7 @@ pub mod adx;
 pub mod flows;
 pub mod http;
 pub mod process;
+pub mod rotation;
 
 use std::time::{Duration, Instant};
 
