@@ -332,15 +332,11 @@ fn kill9_while_writing_and_rotating(scheme: Scheme, run: u32) {
 }
 
 #[test]
-#[ignore = "BUG: intermittently loses flows (about 1 lumberjack run in 3-5): hubble-tail opens a path after a rotation replaced it and \
-            checkpoints the new file's offsets under the rotated file's id (rotation_during_startup_discovery_loses_nothing)"]
 fn kill9_during_kubelet_rotation_loses_no_flow_and_tears_no_record() {
     kill9_while_writing_and_rotating(Scheme::Kubelet, 0x1001);
 }
 
 #[test]
-#[ignore = "BUG: intermittently loses flows (about 1 lumberjack run in 3-5): hubble-tail opens a path after a rotation replaced it and \
-            checkpoints the new file's offsets under the rotated file's id (rotation_during_startup_discovery_loses_nothing)"]
 fn kill9_during_lumberjack_rotation_loses_no_flow_and_tears_no_record() {
     kill9_while_writing_and_rotating(Scheme::Lumberjack, 0x1002);
 }
@@ -1242,10 +1238,6 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-#[ignore = "BUG: hubble-tail probes a path, then opens it by path later in the same discovery pass (tailer.rs \
-            Tailer::open → File::open(&found.path)) without checking the opened file is the one fingerprinted; \
-            a rotation in between makes it read the new file under the old file's id and checkpoint the old id \
-            past data never read"]
 fn rotation_during_startup_discovery_loses_nothing() {
     let _serial = serial();
     let dir = support::TestDir::new();

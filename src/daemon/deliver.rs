@@ -61,6 +61,11 @@ pub struct DeliveryContext {
 pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
     let name = sink.name().to_owned();
     let label = Metrics::label("sink", &name);
+    ctx.metrics.register_sink(&name);
+    // Consecutive batches rejected permanently: from PERMANENT_FAILURES on, the sink counts as failing
+    // (`/readyz` answers 503) until a batch is accepted again.
+    const PERMANENT_FAILURES: u32 = 3;
+    let mut rejected_in_a_row = 0u32;
     while !ctx.stop.load(Ordering::Relaxed) {
         let ids = match ctx.spool.list() {
             Ok(ids) => ids,
@@ -103,6 +108,11 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
             loop {
                 match sink.deliver(&seg.payload, seg.records, &batch_id) {
                     Ok(()) => {
+                        if rejected_in_a_row >= PERMANENT_FAILURES {
+                            tracing::info!(sink = %name, "sink accepts batches again");
+                        }
+                        rejected_in_a_row = 0;
+                        ctx.metrics.set_sink_failing(&name, false);
                         ctx.metrics.sink_batches.get_or_create(&label).inc();
                         ctx.metrics
                             .sink_records
@@ -116,6 +126,11 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
                     }
                     Err(DeliveryError::Permanent(msg)) => {
                         ctx.metrics.dead_letters.get_or_create(&label).inc();
+                        rejected_in_a_row = rejected_in_a_row.saturating_add(1);
+                        if rejected_in_a_row == PERMANENT_FAILURES {
+                            ctx.metrics.set_sink_failing(&name, true);
+                            tracing::error!(sink = %name, "{PERMANENT_FAILURES} batches in a row rejected permanently: /readyz now reports not ready");
+                        }
                         match dead_letter(&ctx.dead_letter_dir, id.0, &name, &seg.payload, &msg) {
                             Ok(path) => tracing::error!(
                                 sink = %name, records = seg.records, dead_letter = %path.display(),

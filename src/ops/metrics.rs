@@ -60,7 +60,7 @@ pub struct Metrics {
     /// Filter configuration reloads, by result.
     pub filter_reloads: Family<Labels, Counter>,
     ready: AtomicBool,
-    sinks_failing: AtomicBool,
+    failing_sinks: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Default for Metrics {
@@ -180,7 +180,7 @@ impl Metrics {
             ),
             registry: r,
             ready: AtomicBool::new(false),
-            sinks_failing: AtomicBool::new(false),
+            failing_sinks: std::sync::Mutex::new(Default::default()),
         }
     }
 
@@ -227,14 +227,35 @@ impl Metrics {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
-    /// Records whether a sink is failing permanently (dead-lettering every batch).
-    pub fn set_sinks_failing(&self, failing: bool) {
-        self.sinks_failing.store(failing, Ordering::Relaxed);
+    /// Records whether a sink is failing permanently (its recent batches were all rejected permanently).
+    pub fn set_sink_failing(&self, sink: &str, failing: bool) {
+        if let Ok(mut set) = self.failing_sinks.lock() {
+            if failing {
+                set.insert(sink.to_owned());
+            } else {
+                set.remove(sink);
+            }
+        }
+    }
+
+    /// Creates every per-sink series at zero, so alerts on `increase()` see the first event.
+    pub fn register_sink(&self, sink: &str) {
+        let l = Self::label("sink", sink);
+        self.sink_batches.get_or_create(&l).inc_by(0);
+        self.sink_records.get_or_create(&l).inc_by(0);
+        self.sink_bytes.get_or_create(&l).inc_by(0);
+        self.sink_retries.get_or_create(&l).inc_by(0);
+        self.dead_letters.get_or_create(&l).inc_by(0);
     }
 
     /// `/readyz`: configuration loaded and no sink failing permanently.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed) && !self.sinks_failing.load(Ordering::Relaxed)
+        self.ready.load(Ordering::Relaxed)
+            && self
+                .failing_sinks
+                .lock()
+                .map(|s| s.is_empty())
+                .unwrap_or(false)
     }
 
     /// The text exposition.
@@ -279,7 +300,13 @@ mod tests {
         assert!(!m.is_ready());
         m.set_ready(true);
         assert!(m.is_ready());
-        m.set_sinks_failing(true);
+        m.set_sink_failing("adx", true);
         assert!(!m.is_ready());
+        m.set_sink_failing("adx", false);
+        assert!(m.is_ready());
+        m.register_sink("file:/x");
+        assert!(m
+            .render()
+            .contains("hubble_ingest_dead_letters_total{sink=\"file:/x\"} 0"));
     }
 }
