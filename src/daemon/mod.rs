@@ -67,6 +67,7 @@ fn open_sinks(
     args: &RunArgs,
     runtime: &tokio::runtime::Runtime,
     cancel: &hubble_adx::CancellationToken,
+    metrics: &Arc<Metrics>,
 ) -> Result<Vec<Box<dyn SegmentSink>>, String> {
     let mut sinks: Vec<Box<dyn SegmentSink>> = Vec::new();
     for spec in &args.sinks {
@@ -82,10 +83,10 @@ fn open_sinks(
             SinkSpec::Adx => {
                 let client =
                     runtime.block_on(async { crate::adx::client(&args.adx, cancel.clone()) })?;
-                sinks.push(Box::new(AdxSegmentSink::new(
-                    Arc::new(client),
-                    runtime.handle().clone(),
-                )));
+                sinks.push(Box::new(
+                    AdxSegmentSink::new(Arc::new(client), runtime.handle().clone())
+                        .with_metrics(Arc::clone(metrics)),
+                ));
             }
         }
     }
@@ -156,7 +157,7 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     };
     let processor = Arc::new(ArcSwap::from_pointee(processor));
     let cancel = hubble_adx::CancellationToken::new();
-    let mut sinks = match open_sinks(args, &runtime, &cancel) {
+    let mut sinks = match open_sinks(args, &runtime, &cancel, &metrics) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hubble-ingest: {e}");

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub checkpoint_lag_bytes: Family<Labels, Gauge>,
     /// Tailer events (rotations, truncations, ...), by kind.
     pub tail_events: Family<Labels, Counter>,
+    /// Azure AD token exchanges (first token and refreshes) of the ADX sink.
+    pub token_refreshes: Gauge,
     /// Prefixes in the CIDR-group table.
     pub cidr_prefixes: Gauge,
     /// Groups in the CIDR-group table.
@@ -157,6 +159,11 @@ impl Metrics {
                 "tail_events",
                 "Tailer events (new file, rotation, truncation, ...), by kind",
                 Family::default()
+            ),
+            token_refreshes: reg!(
+                "adx_token_exchanges",
+                "Azure AD token exchanges of the ADX sink (first token and refreshes)",
+                Gauge::default()
             ),
             cidr_prefixes: reg!(
                 "cidr_prefixes",

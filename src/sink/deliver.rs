@@ -70,12 +70,23 @@ impl SegmentSink for LocalSegmentSink {
 pub struct AdxSegmentSink {
     client: Arc<AdxClient>,
     runtime: tokio::runtime::Handle,
+    metrics: Option<Arc<crate::ops::metrics::Metrics>>,
 }
 
 impl AdxSegmentSink {
     /// A sink on `client`, whose futures run on `runtime`.
     pub fn new(client: Arc<AdxClient>, runtime: tokio::runtime::Handle) -> Self {
-        AdxSegmentSink { client, runtime }
+        AdxSegmentSink {
+            client,
+            runtime,
+            metrics: None,
+        }
+    }
+
+    /// Reports token exchanges into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::ops::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -95,7 +106,11 @@ impl SegmentSink for AdxSegmentSink {
             usize::try_from(records).unwrap_or(usize::MAX),
             batch_id.to_owned(),
         );
-        match self.runtime.block_on(self.client.ingest(&batch)) {
+        let result = self.runtime.block_on(self.client.ingest(&batch));
+        if let Some(m) = &self.metrics {
+            m.token_refreshes.set(self.client.token_exchanges() as i64);
+        }
+        match result {
             Ok(_) => Ok(()),
             Err(IngestError::Cancelled) => Err(DeliveryError::Cancelled),
             Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),

@@ -48,6 +48,8 @@ pub(crate) struct TokenProvider {
     scope: String,
     cache: Mutex<Option<CachedToken>>,
     imds_retry_base: Duration,
+    /// Successful token exchanges (first token and every refresh).
+    exchanges: std::sync::atomic::AtomicU64,
 }
 
 impl TokenProvider {
@@ -58,7 +60,13 @@ impl TokenProvider {
             scope,
             cache: Mutex::new(None),
             imds_retry_base: Duration::from_secs(1),
+            exchanges: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Successful token exchanges so far.
+    pub(crate) fn exchanges(&self) -> u64 {
+        self.exchanges.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A valid token, from cache or freshly obtained (one exchange in flight at a time).
@@ -70,6 +78,8 @@ impl TokenProvider {
             }
         }
         let fresh = self.fetch().await?;
+        self.exchanges
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let token = fresh.token.clone();
         *cache = Some(fresh);
         Ok(token)
@@ -91,6 +101,8 @@ impl TokenProvider {
             "access token rejected with 401; refreshing it"
         );
         let fresh = self.fetch().await?;
+        self.exchanges
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let token = fresh.token.clone();
         *cache = Some(fresh);
         Ok(token)

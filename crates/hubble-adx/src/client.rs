@@ -134,6 +134,11 @@ impl AdxClient {
         &self.inner.config
     }
 
+    /// Successful Azure AD token exchanges so far (the first token and every refresh), for metrics.
+    pub fn token_exchanges(&self) -> u64 {
+        self.inner.tokens.exchanges()
+    }
+
     /// Delivers `batch`. Transient failures are retried inside; `Err(Permanent)` means dead-letter.
     pub async fn ingest(&self, batch: &Batch) -> Result<IngestReceipt, IngestError> {
         let stats = Arc::new(Stats::default());
