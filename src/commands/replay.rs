@@ -50,18 +50,27 @@ fn progress_bar(mode: ProgressMode, total: Option<u64>) -> Option<ProgressBar> {
     Some(pb)
 }
 
-/// `replay`.
-pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode {
-    let filter = match crate::filters::build(&args.filter, observe_flags) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("hubble-ingest: filter: {e}");
-            return ExitCode::Usage;
-        }
-    };
+/// The filter the options select, with its warnings logged; a configuration error is reported (exit 2).
+fn active_filter(
+    args: &crate::cli::FilterArgs,
+    observe_flags: &[(String, String)],
+) -> Result<hubble_flow::filter::FilterSet, ExitCode> {
+    let filter = crate::filters::build(args, observe_flags).map_err(|e| {
+        eprintln!("hubble-ingest: filter: {e}");
+        ExitCode::Usage
+    })?;
     for w in filter.warnings() {
         tracing::warn!("filter: {w}");
     }
+    Ok(filter)
+}
+
+/// `replay`.
+pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode {
+    let filter = match active_filter(&args.filter, observe_flags) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let tagger = match enrichment(&args.enrich) {
         Ok(t) => t,
         Err(code) => return code,
@@ -194,16 +203,10 @@ fn summary_json(
 
 /// `filter`.
 pub fn filter(args: &FilterCmdArgs, observe_flags: &[(String, String)]) -> ExitCode {
-    let filter = match crate::filters::build(&args.filter, observe_flags) {
+    let filter = match active_filter(&args.filter, observe_flags) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("hubble-ingest: filter: {e}");
-            return ExitCode::Usage;
-        }
+        Err(code) => return code,
     };
-    for w in filter.warnings() {
-        tracing::warn!("filter: {w}");
-    }
     let mut processor = Processor::new(Arc::new(filter), None, OutputMode::Passthrough);
     if args.input.no_prefilter {
         processor = processor.without_prefilter();

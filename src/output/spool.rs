@@ -199,11 +199,7 @@ impl Spool {
         self.remove_markers(id)?;
         fs::rename(path, &dest)?;
         sync_dir(&self.dir)?;
-        self.bytes
-            .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
-        let _ = self
-            .segments
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        self.forget(len);
         Ok(Quarantined { path: dest, reason })
     }
 
@@ -234,12 +230,20 @@ impl Spool {
         sync_dir(&self.dir)?;
         fs::remove_file(&path)?;
         sync_dir(&self.dir)?;
-        self.bytes
-            .fetch_sub(len.min(self.bytes()), Ordering::Relaxed);
+        self.forget(len);
+        Ok(())
+    }
+
+    /// Accounts for a segment of `len` bytes that left the queue.
+    fn forget(&self, len: u64) {
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(len))
+            });
         let _ = self
             .segments
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-        Ok(())
     }
 
     fn remove_markers(&self, id: SegmentId) -> io::Result<()> {
