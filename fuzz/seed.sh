@@ -4,7 +4,8 @@
 #   framers (frame_cri, frame_docker, frame_auto): every line alone, and chunks of 3 consecutive lines (so
 #     partial/full sequences and interleaved streams are in the seeds);
 #   decode_record: one file per line of the exporter output, the bad-input file and the Fluent Bit records;
-#   filter_spec: the JSON filters below plus every JSON filter literal in hubble-flow's filter tests.
+#   filter_spec: the JSON filters below plus every JSON filter literal in hubble-flow's filter tests;
+#   flowlogs_yaml: fixtures/flowlogs.yaml, each of its entries alone, and the YAML examples below.
 #
 # Usage: fuzz/seed.sh   (from anywhere; re-running replaces the seed files, keeps what fuzzing added)
 set -euo pipefail
@@ -19,7 +20,7 @@ split_lines() {
     split --lines="$4" --numeric-suffixes=1 --suffix-length=5 "$1" "$2/$3."
 }
 
-for target in frame_cri frame_docker frame_auto decode_record filter_spec; do
+for target in frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml; do
     mkdir -p "$corpus/$target"
     rm -f "$corpus/$target"/seed-*
 done
@@ -76,6 +77,33 @@ if [ -f "$tests" ]; then
     done < <(grep -oE 'r#"[[{][^#]*"#' "$tests" | sed -e 's/^r#"//' -e 's/"#$//' | sort -u)
 fi
 
-for target in frame_cri frame_docker frame_auto decode_record filter_spec; do
+y="$corpus/flowlogs_yaml"
+cp "$fixtures/flowlogs.yaml" "$y/seed-flowlogs"
+# Each entry alone: the header line, then the lines from one "- name:" up to the next.
+awk -v dir="$y" '/^- name:/ { n++ } n > 0 { print > (dir "/seed-flowlogs-entry-" n) }' "$fixtures/flowlogs.yaml"
+for f in "$y"/seed-flowlogs-entry-*; do
+    { echo "flowLogs:"; cat "$f"; } > "$f.tmp" && mv "$f.tmp" "$f"
+done
+cat > "$y/seed-doc-example" <<'YAML'
+flowLogs:
+- name: test002
+  filePath: /var/log/network/flow-log/pa/test002.log
+  fieldMask: [source.namespace, verdict]
+  includeFilters: [{source_pod: ["default/"], event_type: [{type: 1}]}]
+  excludeFilters: []
+  end: "2023-10-09T23:59:59-07:00"
+YAML
+cat > "$y/seed-anchors" <<'YAML'
+flowLogs:
+- name: a
+  filePath: /tmp/a.log
+  includeFilters: &f [{verdict: [DROPPED], traffic_direction: [EGRESS], source_label: ["k8s:app=web"]}]
+- name: b
+  filePath: /tmp/b.log
+  includeFilters: *f
+  excludeFilters: [{destination_ip: ["10.0.0.0/8"], tcp_flags: [{SYN: true}]}]
+YAML
+
+for target in frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml; do
     echo "$target: $(find "$corpus/$target" -type f | wc -l) files"
 done

@@ -6,7 +6,10 @@
 //! - [`check_filter_spec`]: arbitrary text as an allowlist; when it parses, it must re-parse from its own
 //!   `to_json` unchanged, and when it builds (as include or exclude list) it is evaluated on the decodable
 //!   records of `fixtures/agent-stdout.log`, again with the prefilter soundness check.
+//! - [`check_flowlogs_yaml`]: arbitrary text as a `flowlogs.yaml`; when it parses, every entry can be selected
+//!   by name, and every entry whose filters build is evaluated on the same records with the same check.
 
+use hubble_flow::filter::flowlogs::FlowLogsFile;
 use hubble_flow::filter::{parse_filter_list, FilterSet, FlowFilterSpec};
 use hubble_flow::prefilter::Prefilter;
 use hubble_flow::{decode, Record};
@@ -172,6 +175,32 @@ pub fn check_filter_spec(data: &[u8]) {
     }
 }
 
+/// Parses `data` as a `flowlogs.yaml`; selects each entry by name; builds and evaluates each entry's filters.
+pub fn check_flowlogs_yaml(data: &[u8]) {
+    let records = &*FIXTURE_RECORDS;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(file) = FlowLogsFile::parse(text, "fuzz.yaml") else {
+        return;
+    };
+    let _ = file.select(None);
+    for entry in &file.entries {
+        let name = entry.config.name.as_str();
+        match file.select(Some(name)) {
+            Ok(selected) => assert_eq!(selected.config.name, name, "select({name:?})"),
+            Err(e) => panic!("entry {name:?} parsed but cannot be selected: {e}"),
+        }
+        let Ok(set) = entry.filter_set("fuzz.yaml") else {
+            continue;
+        };
+        let checked = Checked::new(format!("flowlogs entry {name:?}"), set);
+        for (line, record) in records {
+            checked.check(line.as_bytes(), record);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +237,14 @@ mod tests {
                 set.check(line.as_bytes(), record);
             }
         }
+    }
+
+    #[test]
+    fn flowlogs_check_accepts_the_fixture() {
+        let text = include_str!("../../fixtures/flowlogs.yaml");
+        let file = FlowLogsFile::parse(text, "flowlogs.yaml");
+        assert_eq!(file.map(|f| f.entries.len()).ok(), Some(2));
+        check_flowlogs_yaml(text.as_bytes());
     }
 
     #[test]
