@@ -248,7 +248,8 @@ pub struct ReplayArgs {
     /// Enrichment options.
     #[command(flatten)]
     pub enrich: EnrichArgs,
-    /// Where records go: `file:PATH` (`.gz` → gzip), `stdout`; repeatable.
+    /// Where records go: `file:PATH` (`.gz` → gzip), `stdout`, `adx` (4 MiB batches, several in flight; dead
+    /// letters under --state-dir); repeatable.
     #[arg(
         long = "sink",
         value_name = "SINK",
