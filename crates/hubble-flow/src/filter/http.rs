@@ -24,6 +24,13 @@ fn http_of<'r, 'a>(ev: super::Event<'r, 'a>) -> Option<&'r Http<'a>> {
         .and_then(|l| l.http.as_ref())
 }
 
+/// The flow's non-empty `l7.http.url`.
+fn url_of<'r>(ev: super::Event<'r, '_>) -> Option<&'r str> {
+    http_of(ev)
+        .and_then(|h| h.url.as_deref())
+        .filter(|u| !u.is_empty())
+}
+
 /// Adds the HTTP matchers of `s` through `add`.
 pub fn add_matchers(
     s: &FlowFilterSpec,
@@ -70,10 +77,7 @@ pub fn add_matchers(
         add(
             "http_path",
             Ok(Box::new(move |ev| {
-                let Some(url) = http_of(ev)
-                    .and_then(|h| h.url.as_deref())
-                    .filter(|u| !u.is_empty())
-                else {
+                let Some(url) = url_of(ev) else {
                     return false;
                 };
                 match request_uri_path(url) {
@@ -90,10 +94,7 @@ pub fn add_matchers(
         add(
             "http_url",
             Ok(Box::new(move |ev| {
-                let Some(url) = http_of(ev)
-                    .and_then(|h| h.url.as_deref())
-                    .filter(|u| !u.is_empty())
-                else {
+                let Some(url) = url_of(ev) else {
                     return false;
                 };
                 res.iter().any(|r| r.is_match(url))
