@@ -4,8 +4,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hubble_flow::filter::FilterSet;
 use hubble_ingest::frame::{Format, Framer, LineBatch};
-use hubble_ingest::output::encode::EncodeOptions;
 use hubble_ingest::process::{OutputMode, Processor};
+use hubble_ingest::record::encode::EncodeOptions;
 use hubble_ingest::stats::BatchStats;
 use std::sync::Arc;
 

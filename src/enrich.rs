@@ -1,171 +1,70 @@
-//! CIDR-group sources for the commands: loading a table (warnings for skipped entries), validating sources for
-//! `check`, and answering `cidr-lookup`. The table itself and the manifest formats live in `hubble-cidr`.
+//! The enrich stage: the CIDR groups that contain a kept flow's source and destination addresses.
+//!
+//! Guarantees: each address is parsed once and looked up in the prefix table once per kept flow; the result
+//! ([`Enrichment`]) borrows from the table (no allocation) and is handed to the summary and to the encoder, which
+//! never look anything up again. An address that is present but not an IP makes the flow invalid
+//! ([`AddressError`]): bad input, counted and skipped by the caller. See ARCHITECTURE.md ("enrich").
 
-use hubble_cidr::{load_groups, GroupSet, PrefixTable, Source, TableStats};
+use hubble_cidr::{Match, PrefixTable};
+use hubble_flow::flow::Flow;
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-/// The file sources (`k8s` is served by the watch, not by file loading).
-fn sources(paths: &[PathBuf]) -> Vec<Source> {
-    paths
-        .iter()
-        .map(|p| Source::parse(&p.to_string_lossy()))
-        .filter(|s| !matches!(s, Source::Kubernetes))
-        .collect()
+/// The parsed addresses of a flow and the CIDR groups that contain them.
+#[derive(Default)]
+pub struct Enrichment<'t> {
+    /// The source address, when present.
+    pub source_ip: Option<IpAddr>,
+    /// The destination address, when present.
+    pub destination_ip: Option<IpAddr>,
+    source: Option<Match<'t>>,
+    destination: Option<Match<'t>>,
 }
 
-/// Whether `--cidr-groups k8s` is among the sources.
-pub fn wants_kubernetes(paths: &[PathBuf]) -> bool {
-    paths.iter().any(|p| p.as_os_str() == "k8s")
-}
-
-/// Loads the file sources and merges `k8s` groups (from the Kubernetes watch) into one table; skipped entries
-/// are logged as warnings (as Cilium does).
-pub fn load_with(
-    paths: &[PathBuf],
-    k8s: Option<&GroupSet>,
-) -> Result<(Arc<PrefixTable>, TableStats), String> {
-    let loaded = load_groups(&sources(paths)).map_err(|e| e.to_string())?;
-    for d in &loaded.diagnostics {
-        tracing::warn!("cidr-groups: {d}");
+impl<'t> Enrichment<'t> {
+    /// The groups containing the source address (none when no table, no address or no group).
+    pub fn source_groups(&self) -> Option<Match<'t>> {
+        self.source.filter(|m| !m.is_empty())
     }
-    let mut groups = loaded.groups;
-    if let Some(k) = k8s {
-        groups.merge_from(k);
+
+    /// The groups containing the destination address (none when no table, no address or no group).
+    pub fn destination_groups(&self) -> Option<Match<'t>> {
+        self.destination.filter(|m| !m.is_empty())
     }
-    let table = Arc::new(PrefixTable::build(&groups));
-    let stats = table.stats();
-    tracing::info!(
-        groups = stats.groups,
-        prefixes = stats.prefixes_v4 + stats.prefixes_v6,
-        files = loaded.files.len(),
-        kubernetes = k8s.is_some(),
-        "CIDR-group table loaded"
-    );
-    Ok((table, stats))
+
+    /// Whether a table was consulted for the destination (so "no group" is an answer, not "not looked up").
+    pub fn destination_looked_up(&self) -> bool {
+        self.destination.is_some()
+    }
 }
 
-/// Loads the sources into a table; with `k8s` among them, lists the groups from the Kubernetes API once.
-pub fn load(paths: &[PathBuf]) -> Result<(Arc<PrefixTable>, TableStats), String> {
-    let k8s = if wants_kubernetes(paths) {
-        Some(fetch_kubernetes_once(Duration::from_secs(30))?)
-    } else {
-        None
+/// A flow address that is present but not an IP address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressError;
+
+fn parse(addr: Option<&str>) -> Result<Option<IpAddr>, AddressError> {
+    match addr {
+        None | Some("") => Ok(None),
+        Some(a) => a.parse().map(Some).map_err(|_| AddressError),
+    }
+}
+
+/// Parses the flow's addresses (source, destination and, for validation, the SNAT source) and looks the source
+/// and destination up in `table`.
+pub fn enrich<'t>(
+    flow: &Flow<'_>,
+    table: Option<&'t PrefixTable>,
+) -> Result<Enrichment<'t>, AddressError> {
+    let Some(ip) = &flow.ip else {
+        return Ok(Enrichment::default());
     };
-    load_with(paths, k8s.as_ref())
-}
-
-/// The latest groups the Kubernetes watch delivered (shared with the daemon's reloads).
-#[derive(Clone, Default)]
-pub struct KubernetesGroups(Arc<Mutex<Option<GroupSet>>>);
-
-impl KubernetesGroups {
-    /// A snapshot of the latest groups (none before the first list completed).
-    pub fn snapshot(&self) -> Option<GroupSet> {
-        self.0.lock().ok().and_then(|g| g.clone())
-    }
-}
-
-/// Starts list+watch of CiliumCIDRGroups (v2, v2alpha1) and Calico GlobalNetworkSets on `runtime`, re-listing
-/// after watch errors; each debounced update is stored and `on_update` is called (the daemon reloads).
-pub fn watch_kubernetes(
-    runtime: &tokio::runtime::Handle,
-    on_update: impl Fn() + Send + 'static,
-) -> Result<KubernetesGroups, String> {
-    let groups = KubernetesGroups::default();
-    let store = groups.clone();
-    let client = runtime
-        .block_on(hubble_cidr::k8s::client_from_environment())
-        .map_err(|e| format!("kubernetes: {e}"))?;
-    runtime.spawn(hubble_cidr::k8s::watch_cidr_groups(
-        client,
-        hubble_cidr::k8s::K8sOptions::default(),
-        move |u| {
-            for d in &u.diagnostics {
-                tracing::warn!("cidr-groups: {d}");
-            }
-            tracing::info!(
-                objects = u.objects,
-                rebuilds = u.rebuilds,
-                watch_errors = u.watch_errors,
-                "CIDR groups from Kubernetes updated"
-            );
-            if let Ok(mut g) = store.0.lock() {
-                *g = Some(u.groups);
-            }
-            on_update();
-        },
-    ));
-    Ok(groups)
-}
-
-/// Lists the groups from the Kubernetes API once (for `replay`, `check`, `cidr-lookup`).
-pub fn fetch_kubernetes_once(timeout: Duration) -> Result<GroupSet, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let groups = watch_kubernetes(rt.handle(), || {})?;
-    let deadline = std::time::Instant::now() + timeout;
-    rt.block_on(async {
-        while groups.snapshot().is_none() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
-    groups.snapshot().ok_or_else(|| {
-        format!(
-            "kubernetes: no answer listing CIDR groups within {}s",
-            timeout.as_secs()
-        )
+    let source_ip = parse(ip.source.as_deref())?;
+    let destination_ip = parse(ip.destination.as_deref())?;
+    parse(ip.source_xlated.as_deref())?;
+    let look = |a: Option<IpAddr>| table.zip(a).map(|(t, a)| t.lookup(a));
+    Ok(Enrichment {
+        source_ip,
+        destination_ip,
+        source: look(source_ip),
+        destination: look(destination_ip),
     })
-}
-
-/// Validates the sources: `Ok(summary)`, or every problem (skipped entries count as errors here).
-pub fn check_sources(paths: &[PathBuf]) -> Result<String, Vec<String>> {
-    let mut groups = GroupSet::new();
-    if wants_kubernetes(paths) {
-        groups = fetch_kubernetes_once(Duration::from_secs(30)).map_err(|e| vec![e])?;
-    }
-    match load_groups(&sources(paths)) {
-        Err(e) => Err(vec![e.to_string()]),
-        Ok(l) if !l.diagnostics.is_empty() => {
-            Err(l.diagnostics.iter().map(ToString::to_string).collect())
-        }
-        Ok(l) => {
-            groups.merge_from(&l.groups);
-            let s = PrefixTable::build(&groups).stats();
-            Ok(format!(
-                "{} groups, {} prefixes from {} files",
-                s.groups,
-                s.prefixes_v4 + s.prefixes_v6,
-                l.files.len()
-            ))
-        }
-    }
-}
-
-/// One JSON object per IP: `{"ip":..,"groups":[..],"labels":{..}}`; an invalid IP is an error naming it.
-pub fn lookup(paths: &[PathBuf], ips: &[String]) -> Result<Vec<Result<String, String>>, String> {
-    let (table, _) = load(paths)?;
-    Ok(ips
-        .iter()
-        .map(|raw| {
-            let ip: IpAddr = raw
-                .trim()
-                .parse()
-                .map_err(|_| format!("cidr-lookup: {raw:?} is not an IP address"))?;
-            let m = table.lookup(ip);
-            let mut out = Vec::with_capacity(128);
-            out.extend_from_slice(b"{\"ip\":");
-            crate::output::encode::write_json_str(&mut out, raw.trim());
-            out.extend_from_slice(b",\"groups\":");
-            m.write_groups_json(&mut out);
-            out.extend_from_slice(b",\"labels\":");
-            m.write_labels_json(&mut out);
-            out.push(b'}');
-            String::from_utf8(out).map_err(|e| e.to_string())
-        })
-        .collect())
 }

@@ -7,17 +7,20 @@
 #![warn(missing_docs)]
 
 pub mod adx;
+pub mod cidr_groups;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod deliver;
 pub mod enrich;
 pub mod filters;
 pub mod frame;
-pub mod ops;
-pub mod output;
 pub mod pipeline;
 pub mod process;
+pub mod record;
 pub mod sink;
 pub mod source;
+pub mod spool;
 pub mod stats;
+pub mod telemetry;

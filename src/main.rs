@@ -34,7 +34,7 @@ fn main() {
         Command::Schema(a) => {
             print!(
                 "{}",
-                hubble_adx::schema::render_schema(&a.table, &a.mapping)
+                hubble_ingest::record::schema::render_schema(&a.table, &a.mapping)
             );
             commands::ExitCode::Success
         }

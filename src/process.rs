@@ -1,11 +1,13 @@
 //! The per-line stages between framing and output: prefilter → decode → filter → enrich → encode.
+//! See ARCHITECTURE.md ("process").
 //!
 //! A [`Processor`] is immutable and shared by all workers; [`Processor::process`] turns one [`LineBatch`] into
 //! output bytes and counters. It allocates nothing per line in the common case (kept-flow aggregation may
 //! allocate a map key the first time a key is seen). Output order is input order.
 
+use crate::enrich::{enrich, Enrichment};
 use crate::frame::LineBatch;
-use crate::output::encode::{encode_flow, EncodeOptions};
+use crate::record::encode::{encode_flow, EncodeOptions};
 use crate::stats::{bump, BatchStats};
 use hubble_cidr::PrefixTable;
 use hubble_flow::enums::DROP_REASON;
@@ -13,7 +15,6 @@ use hubble_flow::filter::FilterSet;
 use hubble_flow::flow::Flow;
 use hubble_flow::prefilter::Prefilter;
 use hubble_flow::{decode, Record, Skip};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What to write for a kept record.
@@ -92,28 +93,23 @@ impl Processor {
                         node_name,
                     },
                     mode,
-                ) => {
-                    if matches!(mode, OutputMode::Records(_)) && !addresses_valid(flow) {
-                        stats.invalid_ip += 1;
-                        continue;
+                ) => match mode {
+                    OutputMode::Records(opts) => {
+                        let Ok(tags) = enrich(flow, self.tagger.as_deref()) else {
+                            stats.invalid_ip += 1;
+                            continue;
+                        };
+                        stats.kept_flows += 1;
+                        self.aggregate(flow, &tags, stats);
+                        encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
                     }
-                    stats.kept_flows += 1;
-                    self.aggregate(flow, stats);
-                    match mode {
-                        OutputMode::Records(opts) => encode_flow(
-                            flow,
-                            raw,
-                            node_name.as_deref(),
-                            self.tagger.as_deref(),
-                            opts,
-                            out,
-                        ),
-                        OutputMode::Passthrough => {
-                            out.extend_from_slice(line);
-                            out.push(b'\n');
-                        }
+                    OutputMode::Passthrough => {
+                        stats.kept_flows += 1;
+                        self.aggregate(flow, &Enrichment::default(), stats);
+                        out.extend_from_slice(line);
+                        out.push(b'\n');
                     }
-                }
+                },
                 (_, OutputMode::Passthrough) => {
                     stats.kept_other += 1;
                     out.extend_from_slice(line);
@@ -125,7 +121,7 @@ impl Processor {
         stats.output_bytes += (out.len() - start_len) as u64;
     }
 
-    fn aggregate(&self, flow: &Flow<'_>, stats: &mut BatchStats) {
+    fn aggregate(&self, flow: &Flow<'_>, tags: &Enrichment<'_>, stats: &mut BatchStats) {
         let reason = match (&flow.drop_reason_desc, flow.drop_reason) {
             (Some(v), _) => match v {
                 hubble_flow::json::EnumValue::Name(n) => Some(n.as_ref()),
@@ -160,26 +156,16 @@ impl Processor {
                 dst_ip.unwrap_or("(no destination IP)"),
             ),
         }
-        if let (Some(t), Some(ip)) = (&self.tagger, dst_ip.and_then(|s| s.parse::<IpAddr>().ok())) {
-            let m = t.lookup(ip);
-            if m.is_empty() {
-                bump(&mut stats.by_destination_groups, "(no group)");
-            } else {
-                let names: Vec<&str> = m.names().collect();
-                bump(&mut stats.by_destination_groups, &names.join(","));
+        if tags.destination_looked_up() {
+            match tags.destination_groups() {
+                None => bump(&mut stats.by_destination_groups, "(no group)"),
+                Some(m) => {
+                    let names: Vec<&str> = m.names().collect();
+                    bump(&mut stats.by_destination_groups, &names.join(","));
+                }
             }
         }
     }
-}
-
-/// Whether the flow's addresses, where present, are IP addresses (a record with a corrupt address is bad input:
-/// counted and skipped rather than delivered with a column ADX cannot type).
-fn addresses_valid(flow: &Flow<'_>) -> bool {
-    let Some(ip) = &flow.ip else { return true };
-    [&ip.source, &ip.destination, &ip.source_xlated]
-        .into_iter()
-        .flatten()
-        .all(|a| a.is_empty() || a.parse::<IpAddr>().is_ok())
 }
 
 /// A line that opens a JSON object but does not close one (a record cut short).

@@ -29,7 +29,7 @@ pub fn check(args: &CheckArgs, observe_flags: &[(String, String)]) -> ExitCode {
         }
     }
     if !args.enrich.cidr_groups.is_empty() {
-        match crate::enrich::check_sources(&args.enrich.cidr_groups) {
+        match crate::cidr_groups::check_sources(&args.enrich.cidr_groups) {
             Ok(summary) => println!("ok: cidr-groups: {summary}"),
             Err(errors) => {
                 for e in errors {

@@ -24,7 +24,7 @@ pub fn enrichment(args: &EnrichArgs) -> Result<Option<Arc<PrefixTable>>, ExitCod
     if args.cidr_groups.is_empty() {
         return Ok(None);
     }
-    match crate::enrich::load(&args.cidr_groups) {
+    match crate::cidr_groups::load(&args.cidr_groups) {
         Ok((t, _)) => Ok(Some(t)),
         Err(e) => {
             eprintln!("hubble-ingest: cidr-groups: {e}");
@@ -39,7 +39,7 @@ pub fn cidr_lookup(args: &crate::cli::CidrLookupArgs) -> ExitCode {
         eprintln!("hubble-ingest: cidr-lookup needs at least one --cidr-groups source");
         return ExitCode::Usage;
     }
-    match crate::enrich::lookup(&args.enrich.cidr_groups, &args.ips) {
+    match crate::cidr_groups::lookup(&args.enrich.cidr_groups, &args.ips) {
         Ok(lines) => {
             let mut failed = false;
             for l in lines {

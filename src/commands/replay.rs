@@ -2,9 +2,9 @@
 
 use crate::cli::{FilterCmdArgs, InputArgs, ProgressMode, ReplayArgs};
 use crate::commands::{enrichment, ExitCode};
-use crate::output::encode::EncodeOptions;
 use crate::pipeline::{self, PipelineConfig};
 use crate::process::{OutputMode, Processor};
+use crate::record::encode::EncodeOptions;
 use crate::sink::{self, Sink};
 use crate::source::input::InputSpec;
 use crate::stats::{render_summary, BatchStats, InputProblem};

@@ -6,11 +6,11 @@
 //! is spooled and checkpoints are persisted before returning.
 
 use crate::frame::{Format, Framer, LineBatch};
-use crate::ops::metrics::Metrics;
-use crate::output::spool::Spool;
 use crate::process::Processor;
 use crate::source::input::BlockReader;
+use crate::spool::Spool;
 use crate::stats::BatchStats;
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use hubble_tail::{FileId, Tailer};
@@ -51,7 +51,7 @@ pub struct IngestContext {
     /// Set to stop reading.
     pub stop: Arc<AtomicBool>,
     /// Rung after each spooled segment.
-    pub doorbell: Arc<super::deliver::Doorbell>,
+    pub doorbell: Arc<crate::deliver::Doorbell>,
 }
 
 struct Pending {

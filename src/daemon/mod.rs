@@ -6,20 +6,19 @@
 //! checkpoints, give sinks `--shutdown-timeout` to deliver, then exit 0; what is not delivered stays spooled
 //! and is sent after the next start.
 
-pub mod deliver;
 pub mod ingest;
 pub mod watch;
 
 use crate::cli::RunArgs;
 use crate::commands::ExitCode;
-use crate::ops::metrics::Metrics;
-use crate::output::encode::EncodeOptions;
-use crate::output::spool::Spool;
+use crate::deliver::{self, DeliveryContext, Doorbell};
 use crate::process::{OutputMode, Processor};
-use crate::sink::deliver::{AdxSegmentSink, LocalSegmentSink, SegmentSink};
+use crate::record::encode::EncodeOptions;
+use crate::sink::batch::{AdxSegmentSink, LocalSegmentSink, SegmentSink};
 use crate::sink::{file::FileSink, stdout::StdoutSink, SinkSpec};
+use crate::spool::Spool;
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
-use deliver::{DeliveryContext, Doorbell};
 use hubble_tail::{Checkpoints, Tailer, TailerConfig};
 use ingest::{IngestConfig, IngestContext, Input};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +30,7 @@ pub fn build_processor(
     args: &RunArgs,
     flags: &[(String, String)],
     metrics: &Metrics,
-    k8s: Option<&crate::enrich::KubernetesGroups>,
+    k8s: Option<&crate::cidr_groups::KubernetesGroups>,
 ) -> Result<Processor, String> {
     let filter = crate::filters::build(&args.filter, flags).map_err(|e| format!("filter: {e}"))?;
     for w in filter.warnings() {
@@ -42,7 +41,7 @@ pub fn build_processor(
     } else {
         let k8s_groups = k8s.and_then(|k| k.snapshot());
         let (tagger, stats) =
-            crate::enrich::load_with(&args.enrich.cidr_groups, k8s_groups.as_ref())
+            crate::cidr_groups::load_with(&args.enrich.cidr_groups, k8s_groups.as_ref())
                 .map_err(|e| format!("cidr-groups: {e}"))?;
         metrics
             .cidr_prefixes
@@ -124,9 +123,9 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
             return ExitCode::Failure;
         }
     };
-    let k8s = if crate::enrich::wants_kubernetes(&args.enrich.cidr_groups) {
+    let k8s = if crate::cidr_groups::wants_kubernetes(&args.enrich.cidr_groups) {
         let hup = Arc::clone(&reload);
-        match crate::enrich::watch_kubernetes(runtime.handle(), move || {
+        match crate::cidr_groups::watch_kubernetes(runtime.handle(), move || {
             hup.store(true, Ordering::Relaxed)
         }) {
             Ok(k) => {
@@ -193,7 +192,7 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
         }
     };
     if let Some(addr) = args.metrics_addr {
-        match runtime.block_on(crate::ops::http::serve(addr, Arc::clone(&metrics))) {
+        match runtime.block_on(crate::telemetry::http::serve(addr, Arc::clone(&metrics))) {
             Ok(bound) => tracing::info!(%bound, "serving /metrics, /healthz, /readyz"),
             Err(e) => {
                 eprintln!("hubble-ingest: --metrics-addr {addr}: {e}");

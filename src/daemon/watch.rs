@@ -7,8 +7,8 @@
 //! A reload that fails keeps the previous configuration and logs why.
 
 use crate::cli::RunArgs;
-use crate::ops::metrics::Metrics;
 use crate::process::Processor;
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub fn spawn_reloader(
     metrics: Arc<Metrics>,
     sighup: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
-    k8s: Option<crate::enrich::KubernetesGroups>,
+    k8s: Option<crate::cidr_groups::KubernetesGroups>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let mut watched: Vec<PathBuf> = args
         .enrich

@@ -89,7 +89,7 @@ impl AdxBatchSink {
             Err(e) if e.is_permanent() => {
                 self.seq += 1;
                 let msg = e.to_string();
-                let path = crate::daemon::deliver::dead_letter(
+                let path = crate::sink::dead_letter::write(
                     &self.dead_letter_dir,
                     self.seq,
                     "adx",

@@ -2,7 +2,8 @@
 //! knows what a sink does with them, as ripgrep's search loop never knows its `Sink`.
 
 pub mod adx_batch;
-pub mod deliver;
+pub mod batch;
+pub mod dead_letter;
 pub mod file;
 pub mod stdout;
 

@@ -15,8 +15,9 @@
 //!   401. Tokens and secrets live in [`Secret`] and never reach logs, errors or `Debug` output.
 //! - TLS is rustls with the pure-Rust `ring` provider (no C toolchain for aws-lc); call
 //!   [`install_crypto_provider`] before building any other `reqwest::Client` in the process.
-//! - [`schema`] renders the table, mapping, streaming policy, JSON Schema and dedup view for the
-//!   record whose columns are [`schema::COLUMNS`].
+//! - The crate knows no table layout: it ingests whatever NDJSON the caller's table and JSON
+//!   mapping (named in [`AdxConfig`]) accept. The Hubble record's columns live with its encoder in
+//!   the `hubble-ingest` binary.
 
 mod auth;
 mod backoff;
@@ -27,7 +28,6 @@ mod error;
 mod gzip;
 mod http;
 mod queued;
-pub mod schema;
 mod secret;
 mod streaming;
 
@@ -42,7 +42,6 @@ pub use config::{
 pub use error::{IngestError, OneApiError};
 pub use gzip::gzip;
 pub use http::install_crypto_provider;
-pub use schema::{render_schema, KqlType, COLUMNS};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use url::Url;

@@ -70,7 +70,7 @@ impl SegmentSink for LocalSegmentSink {
 pub struct AdxSegmentSink {
     client: Arc<AdxClient>,
     runtime: tokio::runtime::Handle,
-    metrics: Option<Arc<crate::ops::metrics::Metrics>>,
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl AdxSegmentSink {
@@ -84,7 +84,7 @@ impl AdxSegmentSink {
     }
 
     /// Reports token exchanges into `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<crate::ops::metrics::Metrics>) -> Self {
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }

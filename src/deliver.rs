@@ -5,11 +5,10 @@
 //! exponential backoff (100 ms doubling to 30 s) for as long as the daemon runs. A torn segment is quarantined
 //! by the spool and counted, never crashed on.
 
-use crate::ops::metrics::Metrics;
-use crate::output::spool::{sync_dir, Spool};
-use crate::sink::deliver::{DeliveryError, SegmentSink};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use crate::sink::batch::{DeliveryError, SegmentSink};
+use crate::spool::Spool;
+use crate::telemetry::metrics::Metrics;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -131,7 +130,13 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
                             ctx.metrics.set_sink_failing(&name, true);
                             tracing::error!(sink = %name, "{PERMANENT_FAILURES} batches in a row rejected permanently: /readyz now reports not ready");
                         }
-                        match dead_letter(&ctx.dead_letter_dir, id.0, &name, &seg.payload, &msg) {
+                        match crate::sink::dead_letter::write(
+                            &ctx.dead_letter_dir,
+                            id.0,
+                            &name,
+                            &seg.payload,
+                            &msg,
+                        ) {
                             Ok(path) => tracing::error!(
                                 sink = %name, records = seg.records, dead_letter = %path.display(),
                                 "batch rejected permanently, moved to the dead-letter directory (fix the cause, then `hubble-ingest replay` the file with --sink {name}): {msg}"
@@ -190,34 +195,4 @@ fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
         std::thread::sleep(s);
         left -= s;
     }
-}
-
-/// Writes a dead letter: `<dir>/<seq>-<sink>.ndjson` (the records) and `.error.txt` (why), durably.
-pub fn dead_letter(
-    dir: &Path,
-    seq: u64,
-    sink: &str,
-    payload: &[u8],
-    error: &str,
-) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let safe: String = sink
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{seq:020}-{safe}.ndjson"));
-    let mut f = std::fs::File::create(&path)?;
-    f.write_all(payload)?;
-    f.sync_all()?;
-    let mut e = std::fs::File::create(path.with_extension("error.txt"))?;
-    writeln!(e, "{error}")?;
-    e.sync_all()?;
-    sync_dir(dir)?;
-    Ok(path)
 }

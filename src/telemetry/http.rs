@@ -1,6 +1,6 @@
 //! `/metrics`, `/healthz` and `/readyz` over HTTP/1.1 (hyper), served on the daemon's tokio runtime.
 
-use crate::ops::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;

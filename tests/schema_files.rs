@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use hubble_adx::schema::{self, DEFAULT_MAPPING, DEFAULT_TABLE};
+use hubble_ingest::record::schema::{self, DEFAULT_MAPPING, DEFAULT_TABLE};
 
 fn expected() -> Vec<(&'static str, String)> {
     let schema_json = serde_json::to_string_pretty(&schema::json_schema()).unwrap() + "\n";
@@ -29,7 +29,7 @@ fn expected() -> Vec<(&'static str, String)> {
 
 #[test]
 fn schema_files_match_the_code() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
     if update {
         std::fs::create_dir_all(&dir).unwrap();
@@ -52,7 +52,7 @@ fn schema_files_match_the_code() {
 
 #[test]
 fn mapping_file_names_exactly_the_columns() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let Ok(text) = std::fs::read_to_string(dir.join("mapping.json")) else {
         return; // the other test reports the missing file
     };
@@ -61,6 +61,6 @@ fn mapping_file_names_exactly_the_columns() {
         .iter()
         .map(|m| m["column"].as_str().unwrap())
         .collect();
-    let columns: Vec<&str> = schema::COLUMNS.iter().map(|(c, _)| *c).collect();
+    let columns: Vec<&str> = schema::Column::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(names, columns);
 }

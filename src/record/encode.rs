@@ -1,55 +1,17 @@
 //! Encoding one kept flow as the flat output record (one NDJSON line; the ADX table's columns).
 //!
-//! Column names are a contract (design.md "Output record"; `schemas/` and the ADX mapping use them). Absent
-//! values are omitted, never written as null or empty strings. The original flow object is copied through
-//! byte for byte into `Flow` (unless disabled). The writer appends to a caller-owned buffer and allocates
-//! nothing per record; CIDR-group tags are copied from JSON fragments the [`PrefixTable`] precomputed.
+//! Guarantees: only [`Column`]s declared in [`super::schema`] are written, in table order; absent values are
+//! omitted, never written as null or empty strings; the original flow object is copied through byte for byte into
+//! `Flow` (unless disabled). The writer appends to a caller-owned buffer and allocates nothing per record; CIDR-group
+//! tags arrive already looked up ([`Enrichment`], one lookup per address) and are copied from the JSON fragments
+//! the prefix table precomputed.
 
-use hubble_cidr::{Match, PrefixTable};
+use super::schema::Column;
+use crate::enrich::Enrichment;
 use hubble_flow::enums::{EnumTable, DROP_REASON, IP_VERSION, TRAFFIC_DIRECTION, VERDICT};
 use hubble_flow::flow::{Endpoint, Flow};
 use hubble_flow::json::EnumValue;
 use std::borrow::Cow;
-use std::net::IpAddr;
-
-/// Every column the encoder can write, in output order.
-pub const COLUMNS: &[&str] = &[
-    "Timestamp",
-    "Uuid",
-    "NodeName",
-    "ClusterName",
-    "Verdict",
-    "DropReason",
-    "DropReasonDesc",
-    "TrafficDirection",
-    "EventType",
-    "EventSubType",
-    "IpVersion",
-    "Protocol",
-    "SourceIP",
-    "DestinationIP",
-    "SourcePort",
-    "DestinationPort",
-    "TcpFlags",
-    "SourceNamespace",
-    "SourcePod",
-    "SourceIdentity",
-    "SourceLabels",
-    "SourceWorkloads",
-    "DestinationNamespace",
-    "DestinationPod",
-    "DestinationIdentity",
-    "DestinationLabels",
-    "DestinationWorkloads",
-    "DestinationNames",
-    "SourceCidrGroups",
-    "DestinationCidrGroups",
-    "SourceCidrGroupLabels",
-    "DestinationCidrGroupLabels",
-    "PolicyDeniedBy",
-    "Summary",
-    "Flow",
-];
 
 /// Encoder options.
 #[derive(Debug, Clone, Copy)]
@@ -69,16 +31,16 @@ pub fn encode_flow(
     flow: &Flow<'_>,
     raw: &str,
     envelope_node: Option<&str>,
-    tagger: Option<&PrefixTable>,
+    tags: &Enrichment<'_>,
     opts: EncodeOptions,
     out: &mut Vec<u8>,
 ) {
     let mut w = ObjectWriter::new(out);
     if let Some(t) = &flow.time {
-        w.str_field("Timestamp", t);
+        w.str_field(Column::Timestamp, t);
     }
     if let Some(u) = &flow.uuid {
-        w.str_field("Uuid", u);
+        w.str_field(Column::Uuid, u);
     }
     let node = flow.node_name.as_deref().or(envelope_node);
     let (cluster, node) = match node.and_then(|n| n.split_once('/')) {
@@ -86,38 +48,38 @@ pub fn encode_flow(
         None => (None, node),
     };
     if let Some(n) = node.filter(|n| !n.is_empty()) {
-        w.str_field("NodeName", n);
+        w.str_field(Column::NodeName, n);
     }
     let cluster = cluster
         .filter(|c| !c.is_empty())
         .or_else(|| endpoint_cluster(flow.source.as_ref()));
     if let Some(c) = cluster {
-        w.str_field("ClusterName", c);
+        w.str_field(Column::ClusterName, c);
     }
-    w.enum_field("Verdict", flow.verdict.as_ref(), &VERDICT);
+    w.enum_field(Column::Verdict, flow.verdict.as_ref(), &VERDICT);
     if let Some(d) = flow.drop_reason.filter(|&d| d != 0) {
-        w.u64_field("DropReason", u64::from(d));
+        w.u64_field(Column::DropReason, u64::from(d));
     }
     w.enum_field(
-        "DropReasonDesc",
+        Column::DropReasonDesc,
         flow.drop_reason_desc.as_ref(),
         &DROP_REASON,
     );
     w.enum_field(
-        "TrafficDirection",
+        Column::TrafficDirection,
         flow.traffic_direction.as_ref(),
         &TRAFFIC_DIRECTION,
     );
     if let Some(et) = flow.event_type {
-        w.i64_field("EventType", i64::from(et.event_type));
-        w.i64_field("EventSubType", i64::from(et.sub_type));
+        w.i64_field(Column::EventType, i64::from(et.event_type));
+        w.i64_field(Column::EventSubType, i64::from(et.sub_type));
     }
     if let Some(ip) = &flow.ip {
-        w.enum_field("IpVersion", ip.ip_version.as_ref(), &IP_VERSION);
+        w.enum_field(Column::IpVersion, ip.ip_version.as_ref(), &IP_VERSION);
     }
     if let Some(l4) = &flow.l4 {
         if let Some(p) = l4.protocol() {
-            w.str_field("Protocol", p.name());
+            w.str_field(Column::Protocol, p.name());
         }
     }
     let (src_ip, dst_ip) = match &flow.ip {
@@ -125,18 +87,18 @@ pub fn encode_flow(
         None => (None, None),
     };
     if let Some(s) = src_ip.filter(|s| !s.is_empty()) {
-        w.str_field("SourceIP", s);
+        w.str_field(Column::SourceIP, s);
     }
     if let Some(d) = dst_ip.filter(|s| !s.is_empty()) {
-        w.str_field("DestinationIP", d);
+        w.str_field(Column::DestinationIP, d);
     }
     if let Some(l4) = &flow.l4 {
         if let Some((sp, dp)) = l4.ports() {
             if sp != 0 {
-                w.u64_field("SourcePort", u64::from(sp));
+                w.u64_field(Column::SourcePort, u64::from(sp));
             }
             if dp != 0 {
-                w.u64_field("DestinationPort", u64::from(dp));
+                w.u64_field(Column::DestinationPort, u64::from(dp));
             }
         }
         if let Some(flags) = l4.tcp.as_ref().and_then(|t| t.flags) {
@@ -146,7 +108,7 @@ pub fn encode_flow(
                     if any {
                         w.out.push(b',');
                     } else {
-                        w.key("TcpFlags");
+                        w.key(Column::TcpFlags);
                         w.out.push(b'"');
                         any = true;
                     }
@@ -158,31 +120,25 @@ pub fn encode_flow(
             }
         }
     }
-    w.endpoint("Source", flow.source.as_ref());
-    w.endpoint("Destination", flow.destination.as_ref());
-    w.str_array_field("DestinationNames", &flow.destination_names);
-    if let Some(t) = tagger {
-        let tags = |ip: Option<&str>| -> Option<Match<'_>> {
-            let m = t.lookup(ip?.parse::<IpAddr>().ok()?);
-            (!m.is_empty()).then_some(m)
-        };
-        let (src, dst) = (tags(src_ip), tags(dst_ip));
-        if let Some(m) = src {
-            w.key("SourceCidrGroups");
-            m.write_groups_json(w.out);
-        }
-        if let Some(m) = dst {
-            w.key("DestinationCidrGroups");
-            m.write_groups_json(w.out);
-        }
-        if let Some(m) = src.filter(|m| m.labels().len() > 0) {
-            w.key("SourceCidrGroupLabels");
-            m.write_labels_json(w.out);
-        }
-        if let Some(m) = dst.filter(|m| m.labels().len() > 0) {
-            w.key("DestinationCidrGroupLabels");
-            m.write_labels_json(w.out);
-        }
+    w.endpoint(&SOURCE, flow.source.as_ref());
+    w.endpoint(&DESTINATION, flow.destination.as_ref());
+    w.str_array_field(Column::DestinationNames, &flow.destination_names);
+    let (src, dst) = (tags.source_groups(), tags.destination_groups());
+    if let Some(m) = src {
+        w.key(Column::SourceCidrGroups);
+        m.write_groups_json(w.out);
+    }
+    if let Some(m) = dst {
+        w.key(Column::DestinationCidrGroups);
+        m.write_groups_json(w.out);
+    }
+    if let Some(m) = src.filter(|m| m.labels().len() > 0) {
+        w.key(Column::SourceCidrGroupLabels);
+        m.write_labels_json(w.out);
+    }
+    if let Some(m) = dst.filter(|m| m.labels().len() > 0) {
+        w.key(Column::DestinationCidrGroupLabels);
+        m.write_labels_json(w.out);
     }
     let egress = matches!(
         flow.traffic_direction
@@ -196,13 +152,13 @@ pub fn encode_flow(
         flow.ingress_denied_by.or(flow.egress_denied_by)
     };
     if let Some(d) = denied {
-        w.raw_field("PolicyDeniedBy", d.get());
+        w.raw_field(Column::PolicyDeniedBy, d.get());
     }
     if let Some(s) = &flow.summary {
-        w.str_field("Summary", s);
+        w.str_field(Column::Summary, s);
     }
     if opts.include_flow {
-        w.raw_field("Flow", raw);
+        w.raw_field(Column::Flow, raw);
     }
     w.finish();
 }
@@ -211,6 +167,31 @@ fn endpoint_cluster<'f>(ep: Option<&'f Endpoint<'_>>) -> Option<&'f str> {
     ep.and_then(|e| e.cluster_name.as_deref())
         .filter(|c| !c.is_empty())
 }
+
+/// The columns of one side of the flow.
+struct EndpointColumns {
+    namespace: Column,
+    pod: Column,
+    identity: Column,
+    labels: Column,
+    workloads: Column,
+}
+
+const SOURCE: EndpointColumns = EndpointColumns {
+    namespace: Column::SourceNamespace,
+    pod: Column::SourcePod,
+    identity: Column::SourceIdentity,
+    labels: Column::SourceLabels,
+    workloads: Column::SourceWorkloads,
+};
+
+const DESTINATION: EndpointColumns = EndpointColumns {
+    namespace: Column::DestinationNamespace,
+    pod: Column::DestinationPod,
+    identity: Column::DestinationIdentity,
+    labels: Column::DestinationLabels,
+    workloads: Column::DestinationWorkloads,
+};
 
 struct ObjectWriter<'o> {
     out: &'o mut Vec<u8>,
@@ -223,40 +204,38 @@ impl<'o> ObjectWriter<'o> {
         ObjectWriter { out, first: true }
     }
 
-    fn key(&mut self, k: &str) {
+    fn key(&mut self, k: Column) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(k.json_key().as_bytes());
     }
 
-    fn str_field(&mut self, k: &str, v: &str) {
+    fn str_field(&mut self, k: Column, v: &str) {
         self.key(k);
         write_json_str(self.out, v);
     }
 
-    fn raw_field(&mut self, k: &str, raw_json: &str) {
+    fn raw_field(&mut self, k: Column, raw_json: &str) {
         self.key(k);
         self.out.extend_from_slice(raw_json.as_bytes());
     }
 
-    fn u64_field(&mut self, k: &str, v: u64) {
+    fn u64_field(&mut self, k: Column, v: u64) {
         self.key(k);
         let mut b = itoa::Buffer::new();
         self.out.extend_from_slice(b.format(v).as_bytes());
     }
 
-    fn i64_field(&mut self, k: &str, v: i64) {
+    fn i64_field(&mut self, k: Column, v: i64) {
         self.key(k);
         let mut b = itoa::Buffer::new();
         self.out.extend_from_slice(b.format(v).as_bytes());
     }
 
     /// Writes an enum by its canonical name; a number without a known name is written as its decimal text.
-    fn enum_field(&mut self, k: &str, v: Option<&EnumValue<'_>>, table: &EnumTable) {
+    fn enum_field(&mut self, k: Column, v: Option<&EnumValue<'_>>, table: &EnumTable) {
         match v {
             None => {}
             Some(EnumValue::Name(n)) => self.str_field(k, n),
@@ -274,7 +253,7 @@ impl<'o> ObjectWriter<'o> {
         }
     }
 
-    fn str_array_field(&mut self, k: &str, items: &[Cow<'_, str>]) {
+    fn str_array_field(&mut self, k: Column, items: &[Cow<'_, str>]) {
         if items.is_empty() {
             return;
         }
@@ -289,41 +268,20 @@ impl<'o> ObjectWriter<'o> {
         self.out.push(b']');
     }
 
-    fn endpoint(&mut self, prefix: &str, ep: Option<&Endpoint<'_>>) {
+    fn endpoint(&mut self, cols: &EndpointColumns, ep: Option<&Endpoint<'_>>) {
         let Some(ep) = ep else { return };
-        let mut key = String::with_capacity(prefix.len() + 10);
-        let mut field = |w: &mut Self, suffix: &str| {
-            key.clear();
-            key.push_str(prefix);
-            key.push_str(suffix);
-            w.key(&key);
-        };
         if let Some(ns) = ep.namespace.as_deref().filter(|s| !s.is_empty()) {
-            field(self, "Namespace");
-            write_json_str(self.out, ns);
+            self.str_field(cols.namespace, ns);
         }
         if let Some(pod) = ep.pod_name.as_deref().filter(|s| !s.is_empty()) {
-            field(self, "Pod");
-            write_json_str(self.out, pod);
+            self.str_field(cols.pod, pod);
         }
         if let Some(id) = ep.identity.filter(|&i| i != 0) {
-            field(self, "Identity");
-            let mut b = itoa::Buffer::new();
-            self.out.extend_from_slice(b.format(id).as_bytes());
+            self.u64_field(cols.identity, u64::from(id));
         }
-        if !ep.labels.is_empty() {
-            field(self, "Labels");
-            self.out.push(b'[');
-            for (i, s) in ep.labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(b',');
-                }
-                write_json_str(self.out, s);
-            }
-            self.out.push(b']');
-        }
+        self.str_array_field(cols.labels, &ep.labels);
         if !ep.workloads.is_empty() {
-            field(self, "Workloads");
+            self.key(cols.workloads);
             self.out.push(b'[');
             for (i, wl) in ep.workloads.iter().enumerate() {
                 if i > 0 {
@@ -399,6 +357,7 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hubble_cidr::PrefixTable;
     use hubble_flow::{decode, Record};
 
     const DENY: &str = r#"{"flow":{"time":"2026-07-31T10:41:02.202450754Z","uuid":"cd75b2ac","verdict":"DROPPED","drop_reason":181,"IP":{"source":"10.0.1.235","destination":"203.0.113.7","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":60524,"destination_port":443,"flags":{"SYN":true,"ACK":true}}},"source":{"ID":423,"identity":24753,"cluster_name":"topgun","namespace":"net-lab","labels":["k8s:app=tg"],"pod_name":"tg-1","workloads":[{"name":"tg","kind":"Deployment"}]},"destination":{"identity":2,"labels":["reserved:world"]},"Type":"L3_L4","node_name":"topgun/cilium-w1","destination_names":["evil.example."],"event_type":{"type":1,"sub_type":181},"traffic_direction":"EGRESS","drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN \"x\"","egress_denied_by":[{"name":"deny-geo","kind":"CiliumClusterwideNetworkPolicy"}]},"node_name":"topgun/cilium-w1","time":"2026-07-31T10:41:02.202450754Z"}"#;
@@ -427,7 +386,8 @@ mod tests {
             panic!("not a flow")
         };
         let mut out = Vec::new();
-        encode_flow(&flow, raw, node_name.as_deref(), tagger, opts, &mut out);
+        let tags = crate::enrich::enrich(&flow, tagger).unwrap();
+        encode_flow(&flow, raw, node_name.as_deref(), &tags, opts, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
         serde_json::from_slice(&out).unwrap()
@@ -470,12 +430,25 @@ mod tests {
             "Flow": serde_json::from_str::<serde_json::Value>(DENY).unwrap()["flow"].clone(),
         });
         assert_eq!(v, expected);
-        for k in v.as_object().unwrap().keys() {
-            assert!(
-                COLUMNS.contains(&k.as_str()),
-                "{k} is not a declared column"
-            );
-        }
+        // Every column appears, in table order.
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let declared: Vec<&str> = Column::ALL
+            .iter()
+            .map(|c| c.name())
+            .filter(|n| {
+                !matches!(
+                    *n,
+                    "DestinationNamespace"
+                        | "DestinationPod"
+                        | "DestinationWorkloads"
+                        | "SourceCidrGroups"
+                        | "SourceCidrGroupLabels"
+                )
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort_by_key(|k| declared.iter().position(|d| d == k));
+        assert_eq!(sorted, declared);
     }
 
     #[test]
@@ -491,27 +464,6 @@ mod tests {
             v,
             serde_json::json!({"NodeName":"plain-node","Verdict":"DROPPED","TrafficDirection":"7","SourceIP":"::ffff:1.2.3.4"})
         );
-    }
-
-    #[test]
-    fn adx_mapping_covers_exactly_the_record_columns() {
-        let mapped: Vec<&str> = hubble_adx::schema::COLUMNS
-            .iter()
-            .map(|(c, _)| *c)
-            .collect();
-        assert_eq!(
-            mapped, COLUMNS,
-            "schemas/ and the encoder disagree on the columns"
-        );
-        let mapping: serde_json::Value =
-            serde_json::from_str(&hubble_adx::schema::mapping_json()).unwrap();
-        let paths: Vec<String> = mapping
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["column"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(paths, COLUMNS);
     }
 
     #[test]

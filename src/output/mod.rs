@@ -1,4 +1,0 @@
-//! Turning kept flows into output bytes.
-
-pub mod encode;
-pub mod spool;
