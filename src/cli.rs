@@ -4,7 +4,7 @@
 //! [`observe_flags_in_order`] recovers argv order from clap's indices.
 
 use crate::frame::Format;
-use crate::sink::SinkSpec;
+use crate::settings::SinkSpec;
 use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

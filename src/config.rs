@@ -1,10 +1,14 @@
+//! Flags, environment and the `--config` file → [`crate::settings`]: the only place that turns the command line
+//! into the typed values everything else consumes. See ARCHITECTURE.md ("settings").
+//!
 //! `--config FILE`: a YAML file whose keys are the subcommand's long option names (`state-dir`, `input`, `sink`,
 //! `cidr-groups`, `adx-cluster`, ...; `snake_case` also accepted). Precedence: command-line flag > environment
 //! variable (`HUBBLE_INGEST_*`) > config file > built-in default.
 //!
 //! The file is merged by turning each key the command line and environment do not already set into the
 //! equivalent flag, so the file means exactly what the flags mean and `--help` documents both. Unknown keys and
-//! values of the wrong shape are errors naming the file and line.
+//! values of the wrong shape are errors naming the file and line. Keys are applied in the file's order (an
+//! order-sensitive `not:` applies to the key after it, as `--not` does to the next flag).
 
 use clap::Command;
 use std::ffi::OsString;
@@ -58,15 +62,22 @@ pub fn merge(
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{file}: cannot read: {e}")))?;
-    let doc: serde_json::Value = if text.trim().is_empty() {
-        serde_json::Value::Object(Default::default())
+    let map: Vec<(String, serde_json::Value)> = if text.trim().is_empty() {
+        Vec::new()
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?
-    };
-    let serde_json::Value::Object(map) = doc else {
-        return Err(ConfigError(format!(
-            "{file}:1: expected a mapping of option names to values"
-        )));
+        match serde_saphyr::from_str::<OrderedMap>(&text) {
+            Ok(m) => m.0,
+            Err(e) => {
+                // A document that parses but is not a mapping gets a clearer message.
+                if serde_saphyr::from_str::<serde_json::Value>(&text).is_ok_and(|v| !v.is_object())
+                {
+                    return Err(ConfigError(format!(
+                        "{file}:1: expected a mapping of option names to values"
+                    )));
+                }
+                return Err(ConfigError(format!("{file}: {e}")));
+            }
+        }
     };
     let sub_name = args
         .iter()
@@ -136,6 +147,32 @@ pub fn merge(
     Ok(out)
 }
 
+/// A YAML mapping with its keys in file order (serde_json's own map sorts them).
+struct OrderedMap(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OrderedMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of option names to values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedMap, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedMap(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
 fn scalar(v: &serde_json::Value) -> Result<String, String> {
     match v {
         serde_json::Value::String(s) => Ok(s.clone()),
@@ -167,6 +204,243 @@ pub fn config_arg() -> clap::Arg {
         .value_name("FILE")
         .env("HUBBLE_INGEST_CONFIG")
         .help("YAML file with option values (keys are long option names); flags and HUBBLE_INGEST_* variables override it")
+}
+
+// ---- The command line → settings -------------------------------------------------------------------------
+
+use crate::cli::{
+    observe_flags_in_order, AdxArgs, AdxAuth, AdxMode, Cli, FilterArgs, FilterCmdArgs, InputArgs,
+    ProgressMode, ReplayArgs, RunArgs,
+};
+use crate::error::Error;
+use crate::settings::{
+    check_unique_sinks, EnrichSettings, FilterCommandSettings, FilterSettings, InputSettings,
+    RecordSettings, ReplaySettings, RunSettings, SettingsSource, SinkSettings, SinkSpec,
+};
+use std::sync::Arc;
+
+/// The whole command line as clap sees it after merging the config file.
+pub struct CommandLine {
+    /// The parsed options.
+    pub cli: Cli,
+    /// `hubble observe` flags of the subcommand, in argv order.
+    pub observe: Vec<(String, String)>,
+    /// The config file, when one was given.
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+/// Parses `argv` (with `--config` merged in). `Err(Ok(e))` is clap's own error (help, version, usage), which the
+/// caller prints and exits with; `Err(Err(e))` a config file error.
+pub fn parse_command_line(argv: Vec<OsString>) -> Result<CommandLine, Result<clap::Error, Error>> {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command().arg(config_arg());
+    let config_file = config_path(&argv).map(std::path::PathBuf::from);
+    let argv = match &config_file {
+        Some(path) => {
+            merge(&cmd, argv, path).map_err(|e| Err(Error::Config(format!("config: {e}"))))?
+        }
+        None => argv,
+    };
+    let matches = cmd.try_get_matches_from(argv).map_err(Ok)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(Ok)?;
+    let observe = matches
+        .subcommand()
+        .map(|(_, m)| observe_flags_in_order(m))
+        .unwrap_or_default();
+    Ok(CommandLine {
+        cli,
+        observe,
+        config_file,
+    })
+}
+
+/// Input options → settings.
+pub fn input_settings(a: &InputArgs) -> InputSettings {
+    InputSettings {
+        format: a.format,
+        max_line_bytes: usize::try_from(a.max_line_bytes).unwrap_or(usize::MAX),
+        workers: a
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        prefilter: !a.no_prefilter,
+    }
+}
+
+/// Filter options → settings.
+pub fn filter_settings(a: &FilterArgs, observe: &[(String, String)]) -> FilterSettings {
+    FilterSettings {
+        allowlist: a.allowlist.clone(),
+        denylist: a.denylist.clone(),
+        flowlogs: a.flowlogs.clone(),
+        flowlog: a.flowlog.clone(),
+        observe: observe.to_vec(),
+    }
+}
+
+/// `--adx-*` options and the standard Azure variables → a validated client configuration. Errors name the
+/// option or variable, never a secret's value.
+pub fn adx_config(args: &AdxArgs) -> Result<hubble_adx::AdxConfig, Error> {
+    use hubble_adx::{parse_url, AdxConfig, AuthConfig, IngestMode};
+    let adx = |e: String| Error::Config(format!("adx: {e}"));
+    let cluster = args
+        .adx_cluster
+        .as_deref()
+        .ok_or_else(|| adx("the adx sink needs --adx-cluster".into()))?;
+    let database = args
+        .adx_database
+        .as_deref()
+        .ok_or_else(|| adx("the adx sink needs --adx-database".into()))?;
+    let cluster = parse_url("--adx-cluster", cluster).map_err(|e| adx(e.to_string()))?;
+    let auth = match args.adx_auth {
+        AdxAuth::WorkloadIdentity => AuthConfig::workload_identity_from_env(),
+        AdxAuth::ClientSecret => {
+            AuthConfig::client_secret_from_env(args.adx_client_secret_file.clone())
+        }
+        AdxAuth::ManagedIdentity => Ok(AuthConfig::managed_identity(args.adx_client_id.clone())),
+    }
+    .map_err(|e| adx(format!("--adx-auth: {e}")))?;
+    let mut cfg = AdxConfig::new(cluster, database, &args.adx_table, &args.adx_mapping, auth);
+    cfg.mode = match args.adx_mode {
+        AdxMode::Streaming => IngestMode::Streaming,
+        AdxMode::Queued => IngestMode::Queued,
+        AdxMode::Managed => IngestMode::Managed,
+    };
+    if let Some(e) = &args.adx_ingest_endpoint {
+        cfg.ingest_endpoint =
+            Some(parse_url("--adx-ingest-endpoint", e).map_err(|e| adx(e.to_string()))?);
+    }
+    if let Some(scope) = &args.adx_scope {
+        cfg.scope = scope.clone();
+    }
+    cfg.concurrency = args.adx_concurrency.max(1);
+    cfg.validate().map_err(|e| adx(e.to_string()))?;
+    Ok(cfg)
+}
+
+/// Sink options → settings (the ADX configuration is built and validated only when `adx` is named).
+pub fn sink_settings(
+    specs: &[SinkSpec],
+    adx: &AdxArgs,
+    state_dir: &std::path::Path,
+) -> Result<SinkSettings, Error> {
+    check_unique_sinks(specs)?;
+    let adx = if specs.contains(&SinkSpec::Adx) {
+        Some(adx_config(adx)?)
+    } else {
+        None
+    };
+    Ok(SinkSettings {
+        specs: specs.to_vec(),
+        adx,
+        dead_letter_dir: state_dir.join("dead-letter"),
+    })
+}
+
+/// `replay` options → settings.
+pub fn replay_settings(
+    a: &ReplayArgs,
+    observe: &[(String, String)],
+) -> Result<ReplaySettings, Error> {
+    let filter = filter_settings(&a.filter, observe);
+    let filter_set = Arc::new(filter.build()?);
+    Ok(ReplaySettings {
+        inputs: a.inputs.clone(),
+        input: input_settings(&a.input),
+        filter,
+        filter_set,
+        enrich: EnrichSettings {
+            cidr_groups: a.enrich.cidr_groups.clone(),
+        },
+        sinks: sink_settings(&a.sinks, &a.adx, &a.state_dir)?,
+        record: RecordSettings {
+            include_flow: !a.no_flow_column,
+        },
+        progress: match a.progress {
+            ProgressMode::Never => false,
+            ProgressMode::Always => true,
+            ProgressMode::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        },
+        summary_json: a.summary_json,
+    })
+}
+
+/// `filter` options → settings.
+pub fn filter_command_settings(
+    a: &FilterCmdArgs,
+    observe: &[(String, String)],
+) -> Result<FilterCommandSettings, Error> {
+    Ok(FilterCommandSettings {
+        inputs: if a.inputs.is_empty() {
+            vec!["-".to_owned()]
+        } else {
+            a.inputs.clone()
+        },
+        input: input_settings(&a.input),
+        filter_set: Arc::new(filter_settings(&a.filter, observe).build()?),
+    })
+}
+
+/// `run` options → settings.
+pub fn run_settings(
+    a: &RunArgs,
+    observe: &[(String, String)],
+    config_file: Option<std::path::PathBuf>,
+) -> Result<RunSettings, Error> {
+    if a.inputs.iter().any(|i| i == "-") && a.inputs.len() > 1 {
+        return Err(Error::Config(
+            "--input - (stdin) cannot be combined with file inputs".into(),
+        ));
+    }
+    let filter = filter_settings(&a.filter, observe);
+    let filter_set = Arc::new(filter.build()?);
+    Ok(RunSettings {
+        inputs: a.inputs.clone(),
+        state_dir: a.state_dir.clone(),
+        read_from_head: a.read_from_head,
+        flush_interval: a.flush_interval,
+        batch_max_bytes: usize::try_from(a.batch_max_bytes).unwrap_or(usize::MAX),
+        spool_max_bytes: a.spool_max_bytes,
+        shutdown_timeout: a.shutdown_timeout,
+        metrics_addr: a.metrics_addr,
+        poll_interval: a.poll_interval,
+        input: input_settings(&a.input),
+        filter,
+        filter_set,
+        enrich: EnrichSettings {
+            cidr_groups: a.enrich.cidr_groups.clone(),
+        },
+        sinks: sink_settings(&a.sinks, &a.adx, &a.state_dir)?,
+        record: RecordSettings {
+            include_flow: !a.no_flow_column,
+        },
+        config_file,
+    })
+}
+
+/// Reloads [`RunSettings`] from the command line the process started with, merging the config file again.
+pub struct CommandLineSource {
+    argv: Vec<OsString>,
+}
+
+impl CommandLineSource {
+    /// A source over `argv` (captured once, at start).
+    pub fn new(argv: Vec<OsString>) -> Self {
+        CommandLineSource { argv }
+    }
+}
+
+impl SettingsSource for CommandLineSource {
+    fn load(&self) -> Result<RunSettings, Error> {
+        let line = parse_command_line(self.argv.clone()).map_err(|e| match e {
+            Ok(clap) => Error::Config(clap.to_string()),
+            Err(e) => e,
+        })?;
+        match &line.cli.command {
+            crate::cli::Command::Run(a) => run_settings(a, &line.observe, line.config_file.clone()),
+            _ => Err(Error::Config("not a run command line".into())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +502,60 @@ mod tests {
             joined.contains("--adx-cluster https://c.kusto.windows.net"),
             "{joined}"
         );
+    }
+
+    #[test]
+    fn keys_are_applied_in_file_order() {
+        // Alphabetical order would put `from-ip` first and `not` before `to-ip` by accident of spelling.
+        let out = merged(
+            "verdict: DROPPED\nto-ip: 203.0.113.7\nnot: true\nfrom-ip: 10.0.0.10\n",
+            &["hubble-ingest", "replay", "x.log"],
+        )
+        .unwrap();
+        let joined = out.join(" ");
+        assert!(
+            joined.ends_with("--verdict DROPPED --to-ip 203.0.113.7 --not --from-ip 10.0.0.10"),
+            "{joined}"
+        );
+    }
+
+    #[test]
+    fn a_negated_key_reaches_the_denylist_in_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.yaml");
+        std::fs::write(&p, "verdict: DROPPED\nnot: true\nto-ip: 203.0.113.7\n").unwrap();
+        let argv: Vec<OsString> = ["hubble-ingest", "replay", "x.log", "--config"]
+            .iter()
+            .map(OsString::from)
+            .chain([p.clone().into_os_string()])
+            .collect();
+        let line = parse_command_line(argv).map_err(|_| "parse").unwrap();
+        assert_eq!(line.config_file.as_deref(), Some(p.as_path()));
+        assert_eq!(
+            line.observe,
+            vec![
+                ("verdict".to_owned(), "DROPPED".to_owned()),
+                ("not".to_owned(), String::new()),
+                ("to-ip".to_owned(), "203.0.113.7".to_owned()),
+            ]
+        );
+        let crate::cli::Command::Replay(a) = &line.cli.command else {
+            panic!("not replay")
+        };
+        let settings = replay_settings(a, &line.observe).unwrap();
+        use hubble_flow::filter::observe::{filters_from_flags, print_raw_filters};
+        let (include, exclude) =
+            filters_from_flags(line.observe.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        let (allow, deny) = (
+            print_raw_filters(&include, &[]),
+            print_raw_filters(&[], &exclude),
+        );
+        assert!(
+            allow.contains("DROPPED") && !allow.contains("203.0.113.7"),
+            "{allow}"
+        );
+        assert!(deny.contains("203.0.113.7"), "{deny}");
+        assert!(settings.filter.any());
     }
 
     #[test]

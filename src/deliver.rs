@@ -5,7 +5,7 @@
 //! exponential backoff (100 ms doubling to 30 s) for as long as the daemon runs. A torn segment is quarantined
 //! by the spool and counted, never crashed on.
 
-use crate::sink::batch::{DeliveryError, SegmentSink};
+use crate::sink::batch::{BatchSink, DeliveryError};
 use crate::spool::Spool;
 use crate::telemetry::metrics::Metrics;
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ pub struct DeliveryContext {
 }
 
 /// Runs the delivery loop of `sink` until stopped (or, once input is done, until nothing is left for it).
-pub fn run(ctx: &DeliveryContext, sink: &mut dyn SegmentSink) {
+pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
     let name = sink.name().to_owned();
     let label = Metrics::label("sink", &name);
     ctx.metrics.register_sink(&name);

@@ -6,7 +6,7 @@
 //! in the `hubble-flow` crate; CIDR-group tables in `hubble-cidr`.
 #![warn(missing_docs)]
 
-pub mod adx;
+pub mod async_runtime;
 pub mod cidr_groups;
 pub mod cli;
 pub mod commands;
@@ -14,11 +14,12 @@ pub mod config;
 pub mod daemon;
 pub mod deliver;
 pub mod enrich;
-pub mod filters;
+pub mod error;
 pub mod frame;
 pub mod pipeline;
 pub mod process;
 pub mod record;
+pub mod settings;
 pub mod sink;
 pub mod source;
 pub mod spool;

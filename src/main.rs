@@ -1,45 +1,49 @@
-//! The `hubble-ingest` binary: parse the command line, set up logging, run a subcommand, exit with its code.
+//! The `hubble-ingest` binary: parse the command line into settings, set up logging, run one command, and exit
+//! with the code its result carries (0 delivered, 1 not delivered or failed, 2 usage or configuration error).
 
-use clap::{CommandFactory, FromArgMatches};
-use hubble_ingest::cli::{observe_flags_in_order, Cli, Command, LogFormat};
-use hubble_ingest::{commands, config};
+use hubble_ingest::cli::{Command, LogFormat};
+use hubble_ingest::config::{self, CommandLineSource};
+use hubble_ingest::error::{Error, ExitCode};
+use hubble_ingest::{commands, daemon};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cmd = Cli::command().arg(config::config_arg());
-    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(path) = config::config_path(&argv) {
-        match config::merge(&cmd, argv, std::path::Path::new(&path)) {
-            Ok(merged) => argv = merged,
-            Err(e) => {
-                eprintln!("hubble-ingest: config: {e}");
-                std::process::exit(commands::ExitCode::Usage as i32);
-            }
-        }
-    }
-    let matches = cmd.get_matches_from(argv);
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let line = match config::parse_command_line(argv.clone()) {
+        Ok(l) => l,
+        Err(Ok(clap_error)) => clap_error.exit(),
+        Err(Err(e)) => exit_with(&e),
     };
-    init_logging(cli.log_format, &cli.log_level);
-    let sub = matches.subcommand().map(|(_, m)| m);
-    let flags = sub.map(observe_flags_in_order).unwrap_or_default();
-    let code = match &cli.command {
-        Command::Replay(a) => commands::replay::replay(a, &flags),
-        Command::Filter(a) => commands::replay::filter(a, &flags),
-        Command::Check(a) => commands::check::check(a, &flags),
-        Command::CidrLookup(a) => commands::cidr_lookup(a),
-        Command::Run(a) => hubble_ingest::daemon::run(a, &flags),
+    init_logging(line.cli.log_format, &line.cli.log_level);
+    let observe = &line.observe;
+    let result: Result<(), Error> = match &line.cli.command {
+        Command::Replay(a) => {
+            config::replay_settings(a, observe).and_then(|s| commands::replay::replay(&s))
+        }
+        Command::Filter(a) => {
+            config::filter_command_settings(a, observe).and_then(|s| commands::replay::filter(&s))
+        }
+        Command::Check(a) => commands::check::check(a, observe, line.config_file.as_deref()),
+        Command::CidrLookup(a) => commands::cidr_lookup(&a.enrich.cidr_groups, &a.ips),
+        Command::Run(a) => config::run_settings(a, observe, line.config_file.clone())
+            .and_then(|s| daemon::run(s, Box::new(CommandLineSource::new(argv)))),
         Command::Schema(a) => {
             print!(
                 "{}",
                 hubble_ingest::record::schema::render_schema(&a.table, &a.mapping)
             );
-            commands::ExitCode::Success
+            Ok(())
         }
     };
-    std::process::exit(code as i32);
+    match result {
+        Ok(()) => std::process::exit(ExitCode::Success as i32),
+        Err(e) => exit_with(&e),
+    }
+}
+
+fn exit_with(e: &Error) -> ! {
+    eprintln!("hubble-ingest: {e}");
+    std::process::exit(e.exit_code() as i32)
 }
 
 fn init_logging(format: LogFormat, level: &str) {

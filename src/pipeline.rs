@@ -9,7 +9,7 @@
 use crate::frame::{Format, Framer, LineBatch};
 use crate::process::Processor;
 use crate::source::input::{open, BlockReader, InputSpec};
-use crate::stats::{BatchStats, InputProblem};
+use crate::stats::{BatchStats, InputProblem, ProblemKind};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io;
 use std::sync::atomic::AtomicU64;
@@ -175,6 +175,7 @@ fn read_all(
             Err(e) => {
                 let p = InputProblem {
                     input: spec.name(),
+                    kind: ProblemKind::CannotOpen,
                     message: format!("cannot open: {e}"),
                 };
                 tracing::error!(input = %p.input, "{}", p.message);
@@ -230,6 +231,7 @@ fn read_all(
             };
             let p = InputProblem {
                 input: spec.name(),
+                kind: ProblemKind::EndedEarly,
                 message: format!("{what} ({e}); records before it were processed"),
             };
             tracing::warn!(input = %p.input, "{}", p.message);

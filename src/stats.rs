@@ -103,11 +103,22 @@ impl BatchStats {
     }
 }
 
-/// Per-input problems worth reporting (a gzip cut short, a read error).
+/// What went wrong with an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The input could not be opened: none of it was read (a replay that hits this did not deliver everything).
+    CannotOpen,
+    /// The input ended early (a gzip stream cut short, a read error): what came before was processed.
+    EndedEarly,
+}
+
+/// Per-input problems worth reporting.
 #[derive(Debug, Clone)]
 pub struct InputProblem {
     /// The input's name.
     pub input: String,
+    /// What kind of problem.
+    pub kind: ProblemKind,
     /// What went wrong.
     pub message: String,
 }

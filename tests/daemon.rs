@@ -1326,10 +1326,11 @@ fn rotation_during_startup_discovery_loses_nothing() {
         let missing = flows::missing(&all, &flows::file_uuids(&root.join("flows.ndjson")).0).len();
         let checkpoints =
             fs::read_to_string(root.join("state/checkpoints.json")).unwrap_or_default();
+        let log = d.log_tail(30);
         d.kill9();
         assert!(
             ok,
-            "rotation {delay_ms} ms after start: {missing} of {} flows never delivered; checkpoints: {checkpoints}",
+            "rotation {delay_ms} ms after start: {missing} of {} flows never delivered; checkpoints: {checkpoints}\n{log}",
             all.len()
         );
         let _ = fs::remove_dir_all(&root);

@@ -1,14 +1,18 @@
-//! `check`: validate filters and CIDR-group sources without reading any input.
+//! `check`: validate filters, CIDR-group sources and a daemon configuration file without reading any input.
 
-use crate::cli::CheckArgs;
-use crate::commands::ExitCode;
+use crate::cli::{CheckArgs, Command};
+use crate::error::Error;
+use std::path::Path;
 
-/// `check`.
-pub fn check(args: &CheckArgs, observe_flags: &[(String, String)]) -> ExitCode {
+/// `check`: prints `ok:`/`warning:`/`error:` lines; any error is a configuration error (exit 2).
+pub fn check(
+    args: &CheckArgs,
+    observe: &[(String, String)],
+    config_file: Option<&Path>,
+) -> Result<(), Error> {
     let mut ok = true;
-    if let Some(path) = crate::config::config_path(&std::env::args_os().collect::<Vec<_>>()) {
-        let path = std::path::PathBuf::from(path);
-        match check_run_config(&path) {
+    if let Some(path) = config_file {
+        match check_run_config(path) {
             Ok(summary) => println!("ok: config {}: {summary}", path.display()),
             Err(e) => {
                 println!("error: config {}", e.trim_end());
@@ -16,7 +20,7 @@ pub fn check(args: &CheckArgs, observe_flags: &[(String, String)]) -> ExitCode {
             }
         }
     }
-    match crate::filters::build(&args.filter, observe_flags) {
+    match crate::config::filter_settings(&args.filter, observe).build() {
         Ok(f) => {
             for w in f.warnings() {
                 println!("warning: filter: {w}");
@@ -24,7 +28,7 @@ pub fn check(args: &CheckArgs, observe_flags: &[(String, String)]) -> ExitCode {
             println!("ok: filters");
         }
         Err(e) => {
-            println!("error: filter: {e}");
+            println!("error: {e}");
             ok = false;
         }
     }
@@ -40,34 +44,31 @@ pub fn check(args: &CheckArgs, observe_flags: &[(String, String)]) -> ExitCode {
         }
     }
     if ok {
-        ExitCode::Success
+        Ok(())
     } else {
-        ExitCode::Usage
+        Err(Error::Config("check found errors".into()))
     }
 }
 
-/// Validates a daemon configuration file as `run` would read it: option values, sinks and ADX settings.
-fn check_run_config(path: &std::path::Path) -> Result<String, String> {
+/// Validates a daemon configuration file as `run` would read it: option values, filters, sinks and ADX settings.
+fn check_run_config(path: &Path) -> Result<String, String> {
     use clap::{CommandFactory, FromArgMatches};
     let cmd = crate::cli::Cli::command().arg(crate::config::config_arg());
     let matches = crate::config::validate_as_run(&cmd, path)?;
     let cli = crate::cli::Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-    let crate::cli::Command::Run(run) = cli.command else {
+    let Command::Run(run) = cli.command else {
         return Err("not a run configuration".into());
     };
-    if run.sinks.contains(&crate::sink::SinkSpec::Adx) {
-        // Build the client configuration (no request is made) to validate URLs, auth variables and names.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async { crate::adx::client(&run.adx, hubble_adx::CancellationToken::new()) })
-            .map_err(|e| format!("adx: {e}"))?;
-    }
+    let observe = matches
+        .subcommand()
+        .map(|(_, m)| crate::cli::observe_flags_in_order(m))
+        .unwrap_or_default();
+    let settings = crate::config::run_settings(&run, &observe, Some(path.to_path_buf()))
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "{} input(s), sinks {:?}, state dir {}",
-        run.inputs.len(),
-        run.sinks,
-        run.state_dir.display()
+        settings.inputs.len(),
+        settings.sinks.specs,
+        settings.state_dir.display()
     ))
 }

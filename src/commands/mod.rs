@@ -1,65 +1,44 @@
-//! Subcommand implementations. Each returns an [`ExitCode`]: 0 success, 1 runtime failure, 2 usage,
-//! configuration or manifest error.
+//! The commands: `replay` and `filter` ([`replay`]), `check` ([`check`]), `cidr-lookup` (here); `run` is
+//! [`crate::daemon`]. Each takes validated settings and returns `Result<(), Error>`, whose error carries the exit
+//! code. See ARCHITECTURE.md ("commands").
 
 pub mod check;
 pub mod replay;
 
-use crate::cli::EnrichArgs;
+use crate::error::Error;
 use hubble_cidr::PrefixTable;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Process exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// 0.
-    Success = 0,
-    /// 1: a runtime failure.
-    Failure = 1,
-    /// 2: usage, configuration or manifest error.
-    Usage = 2,
-}
-
-/// Loads the CIDR-group tagger named by the options (none when no source is given).
-pub fn enrichment(args: &EnrichArgs) -> Result<Option<Arc<PrefixTable>>, ExitCode> {
-    if args.cidr_groups.is_empty() {
+/// Loads the CIDR-group table named by `sources` (none when no source is given).
+pub fn load_cidr_table(sources: &[PathBuf]) -> Result<Option<Arc<PrefixTable>>, Error> {
+    if sources.is_empty() {
         return Ok(None);
     }
-    match crate::cidr_groups::load(&args.cidr_groups) {
-        Ok((t, _)) => Ok(Some(t)),
-        Err(e) => {
-            eprintln!("hubble-ingest: cidr-groups: {e}");
-            Err(ExitCode::Usage)
-        }
-    }
+    crate::cidr_groups::load(sources)
+        .map(|(t, _)| Some(t))
+        .map_err(|e| Error::Config(format!("cidr-groups: {e}")))
 }
 
 /// `cidr-lookup`: one JSON object per IP, `{"ip":..,"groups":[..],"labels":{..}}`.
-pub fn cidr_lookup(args: &crate::cli::CidrLookupArgs) -> ExitCode {
-    if args.enrich.cidr_groups.is_empty() {
-        eprintln!("hubble-ingest: cidr-lookup needs at least one --cidr-groups source");
-        return ExitCode::Usage;
+pub fn cidr_lookup(sources: &[PathBuf], ips: &[String]) -> Result<(), Error> {
+    if sources.is_empty() {
+        return Err(Error::Config(
+            "cidr-lookup needs at least one --cidr-groups source".into(),
+        ));
     }
-    match crate::cidr_groups::lookup(&args.enrich.cidr_groups, &args.ips) {
-        Ok(lines) => {
-            let mut failed = false;
-            for l in lines {
-                match l {
-                    Ok(json) => println!("{json}"),
-                    Err(e) => {
-                        eprintln!("hubble-ingest: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                ExitCode::Usage
-            } else {
-                ExitCode::Success
-            }
+    let lines = crate::cidr_groups::lookup(sources, ips)
+        .map_err(|e| Error::Config(format!("cidr-groups: {e}")))?;
+    let mut bad = Vec::new();
+    for l in lines {
+        match l {
+            Ok(json) => println!("{json}"),
+            Err(e) => bad.push(e),
         }
-        Err(e) => {
-            eprintln!("hubble-ingest: cidr-groups: {e}");
-            ExitCode::Usage
-        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(bad.join("; ")))
     }
 }

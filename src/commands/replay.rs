@@ -1,37 +1,32 @@
 //! `replay` and `filter`: run the pipeline over inputs to their end.
 
-use crate::cli::{FilterCmdArgs, InputArgs, ProgressMode, ReplayArgs};
-use crate::commands::{enrichment, ExitCode};
+use crate::commands::load_cidr_table;
+use crate::error::Error;
 use crate::pipeline::{self, PipelineConfig};
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
+use crate::settings::{FilterCommandSettings, InputSettings, ReplaySettings};
 use crate::sink::{self, Sink};
 use crate::source::input::InputSpec;
-use crate::stats::{render_summary, BatchStats, InputProblem};
+use crate::stats::{render_summary, BatchStats, InputProblem, ProblemKind};
+use hubble_cidr::PrefixTable;
+use hubble_flow::filter::FilterSet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-fn pipeline_config(input: &InputArgs) -> PipelineConfig {
-    let mut cfg = PipelineConfig {
+fn pipeline_config(input: &InputSettings) -> PipelineConfig {
+    PipelineConfig {
         format: input.format,
-        max_line_bytes: usize::try_from(input.max_line_bytes).unwrap_or(usize::MAX),
+        max_line_bytes: input.max_line_bytes,
+        workers: input.workers,
         ..PipelineConfig::default()
-    };
-    if let Some(w) = input.workers {
-        cfg.workers = w.max(1);
     }
-    cfg
 }
 
-fn progress_bar(mode: ProgressMode, total: Option<u64>) -> Option<ProgressBar> {
-    let show = match mode {
-        ProgressMode::Never => false,
-        ProgressMode::Always => true,
-        ProgressMode::Auto => io::stderr().is_terminal(),
-    };
+fn progress_bar(show: bool, total: Option<u64>) -> Option<ProgressBar> {
     if !show {
         return None;
     }
@@ -50,50 +45,53 @@ fn progress_bar(mode: ProgressMode, total: Option<u64>) -> Option<ProgressBar> {
     Some(pb)
 }
 
-/// The filter the options select, with its warnings logged; a configuration error is reported (exit 2).
-fn active_filter(
-    args: &crate::cli::FilterArgs,
-    observe_flags: &[(String, String)],
-) -> Result<hubble_flow::filter::FilterSet, ExitCode> {
-    let filter = crate::filters::build(args, observe_flags).map_err(|e| {
-        eprintln!("hubble-ingest: filter: {e}");
-        ExitCode::Usage
-    })?;
+fn log_filter_warnings(filter: &FilterSet) {
     for w in filter.warnings() {
         tracing::warn!("filter: {w}");
     }
-    Ok(filter)
 }
 
-/// `replay`.
-pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode {
-    let filter = match active_filter(&args.filter, observe_flags) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let tagger = match enrichment(&args.enrich) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let mut sinks = match sink::open_for_replay(&args.sinks, &args.adx, &args.state_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("hubble-ingest: sink: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    let mode = OutputMode::Records(EncodeOptions {
-        include_flow: !args.no_flow_column,
-    });
-    let mut processor = Processor::new(Arc::new(filter), tagger, mode);
-    if args.input.no_prefilter {
-        processor = processor.without_prefilter();
+fn processor(
+    filter: &Arc<FilterSet>,
+    tagger: Option<Arc<PrefixTable>>,
+    mode: OutputMode,
+    input: &InputSettings,
+) -> Arc<Processor> {
+    let mut p = Processor::new(Arc::clone(filter), tagger, mode);
+    if !input.prefilter {
+        p = p.without_prefilter();
     }
-    let processor = Arc::new(processor);
-    let inputs: Vec<InputSpec> = args.inputs.iter().map(|s| InputSpec::parse(s)).collect();
-    let cfg = pipeline_config(&args.input);
+    Arc::new(p)
+}
+
+/// The inputs that could not be opened at all (nothing of them was delivered).
+fn unopened(problems: &[InputProblem]) -> Vec<&str> {
+    problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::CannotOpen)
+        .map(|p| p.input.as_str())
+        .collect()
+}
+
+/// `replay`: every input to its end through the pipeline into the sinks, then the summary. Not delivering
+/// everything (an input that cannot be opened, records dead-lettered) is [`Error::NotDelivered`] (exit 1).
+pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
+    log_filter_warnings(&settings.filter_set);
+    let tagger = load_cidr_table(&settings.enrich.cidr_groups)?;
+    let runtime = crate::async_runtime::handle()?;
+    let mut sinks = sink::open_record_sinks(&settings.sinks, &runtime)?;
+    let mode = OutputMode::Records(EncodeOptions {
+        include_flow: settings.record.include_flow,
+    });
+    let processor = processor(&settings.filter_set, tagger, mode, &settings.input);
+    let inputs: Vec<InputSpec> = settings
+        .inputs
+        .iter()
+        .map(|s| InputSpec::parse(s))
+        .collect();
+    let cfg = pipeline_config(&settings.input);
     let total: Option<u64> = inputs.iter().map(InputSpec::size).sum();
-    let pb = progress_bar(args.progress, total);
+    let pb = progress_bar(settings.progress, total);
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let counter = Arc::clone(&raw_bytes);
@@ -122,14 +120,11 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
     });
     let outcome = match (result, flush) {
         (Ok(o), Ok(())) => o,
-        (Err(e), _) | (Ok(_), Err(e)) => {
-            eprintln!("hubble-ingest: replay failed: {e}");
-            return ExitCode::Failure;
-        }
+        (Err(e), _) | (Ok(_), Err(e)) => return Err(Error::runtime("replay failed", e)),
     };
     let elapsed = started.elapsed();
     let input_bytes = raw_bytes.load(Ordering::Relaxed);
-    if args.summary_json {
+    if settings.summary_json {
         eprintln!(
             "{}",
             summary_json(&outcome.stats, &outcome.problems, input_bytes, elapsed)
@@ -140,14 +135,28 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
             render_summary(&outcome.stats, &outcome.problems, elapsed, input_bytes)
         );
     }
-    if outcome
-        .problems
-        .iter()
-        .any(|p| p.message.starts_with("cannot open"))
-    {
-        ExitCode::Failure
+    let mut not_delivered = Vec::new();
+    let unopened = unopened(&outcome.problems);
+    if !unopened.is_empty() {
+        not_delivered.push(format!("cannot open {}", unopened.join(", ")));
+    }
+    for s in &sinks {
+        let n = s.dead_lettered();
+        if n > 0 {
+            not_delivered.push(format!(
+                "{n} records rejected by {} are in {}",
+                s.name(),
+                settings.sinks.dead_letter_dir.display()
+            ));
+        }
+    }
+    if not_delivered.is_empty() {
+        Ok(())
     } else {
-        ExitCode::Success
+        Err(Error::NotDelivered(format!(
+            "not everything was delivered: {}",
+            not_delivered.join("; ")
+        )))
     }
 }
 
@@ -201,23 +210,21 @@ fn summary_json(
     v.to_string()
 }
 
-/// `filter`.
-pub fn filter(args: &FilterCmdArgs, observe_flags: &[(String, String)]) -> ExitCode {
-    let filter = match active_filter(&args.filter, observe_flags) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let mut processor = Processor::new(Arc::new(filter), None, OutputMode::Passthrough);
-    if args.input.no_prefilter {
-        processor = processor.without_prefilter();
-    }
-    let processor = Arc::new(processor);
-    let inputs: Vec<InputSpec> = if args.inputs.is_empty() {
-        vec![InputSpec::Stdin]
-    } else {
-        args.inputs.iter().map(|s| InputSpec::parse(s)).collect()
-    };
-    let cfg = pipeline_config(&args.input);
+/// `filter`: the input records that pass the filter, byte for byte, to stdout.
+pub fn filter(settings: &FilterCommandSettings) -> Result<(), Error> {
+    log_filter_warnings(&settings.filter_set);
+    let processor = processor(
+        &settings.filter_set,
+        None,
+        OutputMode::Passthrough,
+        &settings.input,
+    );
+    let inputs: Vec<InputSpec> = settings
+        .inputs
+        .iter()
+        .map(|s| InputSpec::parse(s))
+        .collect();
+    let cfg = pipeline_config(&settings.input);
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let result = pipeline::run(
@@ -233,22 +240,21 @@ pub fn filter(args: &FilterCmdArgs, observe_flags: &[(String, String)]) -> ExitC
             for p in &outcome.problems {
                 eprintln!("hubble-ingest: {}: {}", p.input, p.message);
             }
-            if outcome
-                .problems
-                .iter()
-                .any(|p| p.message.starts_with("cannot open"))
-            {
-                ExitCode::Failure
+            let unopened = unopened(&outcome.problems);
+            if unopened.is_empty() {
+                Ok(())
             } else {
-                ExitCode::Success
+                Err(Error::NotDelivered(format!(
+                    "cannot open {}",
+                    unopened.join(", ")
+                )))
             }
         }
         (Err(e), _) | (Ok(_), Err(e)) => {
             if e.kind() == io::ErrorKind::BrokenPipe {
-                return ExitCode::Success;
+                return Ok(());
             }
-            eprintln!("hubble-ingest: filter failed: {e}");
-            ExitCode::Failure
+            Err(Error::runtime("filter failed", e))
         }
     }
 }

@@ -1,178 +1,124 @@
 //! `run`: the node daemon. Follows files (or stdin), spools every batch durably, delivers to every sink, serves
 //! metrics, reloads filters and CIDR groups on change or SIGHUP, and shuts down cleanly on SIGTERM/SIGINT.
 //!
-//! Threads: the ingest loop (this thread), one delivery loop per sink, a file watcher for reloads, a small tokio
-//! runtime for the ADX client and the metrics server. Shutdown: stop reading, spool what is in memory, persist
+//! Threads: the ingest loop (this thread), one delivery loop per sink, a reload thread, and the process's tokio
+//! runtime ([`crate::async_runtime`]) for the ADX client, the Kubernetes watch and the metrics server. Shutdown: stop reading, spool what is in memory, persist
 //! checkpoints, give sinks `--shutdown-timeout` to deliver, then exit 0; what is not delivered stays spooled
 //! and is sent after the next start.
 
 pub mod ingest;
 pub mod watch;
 
-use crate::cli::RunArgs;
-use crate::commands::ExitCode;
+use crate::cidr_groups::KubernetesGroups;
 use crate::deliver::{self, DeliveryContext, Doorbell};
+use crate::error::Error;
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
-use crate::sink::batch::{AdxSegmentSink, LocalSegmentSink, SegmentSink};
-use crate::sink::{file::FileSink, stdout::StdoutSink, SinkSpec};
+use crate::settings::{RunSettings, SettingsSource};
 use crate::spool::Spool;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
+use hubble_cidr::PrefixTable;
+use hubble_flow::filter::FilterSet;
 use hubble_tail::{Checkpoints, Tailer, TailerConfig};
 use ingest::{IngestConfig, IngestContext, Input};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Builds the processor from the options: filters, CIDR groups, output mode.
+/// The processor for `settings` with `filter` and `table`.
 pub fn build_processor(
-    args: &RunArgs,
-    flags: &[(String, String)],
-    metrics: &Metrics,
-    k8s: Option<&crate::cidr_groups::KubernetesGroups>,
-) -> Result<Processor, String> {
-    let filter = crate::filters::build(&args.filter, flags).map_err(|e| format!("filter: {e}"))?;
-    for w in filter.warnings() {
-        tracing::warn!("filter: {w}");
-    }
-    let tagger = if args.enrich.cidr_groups.is_empty() {
-        None
-    } else {
-        let k8s_groups = k8s.and_then(|k| k.snapshot());
-        let (tagger, stats) =
-            crate::cidr_groups::load_with(&args.enrich.cidr_groups, k8s_groups.as_ref())
-                .map_err(|e| format!("cidr-groups: {e}"))?;
-        metrics
-            .cidr_prefixes
-            .set((stats.prefixes_v4 + stats.prefixes_v6) as i64);
-        metrics.cidr_groups.set(stats.groups as i64);
-        Some(tagger)
-    };
+    settings: &RunSettings,
+    filter: Arc<FilterSet>,
+    table: Option<Arc<PrefixTable>>,
+) -> Processor {
     let mut p = Processor::new(
-        Arc::new(filter),
-        tagger,
+        filter,
+        table,
         OutputMode::Records(EncodeOptions {
-            include_flow: !args.no_flow_column,
+            include_flow: settings.record.include_flow,
         }),
     );
-    if args.input.no_prefilter {
+    if !settings.input.prefilter {
         p = p.without_prefilter();
     }
-    Ok(p)
+    p
 }
 
-fn open_sinks(
-    args: &RunArgs,
-    runtime: &tokio::runtime::Runtime,
-    cancel: &hubble_adx::CancellationToken,
-    metrics: &Arc<Metrics>,
-) -> Result<Vec<Box<dyn SegmentSink>>, String> {
-    let mut sinks: Vec<Box<dyn SegmentSink>> = Vec::new();
-    for spec in &args.sinks {
-        match spec {
-            SinkSpec::File(p) => {
-                let s =
-                    FileSink::create(p).map_err(|e| format!("sink file:{}: {e}", p.display()))?;
-                sinks.push(Box::new(LocalSegmentSink::new(Box::new(s))));
-            }
-            SinkSpec::Stdout => {
-                sinks.push(Box::new(LocalSegmentSink::new(Box::new(StdoutSink::new()))))
-            }
-            SinkSpec::Adx => {
-                let client =
-                    runtime.block_on(async { crate::adx::client(&args.adx, cancel.clone()) })?;
-                sinks.push(Box::new(
-                    AdxSegmentSink::new(Arc::new(client), runtime.handle().clone())
-                        .with_metrics(Arc::clone(metrics)),
-                ));
-            }
-        }
+/// Loads the CIDR-group table of `settings` (files and the latest `k8s` groups), updating the table gauges.
+pub fn load_table(
+    settings: &RunSettings,
+    metrics: &Metrics,
+    k8s: Option<&KubernetesGroups>,
+) -> Result<Option<Arc<PrefixTable>>, Error> {
+    if settings.enrich.cidr_groups.is_empty() {
+        return Ok(None);
     }
-    let mut names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
-    names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err("the same sink is configured twice".into());
-    }
-    Ok(sinks)
+    let k8s_groups = k8s.and_then(|k| k.snapshot());
+    let (table, stats) =
+        crate::cidr_groups::load_with(&settings.enrich.cidr_groups, k8s_groups.as_ref())
+            .map_err(|e| Error::Config(format!("cidr-groups: {e}")))?;
+    metrics
+        .cidr_prefixes
+        .set((stats.prefixes_v4 + stats.prefixes_v6) as i64);
+    metrics.cidr_groups.set(stats.groups as i64);
+    Ok(Some(table))
 }
 
-/// `run`.
-pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
+/// `run`: until SIGTERM/SIGINT (or the end of stdin). Configuration errors found while starting are
+/// [`Error::Config`]; after that the daemon reports through logs, metrics and `/readyz` and returns `Ok` on a
+/// clean stop (what is not delivered stays spooled for the next start).
+pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(), Error> {
     // Signals first: a SIGTERM during startup (loading a large CIDR table, opening sinks) still ends in a
     // clean exit 0 rather than death by signal.
     let stop_reading = Arc::new(AtomicBool::new(false));
-    let reload = Arc::new(AtomicBool::new(false));
+    let sighup = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop_reading)) {
-            eprintln!("hubble-ingest: cannot install signal handlers: {e}");
-            return ExitCode::Failure;
-        }
+        signal_hook::flag::register(sig, Arc::clone(&stop_reading))
+            .map_err(|e| Error::runtime("cannot install signal handlers", e))?;
     }
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&sighup));
+    for w in settings.filter_set.warnings() {
+        tracing::warn!("filter: {w}");
+    }
     let metrics = Arc::new(Metrics::new());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("hubble-ingest-io")
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("hubble-ingest: cannot start the async runtime: {e}");
-            return ExitCode::Failure;
+    let runtime = crate::async_runtime::handle()?;
+    let k8s_updated = Arc::new(AtomicBool::new(false));
+    let k8s = if crate::cidr_groups::wants_kubernetes(&settings.enrich.cidr_groups) {
+        let updated = Arc::clone(&k8s_updated);
+        let k = crate::cidr_groups::watch_kubernetes(&runtime, move || {
+            updated.store(true, Ordering::Relaxed)
+        })
+        .map_err(|e| Error::Config(format!("cidr-groups: {e}")))?;
+        // Give the first list a moment so the first batches are already tagged.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while k.snapshot().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
-    };
-    let k8s = if crate::cidr_groups::wants_kubernetes(&args.enrich.cidr_groups) {
-        let hup = Arc::clone(&reload);
-        match crate::cidr_groups::watch_kubernetes(runtime.handle(), move || {
-            hup.store(true, Ordering::Relaxed)
-        }) {
-            Ok(k) => {
-                // Give the first list a moment so the first batches are already tagged.
-                let deadline = Instant::now() + Duration::from_secs(15);
-                while k.snapshot().is_none() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                if k.snapshot().is_none() {
-                    tracing::warn!("no CIDR groups from Kubernetes yet; starting with file sources, the table updates when the list arrives");
-                }
-                Some(k)
-            }
-            Err(e) => {
-                eprintln!("hubble-ingest: cidr-groups: {e}");
-                return ExitCode::Usage;
-            }
+        if k.snapshot().is_none() {
+            tracing::warn!("no CIDR groups from Kubernetes yet; starting with file sources, the table updates when the list arrives");
         }
+        k8s_updated.store(false, Ordering::Relaxed);
+        Some(k)
     } else {
         None
     };
-    let processor = match build_processor(args, flags, &metrics, k8s.as_ref()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("hubble-ingest: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    let processor = Arc::new(ArcSwap::from_pointee(processor));
+    let table = load_table(&settings, &metrics, k8s.as_ref())?;
+    let processor = Arc::new(ArcSwap::from_pointee(build_processor(
+        &settings,
+        Arc::clone(&settings.filter_set),
+        table.clone(),
+    )));
     let cancel = hubble_adx::CancellationToken::new();
-    let mut sinks = match open_sinks(args, &runtime, &cancel, &metrics) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("hubble-ingest: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    let spool = match Spool::open(&args.state_dir.join("spool"), args.spool_max_bytes) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!(
-                "hubble-ingest: cannot open the spool in {}: {e}",
-                args.state_dir.display()
-            );
-            return ExitCode::Failure;
-        }
-    };
+    let mut sinks = crate::sink::open_batch_sinks(&settings.sinks, &runtime, &cancel, &metrics)?;
+    let spool = Spool::open(&settings.state_dir.join("spool"), settings.spool_max_bytes)
+        .map(Arc::new)
+        .map_err(|e| {
+            Error::runtime(
+                &format!("cannot open the spool in {}", settings.state_dir.display()),
+                e,
+            )
+        })?;
     let names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
     match spool.collect_delivered(&names) {
         Ok(0) => {}
@@ -184,66 +130,60 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     }
     metrics.spool_bytes.set(spool.bytes() as i64);
     metrics.spool_segments.set(spool.segments() as i64);
-    let input = match open_input(args) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("hubble-ingest: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    if let Some(addr) = args.metrics_addr {
-        match runtime.block_on(crate::telemetry::http::serve(addr, Arc::clone(&metrics))) {
-            Ok(bound) => tracing::info!(%bound, "serving /metrics, /healthz, /readyz"),
-            Err(e) => {
-                eprintln!("hubble-ingest: --metrics-addr {addr}: {e}");
-                return ExitCode::Usage;
-            }
-        }
+    let input = open_input(&settings)?;
+    if let Some(addr) = settings.metrics_addr {
+        let bound = runtime
+            .block_on(crate::telemetry::http::serve(addr, Arc::clone(&metrics)))
+            .map_err(|e| Error::Config(format!("--metrics-addr {addr}: {e}")))?;
+        tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
     }
 
     let doorbell = Arc::new(Doorbell::default());
     let stop_delivery = Arc::new(AtomicBool::new(false));
     let input_done = Arc::new(AtomicBool::new(false));
-    let all_sinks: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+    let all_sinks = names;
     let mut delivery_threads = Vec::new();
     for mut sink in sinks.drain(..) {
         let ctx = DeliveryContext {
             spool: Arc::clone(&spool),
             all_sinks: all_sinks.clone(),
-            dead_letter_dir: args.state_dir.join("dead-letter"),
+            dead_letter_dir: settings.sinks.dead_letter_dir.clone(),
             metrics: Arc::clone(&metrics),
             stop: Arc::clone(&stop_delivery),
             input_done: Arc::clone(&input_done),
             doorbell: Arc::clone(&doorbell),
         };
         let name = sink.name().to_owned();
-        match std::thread::Builder::new()
+        let h = std::thread::Builder::new()
             .name(format!("deliver-{name}"))
             .spawn(move || deliver::run(&ctx, sink.as_mut()))
-        {
-            Ok(h) => delivery_threads.push(h),
-            Err(e) => {
-                eprintln!("hubble-ingest: cannot start delivery for {name}: {e}");
-                return ExitCode::Failure;
-            }
-        }
+            .map_err(|e| Error::runtime(&format!("cannot start delivery for {name}"), e))?;
+        delivery_threads.push(h);
     }
 
-    let watcher = watch::spawn_reloader(
-        args,
-        flags,
-        Arc::clone(&processor),
-        Arc::clone(&metrics),
-        Arc::clone(&reload),
-        Arc::clone(&stop_reading),
-        k8s,
-    );
+    let reloader = watch::spawn_reloader(
+        watch::ReloadContext {
+            source,
+            processor: Arc::clone(&processor),
+            metrics: Arc::clone(&metrics),
+            sighup,
+            k8s_updated,
+            k8s,
+            stop: Arc::clone(&stop_reading),
+        },
+        watch::ReloadState {
+            settings: settings.clone(),
+            filter: Arc::clone(&settings.filter_set),
+            table,
+        },
+    )
+    .map_err(|e| Error::runtime("cannot start the reload thread", e))?;
 
     metrics.set_ready(true);
     tracing::info!(
-        inputs = ?args.inputs,
+        inputs = ?settings.inputs,
         sinks = ?all_sinks,
-        state_dir = %args.state_dir.display(),
+        state_dir = %settings.state_dir.display(),
         "hubble-ingest running"
     );
     let ctx = IngestContext {
@@ -254,10 +194,10 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
         doorbell: Arc::clone(&doorbell),
     };
     let cfg = IngestConfig {
-        format: args.input.format,
-        max_line_bytes: usize::try_from(args.input.max_line_bytes).unwrap_or(usize::MAX),
-        batch_max_bytes: usize::try_from(args.batch_max_bytes).unwrap_or(usize::MAX),
-        flush_interval: args.flush_interval,
+        format: settings.input.format,
+        max_line_bytes: settings.input.max_line_bytes,
+        batch_max_bytes: settings.batch_max_bytes,
+        flush_interval: settings.flush_interval,
     };
     let stdin_mode = matches!(input, Input::Stdin(_));
     ingest::run(&ctx, &cfg, input);
@@ -268,9 +208,9 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
 
     // Stdin ended without a signal: deliver everything, however long it takes (a signal cuts it short).
     // Signalled: a bounded grace period.
-    let deadline = (signalled || !stdin_mode).then(|| Instant::now() + args.shutdown_timeout);
+    let deadline = (signalled || !stdin_mode).then(|| Instant::now() + settings.shutdown_timeout);
     tracing::info!(
-        grace = ?deadline.map(|_| args.shutdown_timeout),
+        grace = ?deadline.map(|_| settings.shutdown_timeout),
         "input stopped; delivering what is spooled"
     );
     let stop_signal = Arc::new(AtomicBool::new(false));
@@ -298,31 +238,29 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     for h in delivery_threads {
         let _ = h.join();
     }
-    if let Some(w) = watcher {
-        let _ = w.join();
-    }
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = reloader.join();
     tracing::info!(spool_bytes = spool.bytes(), "hubble-ingest stopped");
-    ExitCode::Success
+    Ok(())
 }
 
-fn open_input(args: &RunArgs) -> Result<Input, String> {
-    let max_line = usize::try_from(args.input.max_line_bytes).unwrap_or(usize::MAX);
-    if args.inputs.iter().any(|i| i == "-") {
-        if args.inputs.len() > 1 {
-            return Err("--input - (stdin) cannot be combined with file inputs".into());
-        }
+fn open_input(settings: &RunSettings) -> Result<Input, Error> {
+    let max_line = settings.input.max_line_bytes;
+    if settings.inputs.iter().any(|i| i == "-") {
         return ingest::spawn_stdin_reader(max_line)
             .map(Input::Stdin)
-            .map_err(|e| format!("stdin: {e}"));
+            .map_err(|e| Error::runtime("stdin", e));
     }
-    let checkpoints = Checkpoints::open(&args.state_dir)
-        .map_err(|e| format!("checkpoints in {}: {e}", args.state_dir.display()))?;
-    let mut cfg = TailerConfig::new(args.inputs.clone());
-    cfg.read_from_head = args.read_from_head;
+    let checkpoints = Checkpoints::open(&settings.state_dir).map_err(|e| {
+        Error::runtime(
+            &format!("checkpoints in {}", settings.state_dir.display()),
+            e,
+        )
+    })?;
+    let mut cfg = TailerConfig::new(settings.inputs.clone());
+    cfg.read_from_head = settings.read_from_head;
     cfg.max_line_bytes = max_line;
-    cfg.poll_interval = args.poll_interval;
+    cfg.poll_interval = settings.poll_interval;
     Tailer::new(cfg, checkpoints)
         .map(|t| Input::Tail(Box::new(t)))
-        .map_err(|e| format!("--input: {e}"))
+        .map_err(|e| Error::Config(format!("--input: {e}")))
 }

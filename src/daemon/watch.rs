@@ -1,15 +1,21 @@
-//! Reloading the filter configuration and CIDR-group sources while the daemon runs.
+//! Reloading the filter and the CIDR-group table while the daemon runs.
 //!
-//! A thread polls the files behind `--flowlogs`, `--cidr-groups` and `--config` (recursively for directories,
-//! following symlinks so a ConfigMap's `..data` swap is seen) every two seconds, and reloads on any change, on
-//! SIGHUP, or when the Kubernetes watch delivers new CIDR groups.
+//! A thread fingerprints the files behind `--flowlogs`, `--cidr-groups` and `--config` (recursively for
+//! directories, following symlinks so a ConfigMap's `..data` swap is seen) every two seconds. A changed config file
+//! builds new settings through the [`SettingsSource`] (the daemon never parses a command line itself) and compares
+//! their filter and CIDR-group parts with the current ones. What changed is reloaded and counted separately: a
+//! change of only the CIDR sources (files, the `k8s` watch) is a CIDR reload (`cidr_reloads`), a change of only
+//! the filter (options or the flowlogs file) a filter reload (`filter_reloads`); SIGHUP reloads both.
 //! The new processor is built off the hot path and swapped in atomically; lookups never see a half-built table.
-//! A reload that fails keeps the previous configuration and logs why.
+//! A reload that fails keeps the previous configuration, is counted with `result="error"` and logged.
 
-use crate::cli::RunArgs;
+use crate::cidr_groups::KubernetesGroups;
 use crate::process::Processor;
+use crate::settings::{RunSettings, SettingsSource};
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
+use hubble_cidr::PrefixTable;
+use hubble_flow::filter::FilterSet;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,114 +57,150 @@ fn walk(p: &Path, h: &mut impl Hasher, depth: usize) {
     }
 }
 
-/// Starts the reload thread when there is anything to watch; it exits when `stop` is set.
-pub fn spawn_reloader(
-    args: &RunArgs,
-    flags: &[(String, String)],
-    processor: Arc<ArcSwap<Processor>>,
-    metrics: Arc<Metrics>,
-    sighup: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    k8s: Option<crate::cidr_groups::KubernetesGroups>,
-) -> Option<std::thread::JoinHandle<()>> {
-    let mut watched: Vec<PathBuf> = args
-        .enrich
+/// The file sources of the CIDR table (`k8s` is watched through the API).
+fn cidr_files(s: &RunSettings) -> Vec<PathBuf> {
+    s.enrich
         .cidr_groups
         .iter()
         .filter(|p| p.as_os_str() != "k8s")
         .cloned()
-        .collect();
-    watched.extend(args.filter.flowlogs.clone());
-    let config =
-        crate::config::config_path(&std::env::args_os().collect::<Vec<_>>()).map(PathBuf::from);
-    watched.extend(config.clone());
-    let initial = args.clone();
-    let flags = flags.to_vec();
-    std::thread::Builder::new()
-        .name("reload".into())
-        .spawn(move || {
-            let mut last = fingerprint(&watched);
-            let mut tick = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                tick += 1;
-                let hup = sighup.swap(false, Ordering::Relaxed);
-                if !hup && (tick % 20 != 0 || watched.is_empty()) {
-                    continue;
-                }
-                let now = fingerprint(&watched);
-                if !hup && now == last {
-                    continue;
-                }
-                last = now;
-                // The config file may have changed the filter or CIDR-group options: read it again as at start
-                // (other options need a restart).
-                let (args, flags) = match &config {
-                    Some(_) => match reparse_run_args() {
-                        Ok(v) => v,
-                        Err(e) => {
-                            metrics
-                                .filter_reloads
-                                .get_or_create(&Metrics::label("result", "error"))
-                                .inc();
-                            tracing::error!(
-                                "reload failed, keeping the previous configuration: {e}"
-                            );
-                            continue;
-                        }
-                    },
-                    None => (initial.clone(), flags.clone()),
-                };
-                match super::build_processor(&args, &flags, &metrics, k8s.as_ref()) {
-                    Ok(p) => {
-                        processor.store(Arc::new(p));
-                        metrics
-                            .filter_reloads
-                            .get_or_create(&Metrics::label("result", "ok"))
-                            .inc();
-                        if !args.enrich.cidr_groups.is_empty() {
-                            metrics
-                                .cidr_reloads
-                                .get_or_create(&Metrics::label("result", "ok"))
-                                .inc();
-                        }
-                        tracing::info!(sighup = hup, "configuration reloaded");
-                    }
-                    Err(e) => {
-                        metrics
-                            .filter_reloads
-                            .get_or_create(&Metrics::label("result", "error"))
-                            .inc();
-                        if e.starts_with("cidr-groups") {
-                            metrics
-                                .cidr_reloads
-                                .get_or_create(&Metrics::label("result", "error"))
-                                .inc();
-                        }
-                        tracing::error!("reload failed, keeping the previous configuration: {e}");
-                    }
-                }
-            }
-        })
-        .ok()
+        .collect()
 }
 
-/// Parses the process's command line again, merging the (possibly changed) config file.
-fn reparse_run_args() -> Result<(RunArgs, Vec<(String, String)>), String> {
-    use clap::{CommandFactory, FromArgMatches};
-    let cmd = crate::cli::Cli::command().arg(crate::config::config_arg());
-    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(path) = crate::config::config_path(&argv) {
-        argv = crate::config::merge(&cmd, argv, Path::new(&path)).map_err(|e| e.0)?;
-    }
-    let m = cmd.try_get_matches_from(argv).map_err(|e| e.to_string())?;
-    let cli = crate::cli::Cli::from_arg_matches(&m).map_err(|e| e.to_string())?;
-    let flags = m
-        .subcommand()
-        .map(|(_, sub)| crate::cli::observe_flags_in_order(sub))
-        .unwrap_or_default();
-    match cli.command {
-        crate::cli::Command::Run(a) => Ok((a, flags)),
-        _ => Err("not a run command line".into()),
+/// What a reload works from: the settings in force and the parts of the processor built from them.
+pub struct ReloadState {
+    /// The settings in force.
+    pub settings: RunSettings,
+    /// The filter in force.
+    pub filter: Arc<FilterSet>,
+    /// The CIDR table in force.
+    pub table: Option<Arc<PrefixTable>>,
+}
+
+/// Handles the reload thread needs.
+pub struct ReloadContext {
+    /// Builds settings again (the config file may have changed).
+    pub source: Box<dyn SettingsSource>,
+    /// The processor the pipeline uses (swapped on reload).
+    pub processor: Arc<ArcSwap<Processor>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set by SIGHUP: reload everything.
+    pub sighup: Arc<AtomicBool>,
+    /// Set by the Kubernetes watch: CIDR groups changed.
+    pub k8s_updated: Arc<AtomicBool>,
+    /// The Kubernetes groups, when `k8s` is a source.
+    pub k8s: Option<KubernetesGroups>,
+    /// Set to stop the thread.
+    pub stop: Arc<AtomicBool>,
+}
+
+fn count(
+    family: &prometheus_client::metrics::family::Family<
+        Vec<(&'static str, String)>,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    ok: bool,
+) {
+    family
+        .get_or_create(&Metrics::label("result", if ok { "ok" } else { "error" }))
+        .inc();
+}
+
+/// Starts the reload thread; it exits when `ctx.stop` is set.
+pub fn spawn_reloader(
+    ctx: ReloadContext,
+    state: ReloadState,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("reload".into())
+        .spawn(move || reload_loop(&ctx, state))
+}
+
+fn reload_loop(ctx: &ReloadContext, mut state: ReloadState) {
+    let fingerprints = |s: &RunSettings| {
+        (
+            fingerprint(&s.config_file.iter().cloned().collect::<Vec<_>>()),
+            fingerprint(&s.filter.flowlogs.iter().cloned().collect::<Vec<_>>()),
+            fingerprint(&cidr_files(s)),
+        )
+    };
+    let mut last = fingerprints(&state.settings);
+    let mut tick = 0u32;
+    while !ctx.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        tick += 1;
+        let hup = ctx.sighup.swap(false, Ordering::Relaxed);
+        let k8s = ctx.k8s_updated.swap(false, Ordering::Relaxed);
+        if !hup && !k8s && tick % 20 != 0 {
+            continue;
+        }
+        let now = fingerprints(&state.settings);
+        let (config_changed, flowlogs_changed, cidr_changed) =
+            (now.0 != last.0, now.1 != last.1, now.2 != last.2);
+        last = now;
+        if !(hup || k8s || config_changed || flowlogs_changed || cidr_changed) {
+            continue;
+        }
+        let settings = if hup || config_changed {
+            match ctx.source.load() {
+                Ok(s) => s,
+                Err(e) => {
+                    count(&ctx.metrics.filter_reloads, false);
+                    tracing::error!("reload failed, keeping the previous configuration: {e}");
+                    continue;
+                }
+            }
+        } else {
+            state.settings.clone()
+        };
+        let reload_filter = hup || flowlogs_changed || settings.filter != state.settings.filter;
+        let reload_table = hup || k8s || cidr_changed || settings.enrich != state.settings.enrich;
+        let mut changed = false;
+        if reload_filter {
+            match settings.filter.build() {
+                Ok(f) => {
+                    for w in f.warnings() {
+                        tracing::warn!("filter: {w}");
+                    }
+                    state.filter = Arc::new(f);
+                    count(&ctx.metrics.filter_reloads, true);
+                    changed = true;
+                }
+                Err(e) => {
+                    count(&ctx.metrics.filter_reloads, false);
+                    tracing::error!("filter reload failed, keeping the previous filter: {e}");
+                }
+            }
+        }
+        if reload_table {
+            match super::load_table(&settings, &ctx.metrics, ctx.k8s.as_ref()) {
+                Ok(t) => {
+                    state.table = t;
+                    count(&ctx.metrics.cidr_reloads, true);
+                    changed = true;
+                }
+                Err(e) => {
+                    count(&ctx.metrics.cidr_reloads, false);
+                    tracing::error!("CIDR-group reload failed, keeping the previous table: {e}");
+                }
+            }
+        }
+        // New watched paths (a config change may name other files) are fingerprinted from now on.
+        last = fingerprints(&settings);
+        state.settings = settings;
+        if changed {
+            ctx.processor.store(Arc::new(super::build_processor(
+                &state.settings,
+                Arc::clone(&state.filter),
+                state.table.clone(),
+            )));
+            tracing::info!(
+                sighup = hup,
+                filter = reload_filter,
+                cidr_groups = reload_table,
+                "configuration reloaded"
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Delivering spooled batches: one [`SegmentSink`] per configured sink, each fed every segment in order.
+//! Batch sinks: destinations the daemon's delivery loops ([`crate::deliver`]) hand whole spooled batches to, one
+//! [`BatchSink`] per configured sink, each fed every segment in order. See ARCHITECTURE.md ("sink").
 //!
 //! A delivery either succeeds (the segment is marked done for that sink), fails permanently (the batch goes to
 //! the dead-letter directory with the error, is logged once and counted, and is marked done so it never blocks
@@ -6,9 +7,7 @@
 //! stops; the batch stays spooled).
 
 use super::Sink;
-use hubble_adx::{AdxClient, Batch, IngestError};
 use std::io;
-use std::sync::Arc;
 
 /// Why a delivery did not succeed.
 #[derive(Debug)]
@@ -22,7 +21,7 @@ pub enum DeliveryError {
 }
 
 /// A destination for whole batches.
-pub trait SegmentSink: Send {
+pub trait BatchSink: Send {
     /// The sink's stable name (spool markers, metrics, logs).
     fn name(&self) -> &str;
     /// Delivers one batch of NDJSON records; `batch_id` is stable for the batch's content.
@@ -35,22 +34,22 @@ pub trait SegmentSink: Send {
 }
 
 /// A local [`Sink`] (file, stdout) delivering batches durably.
-pub struct LocalSegmentSink {
+pub struct LocalBatchSink {
     name: String,
     sink: Box<dyn Sink>,
 }
 
-impl LocalSegmentSink {
+impl LocalBatchSink {
     /// Wraps a local sink.
     pub fn new(sink: Box<dyn Sink>) -> Self {
-        LocalSegmentSink {
+        LocalBatchSink {
             name: sink.name().to_owned(),
             sink,
         }
     }
 }
 
-impl SegmentSink for LocalSegmentSink {
+impl BatchSink for LocalBatchSink {
     fn name(&self) -> &str {
         &self.name
     }
@@ -63,58 +62,5 @@ impl SegmentSink for LocalSegmentSink {
     ) -> Result<(), DeliveryError> {
         let r: io::Result<()> = self.sink.write(payload).and_then(|()| self.sink.sync());
         r.map_err(|e| DeliveryError::Transient(format!("{}: {e}", self.name)))
-    }
-}
-
-/// The ADX sink: the hubble-adx client driven from a delivery thread.
-pub struct AdxSegmentSink {
-    client: Arc<AdxClient>,
-    runtime: tokio::runtime::Handle,
-    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
-}
-
-impl AdxSegmentSink {
-    /// A sink on `client`, whose futures run on `runtime`.
-    pub fn new(client: Arc<AdxClient>, runtime: tokio::runtime::Handle) -> Self {
-        AdxSegmentSink {
-            client,
-            runtime,
-            metrics: None,
-        }
-    }
-
-    /// Reports token exchanges into `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::metrics::Metrics>) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-}
-
-impl SegmentSink for AdxSegmentSink {
-    fn name(&self) -> &str {
-        "adx"
-    }
-
-    fn deliver(
-        &mut self,
-        payload: &[u8],
-        records: u64,
-        batch_id: &str,
-    ) -> Result<(), DeliveryError> {
-        let batch = Batch::new(
-            payload.to_vec(),
-            usize::try_from(records).unwrap_or(usize::MAX),
-            batch_id.to_owned(),
-        );
-        let result = self.runtime.block_on(self.client.ingest(&batch));
-        if let Some(m) = &self.metrics {
-            m.token_refreshes.set(self.client.token_exchanges() as i64);
-        }
-        match result {
-            Ok(_) => Ok(()),
-            Err(IngestError::Cancelled) => Err(DeliveryError::Cancelled),
-            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
-            Err(e) => Err(DeliveryError::Transient(e.to_string())),
-        }
     }
 }

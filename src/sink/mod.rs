@@ -1,14 +1,19 @@
 //! Where output records go. The pipeline hands every sink the same NDJSON bytes (whole records only) and never
-//! knows what a sink does with them, as ripgrep's search loop never knows its `Sink`.
+//! knows what a sink does with them, as ripgrep's search loop never knows its `Sink`. [`open_record_sinks`] and
+//! [`open_batch_sinks`] are the one factory; see ARCHITECTURE.md ("sink") for how to add a sink.
 
-pub mod adx_batch;
+pub mod adx;
 pub mod batch;
 pub mod dead_letter;
 pub mod file;
 pub mod stdout;
 
+use crate::error::Error;
+use crate::settings::SinkSettings;
+use crate::telemetry::metrics::Metrics;
+use batch::BatchSink;
 use std::io;
-use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A destination for NDJSON records.
 pub trait Sink: Send {
@@ -22,81 +27,91 @@ pub trait Sink: Send {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()
     }
-}
-
-/// A sink as named on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SinkSpec {
-    /// `file:PATH` (gzip when PATH ends in `.gz`).
-    File(PathBuf),
-    /// `stdout`.
-    Stdout,
-    /// `adx` (configured by the `--adx-*` options).
-    Adx,
-}
-
-impl std::str::FromStr for SinkSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "stdout" | "-" => Ok(SinkSpec::Stdout),
-            "adx" => Ok(SinkSpec::Adx),
-            _ => match s.strip_prefix("file:") {
-                Some(p) if !p.is_empty() => Ok(SinkSpec::File(PathBuf::from(p))),
-                _ => Err(format!(
-                    "unknown sink {s:?}: expected file:PATH, stdout or adx"
-                )),
-            },
-        }
+    /// Records the destination rejected permanently and that went to the dead-letter directory instead (counted
+    /// once [`Sink::flush`] has returned).
+    fn dead_lettered(&self) -> u64 {
+        0
     }
 }
 
-/// Opens the sinks named by `specs` for `replay`; `adx` builds the ADX client from `adx`, with dead letters under
-/// `state_dir`.
-pub fn open_for_replay(
-    specs: &[SinkSpec],
-    adx: &crate::cli::AdxArgs,
-    state_dir: &std::path::Path,
-) -> Result<Vec<Box<dyn Sink>>, String> {
+pub use crate::settings::SinkSpec;
+
+/// Builds the ADX client (one per process and sink) on the process runtime.
+fn adx_client(
+    cfg: &hubble_adx::AdxConfig,
+    runtime: &tokio::runtime::Handle,
+    cancel: &hubble_adx::CancellationToken,
+) -> Result<Arc<hubble_adx::AdxClient>, Error> {
+    hubble_adx::install_crypto_provider();
+    let _guard = runtime.enter();
+    hubble_adx::AdxClient::new(cfg.clone(), cancel.clone())
+        .map(Arc::new)
+        .map_err(|e| Error::Config(format!("adx: {e}")))
+}
+
+fn adx_settings(settings: &SinkSettings) -> Result<&hubble_adx::AdxConfig, Error> {
+    settings
+        .adx
+        .as_ref()
+        .ok_or_else(|| Error::Config("the adx sink has no configuration".into()))
+}
+
+/// The one sink factory. Opens the sinks for `replay` and `filter`: record streams, written as the pipeline
+/// produces output (`adx` batches 4 MiB requests and keeps several in flight; rejected batches go to the
+/// dead-letter directory).
+pub fn open_record_sinks(
+    settings: &SinkSettings,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<Box<dyn Sink>>, Error> {
     let mut out: Vec<Box<dyn Sink>> = Vec::new();
-    for s in specs {
-        if *s == SinkSpec::Adx {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-            let client = runtime.block_on(async {
-                crate::adx::client(adx, hubble_adx::CancellationToken::new())
-            })?;
-            out.push(Box::new(adx_batch::AdxBatchSink::new(
-                std::sync::Arc::new(client),
-                runtime,
-                4 << 20,
-                adx.adx_concurrency,
-                state_dir.join("dead-letter"),
-            )));
-        } else {
-            out.extend(open_local(std::slice::from_ref(s)).map_err(|e| e.to_string())?);
-        }
+    for s in &settings.specs {
+        out.push(match s {
+            SinkSpec::File(p) => Box::new(
+                file::FileSink::create(p)
+                    .map_err(|e| Error::Config(format!("sink file:{}: {e}", p.display())))?,
+            ),
+            SinkSpec::Stdout => Box::new(stdout::StdoutSink::new()),
+            SinkSpec::Adx => {
+                let cfg = adx_settings(settings)?;
+                let client = adx_client(cfg, runtime, &hubble_adx::CancellationToken::new())?;
+                Box::new(adx::AdxRecordSink::new(
+                    client,
+                    runtime.clone(),
+                    4 << 20,
+                    cfg.concurrency,
+                    settings.dead_letter_dir.clone(),
+                ))
+            }
+        });
     }
     Ok(out)
 }
 
-/// Opens the local sinks named by `specs`.
-pub fn open_local(specs: &[SinkSpec]) -> io::Result<Vec<Box<dyn Sink>>> {
-    let mut out: Vec<Box<dyn Sink>> = Vec::new();
-    for s in specs {
-        match s {
-            SinkSpec::File(p) => out.push(Box::new(file::FileSink::create(p)?)),
-            SinkSpec::Stdout => out.push(Box::new(stdout::StdoutSink::new())),
+/// The one sink factory, for the daemon: batch sinks its delivery loops feed from the spool.
+pub fn open_batch_sinks(
+    settings: &SinkSettings,
+    runtime: &tokio::runtime::Handle,
+    cancel: &hubble_adx::CancellationToken,
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<Box<dyn BatchSink>>, Error> {
+    let mut out: Vec<Box<dyn BatchSink>> = Vec::new();
+    for s in &settings.specs {
+        out.push(match s {
+            SinkSpec::File(p) => Box::new(batch::LocalBatchSink::new(Box::new(
+                file::FileSink::create(p)
+                    .map_err(|e| Error::Config(format!("sink file:{}: {e}", p.display())))?,
+            ))),
+            SinkSpec::Stdout => Box::new(batch::LocalBatchSink::new(Box::new(
+                stdout::StdoutSink::new(),
+            ))),
             SinkSpec::Adx => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the adx sink is opened with its client options (open_for_replay)",
-                ))
+                let client = adx_client(adx_settings(settings)?, runtime, cancel)?;
+                Box::new(
+                    adx::AdxBatchSink::new(client, runtime.clone())
+                        .with_metrics(Arc::clone(metrics)),
+                )
             }
-        }
+        });
     }
     Ok(out)
 }

@@ -1,4 +1,4 @@
-//! The daemon's metrics (Prometheus / OpenMetrics text).
+//! The daemon's metrics (Prometheus / OpenMetrics text). See ARCHITECTURE.md ("telemetry").
 //!
 //! One [`Metrics`] value owns every counter and gauge; pipeline stages hold an `Arc<Metrics>` and update it
 //! with relaxed atomics (no locks on the hot path except for the first use of a label value).
@@ -52,7 +52,7 @@ pub struct Metrics {
     /// Tailer events (rotations, truncations, ...), by kind.
     pub tail_events: Family<Labels, Counter>,
     /// Azure AD token exchanges (first token and refreshes) of the ADX sink.
-    pub token_refreshes: Gauge,
+    pub adx_token_exchanges: Counter,
     /// Prefixes in the CIDR-group table.
     pub cidr_prefixes: Gauge,
     /// Groups in the CIDR-group table.
@@ -160,10 +160,10 @@ impl Metrics {
                 "Tailer events (new file, rotation, truncation, ...), by kind",
                 Family::default()
             ),
-            token_refreshes: reg!(
+            adx_token_exchanges: reg!(
                 "adx_token_exchanges",
                 "Azure AD token exchanges of the ADX sink (first token and refreshes)",
-                Gauge::default()
+                Counter::default()
             ),
             cidr_prefixes: reg!(
                 "cidr_prefixes",

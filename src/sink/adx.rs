@@ -1,10 +1,15 @@
-//! The ADX sink for `replay`: records are batched (4 MiB of NDJSON per batch) and up to `concurrency` batches
+//! The ADX sinks over the `hubble-adx` client: [`AdxRecordSink`] for `replay` and [`AdxRecordSink`] for the
+//! daemon's delivery loops.
+//!
+//! For `replay`, records are batched (4 MiB of NDJSON per batch) and up to `concurrency` batches
 //! are in flight at once while replay goes on reading, so compression and network round trips overlap with
 //! parsing. Memory is bounded by batch size × concurrency, whatever the input size. A batch ADX rejects
 //! permanently is written to the dead-letter directory (and counted), so one bad batch does not stop a replay
 //! and nothing is silently lost; `flush` waits for every batch in flight.
 
+use super::batch::{BatchSink, DeliveryError};
 use super::Sink;
+use crate::telemetry::metrics::Metrics;
 use hubble_adx::{AdxClient, Batch, IngestError};
 use std::collections::VecDeque;
 use std::io;
@@ -15,9 +20,9 @@ use tokio::task::JoinHandle;
 type InFlight = JoinHandle<(Result<(), IngestError>, Batch)>;
 
 /// Batches records for ADX and keeps several batches in flight.
-pub struct AdxBatchSink {
+pub struct AdxRecordSink {
     client: Arc<AdxClient>,
-    runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Handle,
     buf: Vec<u8>,
     records: usize,
     max_bytes: usize,
@@ -27,18 +32,20 @@ pub struct AdxBatchSink {
     seq: u64,
     /// Batches moved to the dead-letter directory.
     pub dead_letters: u64,
+    /// Records in those batches.
+    pub dead_lettered_records: u64,
 }
 
-impl AdxBatchSink {
-    /// A batching sink over `client`, whose requests run on `runtime` (kept alive with the sink).
+impl AdxRecordSink {
+    /// A batching sink over `client`, whose requests run on `runtime`.
     pub fn new(
         client: Arc<AdxClient>,
-        runtime: tokio::runtime::Runtime,
+        runtime: tokio::runtime::Handle,
         max_bytes: usize,
         concurrency: usize,
         dead_letter_dir: PathBuf,
     ) -> Self {
-        AdxBatchSink {
+        AdxRecordSink {
             client,
             runtime,
             buf: Vec::with_capacity(max_bytes + (1 << 20)),
@@ -51,6 +58,7 @@ impl AdxBatchSink {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             dead_letters: 0,
+            dead_lettered_records: 0,
         }
     }
 
@@ -97,6 +105,7 @@ impl AdxBatchSink {
                     &msg,
                 )?;
                 self.dead_letters += 1;
+                self.dead_lettered_records += batch.records as u64;
                 tracing::error!(records = batch.records, dead_letter = %path.display(), "ADX rejected a batch permanently (fix the cause, then replay the dead letter): {msg}");
                 Ok(())
             }
@@ -105,7 +114,7 @@ impl AdxBatchSink {
     }
 }
 
-impl Sink for AdxBatchSink {
+impl Sink for AdxRecordSink {
     fn name(&self) -> &str {
         "adx"
     }
@@ -125,5 +134,68 @@ impl Sink for AdxBatchSink {
             self.finish_oldest()?;
         }
         Ok(())
+    }
+
+    fn dead_lettered(&self) -> u64 {
+        self.dead_lettered_records
+    }
+}
+
+/// The ADX sink: the hubble-adx client driven from a delivery thread.
+pub struct AdxBatchSink {
+    client: Arc<AdxClient>,
+    runtime: tokio::runtime::Handle,
+    metrics: Option<Arc<Metrics>>,
+    token_exchanges_seen: u64,
+}
+
+impl AdxBatchSink {
+    /// A sink on `client`, whose futures run on `runtime`.
+    pub fn new(client: Arc<AdxClient>, runtime: tokio::runtime::Handle) -> Self {
+        AdxBatchSink {
+            client,
+            runtime,
+            metrics: None,
+            token_exchanges_seen: 0,
+        }
+    }
+
+    /// Reports token exchanges into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+}
+
+impl BatchSink for AdxBatchSink {
+    fn name(&self) -> &str {
+        "adx"
+    }
+
+    fn deliver(
+        &mut self,
+        payload: &[u8],
+        records: u64,
+        batch_id: &str,
+    ) -> Result<(), DeliveryError> {
+        let batch = Batch::new(
+            payload.to_vec(),
+            usize::try_from(records).unwrap_or(usize::MAX),
+            batch_id.to_owned(),
+        );
+        let result = self.runtime.block_on(self.client.ingest(&batch));
+        if let Some(m) = &self.metrics {
+            // The client counts exchanges since it was built; the metric is a counter, so add what is new.
+            let total = self.client.token_exchanges();
+            m.adx_token_exchanges
+                .inc_by(total.saturating_sub(self.token_exchanges_seen));
+            self.token_exchanges_seen = total;
+        }
+        match result {
+            Ok(_) => Ok(()),
+            Err(IngestError::Cancelled) => Err(DeliveryError::Cancelled),
+            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
+            Err(e) => Err(DeliveryError::Transient(e.to_string())),
+        }
     }
 }
