@@ -1,5 +1,7 @@
 //! The process's one tokio runtime (two worker threads), started on first use: the ADX client, the Kubernetes
 //! watch, the metrics endpoint and network inputs all run on it. Nothing else builds a runtime.
+//!
+//! See ARCHITECTURE.md ("telemetry").
 
 use std::sync::OnceLock;
 use tokio::runtime::{Handle, Runtime};

@@ -104,17 +104,12 @@ pub fn watch_kubernetes(
 
 /// Lists the groups from the Kubernetes API once (for `replay`, `check`, `cidr-lookup`).
 pub fn fetch_kubernetes_once(timeout: Duration) -> Result<GroupSet, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let groups = watch_kubernetes(rt.handle(), || {})?;
+    let rt = crate::async_runtime::handle().map_err(|e| e.to_string())?;
+    let groups = watch_kubernetes(&rt, || {})?;
     let deadline = std::time::Instant::now() + timeout;
-    rt.block_on(async {
-        while groups.snapshot().is_none() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    while groups.snapshot().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     groups.snapshot().ok_or_else(|| {
         format!(
             "kubernetes: no answer listing CIDR groups within {}s",

@@ -1,4 +1,5 @@
-//! Command-line interface: subcommands and options (the CLI contract in design.md).
+//! Command-line interface: clap definitions of the subcommands and options, nothing else (`config.rs` turns them
+//! into settings). See ARCHITECTURE.md ("command layer").
 //!
 //! Filter flags follow `hubble observe`: their relative order matters (`--not` applies to the next flag), so
 //! [`observe_flags_in_order`] recovers argv order from clap's indices.
@@ -327,12 +328,39 @@ pub enum ProgressMode {
     Never,
 }
 
+/// Input framing, as chosen on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Detect per file from its first non-empty line.
+    Auto,
+    /// One record per line.
+    Raw,
+    /// CRI container log (containerd, CRI-O).
+    Cri,
+    /// Docker json-file log.
+    Docker,
+    /// Fluent Bit JSON records (`{"log":..}` objects or `[time, {..}]` arrays).
+    Fluentbit,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Raw => Format::Raw,
+            FormatArg::Cri => Format::Cri,
+            FormatArg::Docker => Format::Docker,
+            FormatArg::Fluentbit => Format::Fluentbit,
+        }
+    }
+}
+
 /// Input framing options.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Input framing; `auto` detects per file.
     #[arg(long, value_enum, default_value = "auto", env = "HUBBLE_INGEST_FORMAT")]
-    pub format: Format,
+    pub format: FormatArg,
     /// Longest logical line accepted; longer ones are counted and skipped (sizes like `1MiB` or bytes).
     #[arg(long, default_value = "1MiB", value_parser = parse_size, env = "HUBBLE_INGEST_MAX_LINE_BYTES")]
     pub max_line_bytes: u64,

@@ -257,7 +257,7 @@ pub fn parse_command_line(argv: Vec<OsString>) -> Result<CommandLine, Result<cla
 /// Input options → settings.
 pub fn input_settings(a: &InputArgs) -> InputSettings {
     InputSettings {
-        format: a.format,
+        format: a.format.into(),
         max_line_bytes: usize::try_from(a.max_line_bytes).unwrap_or(usize::MAX),
         workers: a
             .workers

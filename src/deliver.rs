@@ -1,9 +1,11 @@
 //! The delivery loop of one sink: every spooled segment, oldest first, until stopped.
 //!
 //! Guarantees: a segment is marked done for a sink only after the sink accepted it durably (or after it was
-//! written to the dead-letter directory, for a permanent error); transient failures are retried with jittered
-//! exponential backoff (100 ms doubling to 30 s) for as long as the daemon runs. A torn segment is quarantined
+//! written to the dead-letter directory, for a permanent error); transient failures are retried with
+//! [`crate::retry::delivery_policy`] for as long as the daemon runs. A torn segment is quarantined
 //! by the spool and counted, never crashed on.
+//!
+//! See ARCHITECTURE.md ("deliver").
 
 use crate::sink::batch::{BatchSink, DeliveryError};
 use crate::spool::Spool;
@@ -103,7 +105,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
                 }
             };
             let batch_id = hubble_adx::batch_id(&seg.payload);
-            let mut backoff = Duration::from_millis(100);
+            let mut delays = crate::retry::delivery_policy();
             loop {
                 match sink.deliver(&seg.payload, seg.records, &batch_id) {
                     Ok(()) => {
@@ -151,9 +153,9 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
                     }
                     Err(DeliveryError::Transient(msg)) => {
                         ctx.metrics.sink_retries.get_or_create(&label).inc();
-                        tracing::warn!(sink = %name, retry_in_ms = backoff.as_millis() as u64, "delivery failed, will retry: {msg}");
-                        sleep_unless_stopped(&ctx.stop, jitter(backoff));
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                        tracing::warn!(sink = %name, retry_in_ms = delay.as_millis() as u64, "delivery failed, will retry: {msg}");
+                        sleep_unless_stopped(&ctx.stop, delay);
                         if ctx.stop.load(Ordering::Relaxed) {
                             return;
                         }
@@ -168,23 +170,6 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         }
     }
-}
-
-fn jitter(d: Duration) -> Duration {
-    let nanos = d.as_nanos() as u64;
-    let r = fastrand_u64() % (nanos / 2 + 1);
-    Duration::from_nanos(nanos / 2 + r)
-}
-
-fn fastrand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    h.finish()
 }
 
 fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {

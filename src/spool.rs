@@ -8,6 +8,8 @@
 //! `spool/quarantine/`, never crashed on. Each sink marks delivery with an empty `<seq>.seg.done.<sink>` file;
 //! when all current sinks are done the segment and its markers are removed. Leftover `.tmp` files are removed at
 //! start. The spool's size is tracked so the caller can stop reading when it is full (backpressure).
+//!
+//! See ARCHITECTURE.md ("spool").
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

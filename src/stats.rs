@@ -2,6 +2,8 @@
 //!
 //! Workers fill a [`BatchStats`] per batch without sharing anything; the collector merges them in order. The
 //! same totals feed the end-of-replay summary and (in the daemon) the metrics.
+//!
+//! See ARCHITECTURE.md ("process").
 
 use crate::frame::FrameCounts;
 use hubble_flow::{RecordKind, Skip};

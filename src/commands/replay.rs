@@ -2,13 +2,15 @@
 
 use crate::commands::load_cidr_table;
 use crate::error::Error;
-use crate::pipeline::{self, PipelineConfig};
+use crate::pipeline::{self, Event, PipelineConfig};
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
 use crate::settings::{FilterCommandSettings, InputSettings, ReplaySettings};
 use crate::sink::{self, Sink};
+use crate::source::files::FileSource;
 use crate::source::input::InputSpec;
 use crate::stats::{render_summary, BatchStats, InputProblem, ProblemKind};
+use arc_swap::ArcSwap;
 use hubble_cidr::PrefixTable;
 use hubble_flow::filter::FilterSet;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,12 +58,12 @@ fn processor(
     tagger: Option<Arc<PrefixTable>>,
     mode: OutputMode,
     input: &InputSettings,
-) -> Arc<Processor> {
+) -> Arc<ArcSwap<Processor>> {
     let mut p = Processor::new(Arc::clone(filter), tagger, mode);
     if !input.prefilter {
         p = p.without_prefilter();
     }
-    Arc::new(p)
+    Arc::new(ArcSwap::from_pointee(p))
 }
 
 /// The inputs that could not be opened at all (nothing of them was delivered).
@@ -95,22 +97,16 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let counter = Arc::clone(&raw_bytes);
-    let result = pipeline::run(
-        &inputs,
-        &cfg,
-        processor,
-        Arc::clone(&raw_bytes),
-        |out, stats| {
-            write_to_sinks(&mut sinks, out)?;
+    let source = FileSource::new(inputs, cfg.block_size, Arc::clone(&raw_bytes));
+    let result = pipeline::run(source, &cfg, processor, |event| {
+        if let Event::Batch(o) = event {
+            write_to_sinks(&mut sinks, o.out)?;
             if let Some(pb) = &pb {
                 pb.set_position(counter.load(Ordering::Relaxed));
-                if stats.kept_flows > 0 {
-                    pb.set_message("");
-                }
             }
-            Ok(())
-        },
-    );
+        }
+        Ok(())
+    });
     if let Some(pb) = &pb {
         pb.finish_and_clear();
     }
@@ -227,13 +223,11 @@ pub fn filter(settings: &FilterCommandSettings) -> Result<(), Error> {
     let cfg = pipeline_config(&settings.input);
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
-    let result = pipeline::run(
-        &inputs,
-        &cfg,
-        processor,
-        Arc::new(AtomicU64::new(0)),
-        |out, _| lock.write_all(out),
-    );
+    let source = FileSource::new(inputs, cfg.block_size, Arc::new(AtomicU64::new(0)));
+    let result = pipeline::run(source, &cfg, processor, |event| match event {
+        Event::Batch(o) => lock.write_all(o.out),
+        Event::Tick => Ok(()),
+    });
     let flushed = lock.flush();
     match (result, flushed) {
         (Ok(outcome), Ok(())) => {

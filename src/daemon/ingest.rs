@@ -1,57 +1,47 @@
-//! The ingest loop: followed files (or stdin) → framing → processing → batch → spool → checkpoint.
+//! The daemon's consumer of the pipeline: processed batches → one spool segment per flush → acknowledgements.
 //!
-//! Guarantees: a file offset is acknowledged to the tailer (and so checkpointed) only after every record read up
-//! to it is durable in the spool, and never past a partial line the framer still holds; when the spool is full,
-//! reading stops (the files on disk are the buffer) and resumes as sinks catch up. On stop, the batch in memory
-//! is spooled and checkpoints are persisted before returning.
+//! Guarantees: a source's [`Ack`] is applied (a file checkpointed) only after every record output before it is
+//! durable in the spool; a batch is spooled when it reaches `batch_max_bytes` or when its oldest input is
+//! `flush_interval` old. While the spool is full the consumer waits before taking the next result, which stops
+//! the pipeline and so the reading (the files on disk are the buffer); nothing is dropped. A spool write that
+//! fails (disk full) is retried with the retry policy until it succeeds or the daemon stops; its records stay in
+//! memory and its offsets unacknowledged meanwhile. When the pipeline ends (stop, or end of stdin), what is in
+//! memory is spooled and checkpoints are persisted.
 
-use crate::frame::{Format, Framer, LineBatch};
+use crate::deliver::Doorbell;
+use crate::pipeline::{self, Event, Output, PipelineConfig};
 use crate::process::Processor;
-use crate::source::input::BlockReader;
+use crate::source::{Ack, Source};
 use crate::spool::Spool;
-use crate::stats::BatchStats;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use hubble_tail::{FileId, Tailer};
+use hubble_tail::{Checkpoints, FileId};
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Where lines come from.
-pub enum Input {
-    /// Followed files.
-    Tail(Box<Tailer>),
-    /// Blocks read from stdin by a reader thread; the channel closes at end of input.
-    Stdin(Receiver<LineBatch>),
-}
-
-/// Ingest settings.
+/// Batching settings.
 pub struct IngestConfig {
-    /// Input framing.
-    pub format: Format,
-    /// Longest logical line.
-    pub max_line_bytes: usize,
     /// Spool when the batch reaches this many bytes.
     pub batch_max_bytes: usize,
-    /// Spool at least this often while records wait.
+    /// Spool at least this often while input waits.
     pub flush_interval: Duration,
 }
 
-/// Shared handles of the ingest loop.
+/// Shared handles of the consumer.
 pub struct IngestContext {
-    /// The current processor (swapped on reload).
-    pub processor: Arc<ArcSwap<Processor>>,
     /// The spool.
     pub spool: Arc<Spool>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Set to stop reading.
+    /// Set to stop (reading stops; what is in memory is spooled).
     pub stop: Arc<AtomicBool>,
     /// Rung after each spooled segment.
-    pub doorbell: Arc<crate::deliver::Doorbell>,
+    pub doorbell: Arc<Doorbell>,
+    /// Where file offsets are acknowledged (none for stdin).
+    pub checkpoints: Option<Checkpoints>,
 }
 
 struct Pending {
@@ -70,31 +60,20 @@ impl Pending {
     }
 }
 
-/// Spools the pending batch (if any records) and acknowledges the offsets it covers.
-fn flush(ctx: &IngestContext, tailer: Option<&Tailer>, p: &mut Pending) -> io::Result<()> {
+/// Spools the pending batch (if any records) and applies the acknowledgements it covers.
+fn flush(ctx: &IngestContext, p: &mut Pending) -> io::Result<()> {
     if !p.out.is_empty() {
         ctx.spool.append(&p.out, p.records)?;
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
         ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
     }
-    if let Some(t) = tailer {
+    if let Some(cp) = &ctx.checkpoints {
         for (file, offset) in p.acks.drain() {
-            t.ack(file, offset);
+            cp.ack(file, offset);
         }
-        if let Err(e) = t.checkpoints().persist() {
+        if let Err(e) = cp.persist() {
             tracing::error!("cannot persist checkpoints: {e}");
-        }
-        for f in t.open_files() {
-            if f.compressed {
-                continue;
-            }
-            let acked = t.checkpoints().get(&f.file).unwrap_or(0);
-            let size = std::fs::metadata(&f.path).map_or(acked, |m| m.len());
-            ctx.metrics
-                .checkpoint_lag_bytes
-                .get_or_create(&Metrics::label("input", &f.path.display().to_string()))
-                .set(size.saturating_sub(acked) as i64);
         }
     }
     p.out.clear();
@@ -103,60 +82,26 @@ fn flush(ctx: &IngestContext, tailer: Option<&Tailer>, p: &mut Pending) -> io::R
     Ok(())
 }
 
-/// Spools with retries: a spool write failure (disk full) is retried until it works or the loop is stopped.
-fn flush_until_ok(ctx: &IngestContext, tailer: Option<&Tailer>, p: &mut Pending, stopping: bool) {
-    let mut delay = Duration::from_millis(200);
+/// Spools with retries: a spool write failure (disk full) is retried until it works or the daemon stops.
+fn flush_until_ok(ctx: &IngestContext, p: &mut Pending, stopping: bool) {
+    let mut delays = crate::retry::spool_write_policy();
     loop {
-        match flush(ctx, tailer, p) {
+        match flush(ctx, p) {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!("cannot write to the spool (records stay in memory, offsets are not checkpointed): {e}");
-                if stopping {
+                if stopping || ctx.stop.load(Ordering::Relaxed) {
                     return;
                 }
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(10));
-                if ctx.stop.load(Ordering::Relaxed) {
-                    return;
-                }
+                std::thread::sleep(delays.next().unwrap_or(Duration::from_secs(10)));
             }
         }
     }
 }
 
-fn process_into(
-    processor: &Processor,
-    batch: &LineBatch,
-    p: &mut Pending,
-    metrics: &Metrics,
-) -> BatchStats {
-    let mut stats = BatchStats::default();
-    processor.process(batch, &mut p.out, &mut stats);
-    metrics.add_batch(&stats);
-    p.records += stats.kept_flows;
-    if p.since.is_none() && (stats.kept_flows > 0 || !batch.is_empty()) {
-        p.since = Some(Instant::now());
-    }
-    stats
-}
-
-/// Runs until stopped (or, for stdin, until end of input). Returns after spooling what is in memory.
-pub fn run(ctx: &IngestContext, cfg: &IngestConfig, input: Input) {
-    let mut p = Pending {
-        out: Vec::with_capacity(cfg.batch_max_bytes + (1 << 20)),
-        records: 0,
-        since: None,
-        acks: HashMap::new(),
-    };
-    match input {
-        Input::Tail(mut tailer) => run_tail(ctx, cfg, &mut tailer, &mut p),
-        Input::Stdin(rx) => run_stdin(ctx, cfg, &rx, &mut p),
-    }
-}
-
-fn wait_for_spool_room(ctx: &IngestContext) -> bool {
+fn wait_for_spool_room(ctx: &IngestContext) {
     if !ctx.spool.is_full() {
-        return true;
+        return;
     }
     ctx.metrics.backpressure_pauses.inc();
     tracing::warn!(
@@ -166,156 +111,64 @@ fn wait_for_spool_room(ctx: &IngestContext) -> bool {
     while ctx.spool.is_full() && !ctx.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    !ctx.stop.load(Ordering::Relaxed)
 }
 
-fn run_tail(ctx: &IngestContext, cfg: &IngestConfig, tailer: &mut Tailer, p: &mut Pending) {
-    let mut framers: HashMap<FileId, Framer> = HashMap::new();
-    let mut batch = LineBatch::new(cfg.max_line_bytes);
-    let mut last_gc = Instant::now();
-    while !ctx.stop.load(Ordering::Relaxed) {
-        if !wait_for_spool_room(ctx) {
-            break;
-        }
-        let processor = ctx.processor.load_full();
-        let polled = tailer.poll(&mut |chunk| {
-            let framer = framers
-                .entry(chunk.file)
-                .or_insert_with(|| Framer::new(cfg.format));
-            batch.clear();
-            batch.buf.extend_from_slice(chunk.bytes);
-            let n = batch.buf.len();
-            framer.resolve(&batch.buf[..n]);
-            framer.frame_block(&mut batch, n);
-            let stats = process_into(&processor, &batch, p, &ctx.metrics);
-            let input = Metrics::label("input", &chunk.path.display().to_string());
-            ctx.metrics
-                .input_lines
-                .get_or_create(&input)
-                .inc_by(stats.frame.physical_lines);
-            ctx.metrics
-                .input_bytes
-                .get_or_create(&input)
-                .inc_by(chunk.bytes.len() as u64);
-            if !framer.has_pending() {
-                p.acks.insert(chunk.file, chunk.end_offset);
-            }
-            if p.since.is_none() {
-                p.since = Some(Instant::now());
-            }
-        });
-        let idle = match polled {
-            Ok(stats) => {
-                for ev in tailer_events(&stats) {
-                    ctx.metrics
-                        .tail_events
-                        .get_or_create(&Metrics::label("kind", ev))
-                        .inc();
-                }
-                stats.is_idle()
-            }
-            Err(e) => {
-                tracing::error!("tailing failed: {e}");
-                true
-            }
-        };
-        if p.due(cfg) {
-            flush_until_ok(ctx, Some(tailer), p, false);
-        }
-        if last_gc.elapsed() > Duration::from_secs(30) {
-            let open: std::collections::HashSet<FileId> =
-                tailer.open_files().into_iter().map(|f| f.file).collect();
-            framers.retain(|f, _| open.contains(f));
-            last_gc = Instant::now();
-        }
-        if idle {
-            let until_flush = p
-                .since
-                .map(|t| cfg.flush_interval.saturating_sub(t.elapsed()))
-                .unwrap_or(tailer.poll_interval());
-            std::thread::sleep(
-                tailer
-                    .poll_interval()
-                    .min(until_flush)
-                    .max(Duration::from_millis(5)),
-            );
-        }
+fn take(ctx: &IngestContext, p: &mut Pending, o: Output<'_>) {
+    ctx.metrics.add_batch(o.stats);
+    if let Some(origin) = o.origin {
+        let input = Metrics::label("input", origin);
+        ctx.metrics
+            .input_lines
+            .get_or_create(&input)
+            .inc_by(o.stats.frame.physical_lines);
+        ctx.metrics
+            .input_bytes
+            .get_or_create(&input)
+            .inc_by(o.input_bytes);
     }
-    flush_until_ok(ctx, Some(tailer), p, true);
-}
-
-fn tailer_events(stats: &hubble_tail::PollStats) -> Vec<&'static str> {
-    stats.events.iter().map(|e| e.kind()).collect()
-}
-
-fn run_stdin(ctx: &IngestContext, cfg: &IngestConfig, rx: &Receiver<LineBatch>, p: &mut Pending) {
-    let mut framer = Framer::new(cfg.format);
-    loop {
-        if ctx.stop.load(Ordering::Relaxed) || !wait_for_spool_room(ctx) {
-            break;
+    p.out.extend_from_slice(o.out);
+    p.records += o.stats.kept_flows;
+    match o.ack {
+        Some(Ack::FileOffset { file, offset }) => {
+            p.acks.insert(file, offset);
         }
-        let timeout = p
-            .since
-            .map(|t| cfg.flush_interval.saturating_sub(t.elapsed()))
-            .unwrap_or(Duration::from_millis(250));
-        match rx.recv_timeout(timeout) {
-            Ok(mut batch) => {
-                let n = batch.buf.len();
-                framer.resolve(&batch.buf[..n]);
-                framer.frame_block(&mut batch, n);
-                let processor = ctx.processor.load_full();
-                process_into(&processor, &batch, p, &ctx.metrics);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                let mut last = LineBatch::new(cfg.max_line_bytes);
-                framer.finish(&mut last);
-                let processor = ctx.processor.load_full();
-                process_into(&processor, &last, p, &ctx.metrics);
-                break;
-            }
+        None => {}
+    }
+    // Even input that keeps nothing starts the clock: its offsets are acknowledged within the interval.
+    if p.since.is_none() {
+        p.since = Some(Instant::now());
+    }
+}
+
+/// Runs `source` through the pipeline into the spool until the source ends (stop, or end of stdin); returns
+/// after spooling what is in memory.
+pub fn run<S: Source + 'static>(
+    ctx: &IngestContext,
+    cfg: &IngestConfig,
+    pipeline_cfg: &PipelineConfig,
+    processor: Arc<ArcSwap<Processor>>,
+    source: S,
+) {
+    let mut p = Pending {
+        out: Vec::with_capacity(cfg.batch_max_bytes + (1 << 20)),
+        records: 0,
+        since: None,
+        acks: HashMap::new(),
+    };
+    let mut pipeline_cfg = pipeline_cfg.clone();
+    pipeline_cfg.tick = Some(Duration::from_millis(50).min(cfg.flush_interval));
+    let result = pipeline::run(source, &pipeline_cfg, processor, |event| {
+        if let Event::Batch(o) = event {
+            take(ctx, &mut p, o);
         }
         if p.due(cfg) {
-            flush_until_ok(ctx, None, p, false);
+            flush_until_ok(ctx, &mut p, false);
         }
+        wait_for_spool_room(ctx);
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::error!("ingest pipeline failed: {e}");
     }
-    flush_until_ok(ctx, None, p, true);
-}
-
-/// Starts a thread reading stdin in blocks of whole lines; the channel closes at end of input. Opening (gzip
-/// detection) happens on that thread, so nothing waits for the first byte.
-pub fn spawn_stdin_reader(max_line_bytes: usize) -> io::Result<Receiver<LineBatch>> {
-    let (tx, rx) = crossbeam_channel::bounded::<LineBatch>(4);
-    std::thread::Builder::new()
-        .name("stdin-reader".into())
-        .spawn(move || {
-            let opened = match crate::source::input::open(
-                &crate::source::input::InputSpec::Stdin,
-                Arc::new(std::sync::atomic::AtomicU64::new(0)),
-            ) {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!("reading stdin failed: {e}");
-                    return;
-                }
-            };
-            let max_physical = max_line_bytes.saturating_mul(2).saturating_add(64 * 1024);
-            let mut reader = BlockReader::new(opened, 256 * 1024, max_physical).eager();
-            loop {
-                let mut batch = LineBatch::new(max_line_bytes);
-                match reader.next_block(&mut batch) {
-                    Some(n) => {
-                        batch.buf.truncate(n);
-                        if tx.send(batch).is_err() {
-                            return;
-                        }
-                    }
-                    None => break,
-                }
-            }
-            if let Some(e) = reader.error.take() {
-                tracing::error!("reading stdin failed: {e}");
-            }
-        })?;
-    Ok(rx)
+    flush_until_ok(ctx, &mut p, true);
 }

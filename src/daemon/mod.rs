@@ -5,6 +5,8 @@
 //! runtime ([`crate::async_runtime`]) for the ADX client, the Kubernetes watch and the metrics server. Shutdown: stop reading, spool what is in memory, persist
 //! checkpoints, give sinks `--shutdown-timeout` to deliver, then exit 0; what is not delivered stays spooled
 //! and is sent after the next start.
+//!
+//! See ARCHITECTURE.md ("daemon").
 
 pub mod ingest;
 pub mod watch;
@@ -12,16 +14,19 @@ pub mod watch;
 use crate::cidr_groups::KubernetesGroups;
 use crate::deliver::{self, DeliveryContext, Doorbell};
 use crate::error::Error;
+use crate::pipeline::PipelineConfig;
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
 use crate::settings::{RunSettings, SettingsSource};
+use crate::source::stdin::StdinSource;
+use crate::source::tail::TailSource;
 use crate::spool::Spool;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use hubble_cidr::PrefixTable;
 use hubble_flow::filter::FilterSet;
 use hubble_tail::{Checkpoints, Tailer, TailerConfig};
-use ingest::{IngestConfig, IngestContext, Input};
+use ingest::{IngestConfig, IngestContext};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,7 +135,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     }
     metrics.spool_bytes.set(spool.bytes() as i64);
     metrics.spool_segments.set(spool.segments() as i64);
-    let input = open_input(&settings)?;
+    let input = open_input(&settings, &stop_reading, &metrics)?;
     if let Some(addr) = settings.metrics_addr {
         let bound = runtime
             .block_on(crate::telemetry::http::serve(addr, Arc::clone(&metrics)))
@@ -186,21 +191,31 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         state_dir = %settings.state_dir.display(),
         "hubble-ingest running"
     );
-    let ctx = IngestContext {
-        processor,
+    let pipeline_cfg = PipelineConfig {
+        format: settings.input.format,
+        max_line_bytes: settings.input.max_line_bytes,
+        workers: settings.input.workers,
+        ..PipelineConfig::default()
+    };
+    let cfg = IngestConfig {
+        batch_max_bytes: settings.batch_max_bytes,
+        flush_interval: settings.flush_interval,
+    };
+    let mut ctx = IngestContext {
         spool: Arc::clone(&spool),
         metrics: Arc::clone(&metrics),
         stop: Arc::clone(&stop_reading),
         doorbell: Arc::clone(&doorbell),
-    };
-    let cfg = IngestConfig {
-        format: settings.input.format,
-        max_line_bytes: settings.input.max_line_bytes,
-        batch_max_bytes: settings.batch_max_bytes,
-        flush_interval: settings.flush_interval,
+        checkpoints: None,
     };
     let stdin_mode = matches!(input, Input::Stdin(_));
-    ingest::run(&ctx, &cfg, input);
+    match input {
+        Input::Tail(tail) => {
+            ctx.checkpoints = Some(tail.checkpoints().clone());
+            ingest::run(&ctx, &cfg, &pipeline_cfg, processor, *tail);
+        }
+        Input::Stdin(stdin) => ingest::run(&ctx, &cfg, &pipeline_cfg, processor, stdin),
+    }
     input_done.store(true, Ordering::Relaxed);
     doorbell.ring();
     let signalled = stop_reading.load(Ordering::Relaxed);
@@ -243,10 +258,22 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     Ok(())
 }
 
-fn open_input(settings: &RunSettings) -> Result<Input, Error> {
+/// The daemon's inputs.
+enum Input {
+    /// Followed files.
+    Tail(Box<TailSource>),
+    /// Stdin.
+    Stdin(StdinSource),
+}
+
+fn open_input(
+    settings: &RunSettings,
+    stop: &Arc<AtomicBool>,
+    metrics: &Arc<Metrics>,
+) -> Result<Input, Error> {
     let max_line = settings.input.max_line_bytes;
     if settings.inputs.iter().any(|i| i == "-") {
-        return ingest::spawn_stdin_reader(max_line)
+        return StdinSource::spawn(max_line, Arc::clone(stop))
             .map(Input::Stdin)
             .map_err(|e| Error::runtime("stdin", e));
     }
@@ -261,6 +288,12 @@ fn open_input(settings: &RunSettings) -> Result<Input, Error> {
     cfg.max_line_bytes = max_line;
     cfg.poll_interval = settings.poll_interval;
     Tailer::new(cfg, checkpoints)
-        .map(|t| Input::Tail(Box::new(t)))
+        .map(|t| {
+            Input::Tail(Box::new(TailSource::new(
+                t,
+                Arc::clone(stop),
+                Arc::clone(metrics),
+            )))
+        })
         .map_err(|e| Error::Config(format!("--input: {e}")))
 }

@@ -8,6 +8,8 @@
 //!
 //! Guarantees: never panics on any input; a logical line longer than the batch's limit is counted and skipped
 //! whole (never truncated into a different record); a physical line the format cannot parse is counted.
+//!
+//! See ARCHITECTURE.md ("frame").
 
 mod cri;
 mod jsonlog;
@@ -15,8 +17,8 @@ mod jsonlog;
 pub use cri::CriFramer;
 pub use jsonlog::JsonLogFramer;
 
-/// Input framing, as chosen on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Input framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Detect per file from its first non-empty line.
     Auto,

@@ -1,6 +1,7 @@
 //! Jittered exponential backoff with `Retry-After`, bounded by an optional attempt count and
-//! elapsed time, and a cancellable sleep. Guarantees: delays grow ×2 from `initial_backoff` up to
-//! `max_backoff`, each jittered into [50%, 100%]; a server `Retry-After` is a lower bound (capped
+//! elapsed time, and a cancellable sleep. The delays come from `backon`'s exponential policy (the
+//! one retry policy type of the project). Guarantees: delays grow ×2 from `initial_backoff` up to
+//! `max_backoff`, each jittered into [50%, 100%); a server `Retry-After` is a lower bound (capped
 //! at `max_retry_after`); with no limits configured it never gives up.
 
 use std::time::{Duration, Instant};
@@ -14,14 +15,24 @@ use crate::error::IngestError;
 #[derive(Debug)]
 pub(crate) struct Backoff {
     policy: RetryPolicy,
+    delays: backon::ExponentialBackoff,
     attempts: u32,
     started: Instant,
 }
 
 impl Backoff {
     pub(crate) fn new(policy: &RetryPolicy) -> Self {
+        use backon::BackoffBuilder;
+        // backon's jitter adds up to 100% of the delay: half the bounds give [50%, 100%) of them.
+        let delays = backon::ExponentialBuilder::new()
+            .with_min_delay(policy.initial_backoff / 2)
+            .with_max_delay(policy.max_backoff / 2)
+            .with_jitter()
+            .without_max_times()
+            .build();
         Backoff {
             policy: policy.clone(),
+            delays,
             attempts: 0,
             started: Instant::now(),
         }
@@ -40,13 +51,7 @@ impl Backoff {
                 return None;
             }
         }
-        let exp = self.attempts.saturating_sub(1).min(20);
-        let base = self
-            .policy
-            .initial_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.policy.max_backoff);
-        let jittered = base.mul_f64(0.5 + fastrand::f64() * 0.5);
+        let jittered = self.delays.next()?;
         let delay = match retry_after {
             Some(ra) => jittered.max(ra.min(self.policy.max_retry_after)),
             None => jittered,

@@ -20,13 +20,13 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use crate::auth::TokenProvider;
 use crate::backoff::{sleep_or_cancel, Backoff};
 use crate::batch::{batch_id, halve, has_records, split_records, Batch};
 use crate::config::{AdxConfig, ConfigError, IngestMode};
 use crate::error::{Failure, IngestError};
+use crate::http::RequestContext;
 use crate::queued::{QueuedBlob, QueuedIngestor};
 use crate::Secret;
 
@@ -86,17 +86,22 @@ pub struct AdxClient {
 }
 
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: AdxConfig,
-    pub(crate) http: reqwest::Client,
-    pub(crate) client_version: String,
-    pub(crate) streaming_url: Url,
+struct Inner {
+    /// What the streaming and queued request modules need (they know nothing of this type).
+    ctx: RequestContext,
     tokens: TokenProvider,
     permits: Semaphore,
     queued: Option<QueuedIngestor>,
     shutdown: CancellationToken,
     /// Managed mode: streaming is skipped until this instant.
     streaming_paused_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = RequestContext;
+    fn deref(&self) -> &RequestContext {
+        &self.ctx
+    }
 }
 
 impl AdxClient {
@@ -109,20 +114,22 @@ impl AdxClient {
             IngestMode::Queued | IngestMode::Managed => Some(QueuedIngestor::new(&config)?),
         };
         let inner = Inner {
-            client_version: crate::http::client_version(&config),
-            streaming_url: crate::streaming::streaming_url(
-                &config.cluster,
-                &config.database,
-                &config.table,
-                &config.mapping,
-            ),
-            tokens: TokenProvider::new(http.clone(), config.auth.clone(), config.scope.clone()),
+            ctx: RequestContext {
+                client_version: crate::http::client_version(&config),
+                streaming_url: crate::streaming::streaming_url(
+                    &config.cluster,
+                    &config.database,
+                    &config.table,
+                    &config.mapping,
+                ),
+                http: http.clone(),
+                config: config.clone(),
+            },
+            tokens: TokenProvider::new(http, config.auth.clone(), config.scope.clone()),
             permits: Semaphore::new(config.concurrency),
-            http,
             queued,
             shutdown,
             streaming_paused_until: std::sync::Mutex::new(None),
-            config,
         };
         Ok(AdxClient {
             inner: Arc::new(inner),

@@ -1,7 +1,7 @@
 //! Error values and the classification of ADX/storage/AAD responses. Owns: [`IngestError`] (what
 //! the caller acts on), the internal [`Failure`] (what one attempt produced) and the OneApiError
 //! parser. Guarantees: no error text ever contains a token, a secret or a SAS URL (reqwest errors
-//! are stripped of their URL); classification follows research/adx.md §1.4:
+//! are stripped of their URL); classification follows the Kusto error documentation (OneApiError `@permanent`, HTTP status):
 //! `@permanent: true`, 400, 403, 404 → permanent (unless the body says `@permanent: false`);
 //! 401 → refresh the token once; 413 → split; everything else (429, 5xx, timeouts, connection
 //! errors, unknown statuses) → transient.

@@ -6,6 +6,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{AdxConfig, ConfigError};
 
+/// What every request needs, shared by the streaming and queued request modules: the configuration, the HTTP
+/// client and the fixed request values.
+#[derive(Debug)]
+pub(crate) struct RequestContext {
+    pub(crate) config: AdxConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) client_version: String,
+    pub(crate) streaming_url: url::Url,
+}
+
 /// Builds the HTTP client; installs rustls' `ring` provider as the process default if none is.
 pub(crate) fn build_client(config: &AdxConfig) -> Result<reqwest::Client, ConfigError> {
     install_crypto_provider();

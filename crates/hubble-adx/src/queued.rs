@@ -1,4 +1,4 @@
-//! Queued ingestion (research/adx.md §2): `.get ingestion resources` and `.get kusto identity
+//! Queued ingestion (Kusto "queued ingestion" REST protocol): `.get ingestion resources` and `.get kusto identity
 //! token` on the data-management endpoint (cached for `resources_refresh`, dropped on storage
 //! 403/404 so a rotated SAS is re-fetched), Put Blob `*.json.gz` to a TempStorage container and a
 //! base64 ingestion message to a SecuredReadyForAggregationQueue, both rotated round-robin.
@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::config::{check_endpoint, AdxConfig};
 use crate::error::{classify_adx, Failure, IngestError};
-use crate::http::{rfc3339_now, uuid_v4};
+use crate::http::{rfc3339_now, uuid_v4, RequestContext};
 use crate::Secret;
 
 const STORAGE_API_VERSION: &str = "2019-12-12";
@@ -70,7 +70,7 @@ impl QueuedIngestor {
     /// Uploads the blob (unless a previous attempt did: `uploaded`) and posts the queue message.
     pub(crate) async fn ingest(
         &self,
-        inner: &crate::client::Inner,
+        inner: &RequestContext,
         blob: &QueuedBlob,
         uploaded: &std::sync::Mutex<Option<Secret>>,
         token: Secret,
@@ -93,7 +93,7 @@ impl QueuedIngestor {
 
     async fn resources(
         &self,
-        inner: &crate::client::Inner,
+        inner: &RequestContext,
         token: &Secret,
     ) -> Result<Arc<Resources>, Failure> {
         let mut cached = self.resources.lock().await;
@@ -155,7 +155,7 @@ impl QueuedIngestor {
     /// `POST {ingest}/v1/rest/mgmt` and return the first table of the v1 response.
     async fn mgmt(
         &self,
-        inner: &crate::client::Inner,
+        inner: &RequestContext,
         token: &Secret,
         csl: &str,
     ) -> Result<serde_json::Value, Failure> {
@@ -205,7 +205,7 @@ impl QueuedIngestor {
 
     async fn put_blob(
         &self,
-        inner: &crate::client::Inner,
+        inner: &RequestContext,
         resources: &Resources,
         blob: &QueuedBlob,
     ) -> Result<Secret, Failure> {
@@ -239,7 +239,7 @@ impl QueuedIngestor {
 
     async fn put_message(
         &self,
-        inner: &crate::client::Inner,
+        inner: &RequestContext,
         resources: &Resources,
         message: &Secret,
     ) -> Result<(), Failure> {
@@ -339,7 +339,7 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// The ingestion message JSON (research/adx.md §2.4). Secret: holds the SAS and the auth context.
+/// The ingestion message JSON (the queued-ingestion message format). Secret: holds the SAS and the auth context.
 pub(crate) fn ingestion_message(
     config: &AdxConfig,
     resources: &Resources,

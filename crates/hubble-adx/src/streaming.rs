@@ -1,4 +1,4 @@
-//! One streaming-ingestion request (research/adx.md §1.1): `POST {cluster}/v1/rest/ingest/{db}/
+//! One streaming-ingestion request (Kusto REST API, "Streaming ingestion"): `POST {cluster}/v1/rest/ingest/{db}/
 //! {table}?streamFormat=Json&mappingName={mapping}` with a gzip body and the headers ADX expects.
 //! Guarantees: a fresh `x-ms-client-request-id` per request; the token only travels in a header
 //! marked sensitive; the response is classified by [`crate::error::classify_adx`].
@@ -7,9 +7,9 @@ use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_ENCODING};
 use url::Url;
 
-use crate::client::Inner;
 use crate::error::{classify_adx, Failure};
 use crate::http::uuid_v4;
+use crate::http::RequestContext;
 use crate::Secret;
 
 /// The streaming endpoint URL for the configured database/table/mapping. Streaming is served by
@@ -35,7 +35,7 @@ pub(crate) fn streaming_url(cluster: &Url, database: &str, table: &str, mapping:
 }
 
 /// Sends one gzip body; `Ok` only on 2xx.
-pub(crate) async fn post(inner: &Inner, gz: Bytes, token: Secret) -> Result<(), Failure> {
+pub(crate) async fn post(inner: &RequestContext, gz: Bytes, token: Secret) -> Result<(), Failure> {
     let request_id = format!("{}.Ingest;{}", inner.config.app_name, uuid_v4());
     let response = inner
         .http

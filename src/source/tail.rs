@@ -1,0 +1,133 @@
+//! Followed files: the daemon's source over `hubble-tail` (rotation, truncation, gzip'd rotated files,
+//! checkpoints).
+//!
+//! Guarantees: each chunk is emitted with an [`Ack::FileOffset`] for the offset after its last line, so the file
+//! is checkpointed only once the consumer has made the output durable (and never past a partial line the framer
+//! still holds, see [`BlockSink::emit`]). Reading stops when `stop` is set; the consumer's backpressure (a full
+//! spool) stops it too, by leaving the pipeline's bounded channels full. Tailer events and the checkpoint lag per
+//! file are reported in metrics.
+
+use super::{Ack, BlockSink, Source, Stream};
+use crate::stats::InputProblem;
+use crate::telemetry::metrics::Metrics;
+use hubble_tail::Tailer;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Files followed until stopped.
+pub struct TailSource {
+    tailer: Tailer,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    origins: HashMap<PathBuf, Arc<str>>,
+}
+
+impl TailSource {
+    /// Follows with `tailer` until `stop` is set.
+    pub fn new(tailer: Tailer, stop: Arc<AtomicBool>, metrics: Arc<Metrics>) -> Self {
+        TailSource {
+            tailer,
+            stop,
+            metrics,
+            origins: HashMap::new(),
+        }
+    }
+
+    /// The checkpoint table acknowledgements go to (shared with the tailer).
+    pub fn checkpoints(&self) -> &hubble_tail::Checkpoints {
+        self.tailer.checkpoints()
+    }
+
+    fn report_lag(&self) {
+        let checkpoints = self.tailer.checkpoints();
+        for f in self.tailer.open_files() {
+            if f.compressed {
+                continue;
+            }
+            let acked = checkpoints.get(&f.file).unwrap_or(0);
+            let size = std::fs::metadata(&f.path).map_or(acked, |m| m.len());
+            self.metrics
+                .checkpoint_lag_bytes
+                .get_or_create(&Metrics::label("input", &f.path.display().to_string()))
+                .set(size.saturating_sub(acked) as i64);
+        }
+    }
+}
+
+impl Source for TailSource {
+    fn run(&mut self, emit: &mut dyn BlockSink) -> Vec<InputProblem> {
+        let mut last_gc = Instant::now();
+        let mut last_lag = Instant::now();
+        let mut closed = false;
+        while !self.stop.load(Ordering::Relaxed) && !closed {
+            let origins = &mut self.origins;
+            let polled = self.tailer.poll(&mut |chunk| {
+                if closed {
+                    return;
+                }
+                let origin = origins
+                    .entry(chunk.path.to_path_buf())
+                    .or_insert_with(|| Arc::from(chunk.path.display().to_string()))
+                    .clone();
+                let mut batch = emit.batch();
+                batch.buf.extend_from_slice(chunk.bytes);
+                let ack = Ack::FileOffset {
+                    file: chunk.file,
+                    offset: chunk.end_offset,
+                };
+                let n = chunk.bytes.len();
+                closed = !emit.emit(
+                    Stream::File(chunk.file),
+                    batch,
+                    n,
+                    Some(ack),
+                    Some(&origin),
+                    n as u64,
+                );
+            });
+            let idle = match polled {
+                Ok(stats) => {
+                    for ev in &stats.events {
+                        self.metrics
+                            .tail_events
+                            .get_or_create(&Metrics::label("kind", ev.kind()))
+                            .inc();
+                    }
+                    stats.is_idle()
+                }
+                Err(e) => {
+                    tracing::error!("tailing failed: {e}");
+                    true
+                }
+            };
+            if last_lag.elapsed() > Duration::from_secs(1) {
+                self.report_lag();
+                last_lag = Instant::now();
+            }
+            if last_gc.elapsed() > Duration::from_secs(30) {
+                let open: HashSet<Stream> = self
+                    .tailer
+                    .open_files()
+                    .into_iter()
+                    .map(|f| Stream::File(f.file))
+                    .collect();
+                emit.retain_streams(&|s| open.contains(s));
+                let paths: HashSet<PathBuf> = self
+                    .tailer
+                    .open_files()
+                    .into_iter()
+                    .map(|f| f.path)
+                    .collect();
+                self.origins.retain(|p, _| paths.contains(p));
+                last_gc = Instant::now();
+            }
+            if idle {
+                std::thread::sleep(self.tailer.poll_interval().max(Duration::from_millis(5)));
+            }
+        }
+        Vec::new()
+    }
+}
