@@ -215,7 +215,8 @@ use crate::cli::{
 use crate::error::Error;
 use crate::settings::{
     check_unique_sinks, EnrichSettings, FilterCommandSettings, FilterSettings, InputSettings,
-    RecordSettings, ReplaySettings, RunSettings, SettingsSource, SinkSettings, SinkSpec,
+    PipelineSettings, RecordSettings, ReplaySettings, RunSettings, SettingsSource, SinkSettings,
+    SinkSpec,
 };
 use std::sync::Arc;
 
@@ -337,25 +338,43 @@ pub fn sink_settings(
     })
 }
 
+/// The options `replay` and `run` share → settings (the filter is built, the sinks validated).
+fn pipeline_settings(
+    input: &InputArgs,
+    filter: FilterSettings,
+    enrich: &crate::cli::EnrichArgs,
+    (sinks, adx, state_dir): (&[SinkSpec], &AdxArgs, &std::path::Path),
+    no_flow_column: bool,
+) -> Result<PipelineSettings, Error> {
+    let filter_set = Arc::new(filter.build()?);
+    Ok(PipelineSettings {
+        input: input_settings(input),
+        filter,
+        filter_set,
+        enrich: EnrichSettings {
+            cidr_groups: enrich.cidr_groups.clone(),
+        },
+        sinks: sink_settings(sinks, adx, state_dir)?,
+        record: RecordSettings {
+            include_flow: !no_flow_column,
+        },
+    })
+}
+
 /// `replay` options → settings.
 pub fn replay_settings(
     a: &ReplayArgs,
     observe: &[(String, String)],
 ) -> Result<ReplaySettings, Error> {
-    let filter = filter_settings(&a.filter, observe);
-    let filter_set = Arc::new(filter.build()?);
     Ok(ReplaySettings {
         inputs: a.inputs.clone(),
-        input: input_settings(&a.input),
-        filter,
-        filter_set,
-        enrich: EnrichSettings {
-            cidr_groups: a.enrich.cidr_groups.clone(),
-        },
-        sinks: sink_settings(&a.sinks, &a.adx, &a.state_dir)?,
-        record: RecordSettings {
-            include_flow: !a.no_flow_column,
-        },
+        pipeline: pipeline_settings(
+            &a.input,
+            filter_settings(&a.filter, observe),
+            &a.enrich,
+            (&a.sinks, &a.adx, &a.state_dir),
+            a.no_flow_column,
+        )?,
         progress: match a.progress {
             ProgressMode::Never => false,
             ProgressMode::Always => true,
@@ -392,8 +411,6 @@ pub fn run_settings(
             "--input - (stdin) cannot be combined with file inputs".into(),
         ));
     }
-    let filter = filter_settings(&a.filter, observe);
-    let filter_set = Arc::new(filter.build()?);
     Ok(RunSettings {
         inputs: a.inputs.clone(),
         state_dir: a.state_dir.clone(),
@@ -404,16 +421,13 @@ pub fn run_settings(
         shutdown_timeout: a.shutdown_timeout,
         metrics_addr: a.metrics_addr,
         poll_interval: a.poll_interval,
-        input: input_settings(&a.input),
-        filter,
-        filter_set,
-        enrich: EnrichSettings {
-            cidr_groups: a.enrich.cidr_groups.clone(),
-        },
-        sinks: sink_settings(&a.sinks, &a.adx, &a.state_dir)?,
-        record: RecordSettings {
-            include_flow: !a.no_flow_column,
-        },
+        pipeline: pipeline_settings(
+            &a.input,
+            filter_settings(&a.filter, observe),
+            &a.enrich,
+            (&a.sinks, &a.adx, &a.state_dir),
+            a.no_flow_column,
+        )?,
         config_file,
     })
 }
@@ -555,7 +569,7 @@ mod tests {
             "{allow}"
         );
         assert!(deny.contains("203.0.113.7"), "{deny}");
-        assert!(settings.filter.any());
+        assert!(settings.pipeline.filter.any());
     }
 
     #[test]

@@ -149,23 +149,30 @@ pub struct RecordSettings {
     pub include_flow: bool,
 }
 
-/// `replay`.
+/// What `replay` and `run` share: how input is read and processed, and where records go.
 #[derive(Debug, Clone)]
-pub struct ReplaySettings {
-    /// Inputs in order (`-` is stdin).
-    pub inputs: Vec<String>,
+pub struct PipelineSettings {
     /// Reading and processing.
     pub input: InputSettings,
-    /// The filter's sources.
+    /// The filter's sources (compared on reload).
     pub filter: FilterSettings,
     /// The filter, built and validated.
     pub filter_set: Arc<FilterSet>,
-    /// CIDR-group sources.
+    /// CIDR-group sources (compared on reload).
     pub enrich: EnrichSettings,
     /// Sinks.
     pub sinks: SinkSettings,
     /// Record options.
     pub record: RecordSettings,
+}
+
+/// `replay`.
+#[derive(Debug, Clone)]
+pub struct ReplaySettings {
+    /// Inputs in order (`-` is stdin).
+    pub inputs: Vec<String>,
+    /// Processing and sinks.
+    pub pipeline: PipelineSettings,
     /// Progress bar on stderr.
     pub progress: bool,
     /// Summary as JSON.
@@ -204,18 +211,8 @@ pub struct RunSettings {
     pub metrics_addr: Option<SocketAddr>,
     /// How often files are polled.
     pub poll_interval: Duration,
-    /// Reading and processing.
-    pub input: InputSettings,
-    /// The filter's sources (compared on reload).
-    pub filter: FilterSettings,
-    /// The filter, built and validated.
-    pub filter_set: Arc<FilterSet>,
-    /// CIDR-group sources (compared on reload).
-    pub enrich: EnrichSettings,
-    /// Sinks.
-    pub sinks: SinkSettings,
-    /// Record options.
-    pub record: RecordSettings,
+    /// Processing and sinks.
+    pub pipeline: PipelineSettings,
     /// Files whose change means "build the settings again" (the `--config` file).
     pub config_file: Option<PathBuf>,
 }

@@ -68,7 +68,7 @@ fn check_run_config(path: &Path) -> Result<String, String> {
     Ok(format!(
         "{} input(s), sinks {:?}, state dir {}",
         settings.inputs.len(),
-        settings.sinks.specs,
+        settings.pipeline.sinks.specs,
         settings.state_dir.display()
     ))
 }

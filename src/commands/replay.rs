@@ -78,20 +78,25 @@ fn unopened(problems: &[InputProblem]) -> Vec<&str> {
 /// `replay`: every input to its end through the pipeline into the sinks, then the summary. Not delivering
 /// everything (an input that cannot be opened, records dead-lettered) is [`Error::NotDelivered`] (exit 1).
 pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
-    log_filter_warnings(&settings.filter_set);
-    let tagger = load_cidr_table(&settings.enrich.cidr_groups)?;
+    log_filter_warnings(&settings.pipeline.filter_set);
+    let tagger = load_cidr_table(&settings.pipeline.enrich.cidr_groups)?;
     let runtime = crate::async_runtime::handle()?;
-    let mut sinks = sink::open_record_sinks(&settings.sinks, &runtime)?;
+    let mut sinks = sink::open_record_sinks(&settings.pipeline.sinks, &runtime)?;
     let mode = OutputMode::Records(EncodeOptions {
-        include_flow: settings.record.include_flow,
+        include_flow: settings.pipeline.record.include_flow,
     });
-    let processor = processor(&settings.filter_set, tagger, mode, &settings.input);
+    let processor = processor(
+        &settings.pipeline.filter_set,
+        tagger,
+        mode,
+        &settings.pipeline.input,
+    );
     let inputs: Vec<InputSpec> = settings
         .inputs
         .iter()
         .map(|s| InputSpec::parse(s))
         .collect();
-    let cfg = pipeline_config(&settings.input);
+    let cfg = pipeline_config(&settings.pipeline.input);
     let total: Option<u64> = inputs.iter().map(InputSpec::size).sum();
     let pb = progress_bar(settings.progress, total);
     let raw_bytes = Arc::new(AtomicU64::new(0));
@@ -142,7 +147,7 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
             not_delivered.push(format!(
                 "{n} records rejected by {} are in {}",
                 s.name(),
-                settings.sinks.dead_letter_dir.display()
+                settings.pipeline.sinks.dead_letter_dir.display()
             ));
         }
     }

@@ -41,10 +41,10 @@ pub fn build_processor(
         filter,
         table,
         OutputMode::Records(EncodeOptions {
-            include_flow: settings.record.include_flow,
+            include_flow: settings.pipeline.record.include_flow,
         }),
     );
-    if !settings.input.prefilter {
+    if !settings.pipeline.input.prefilter {
         p = p.without_prefilter();
     }
     p
@@ -56,12 +56,12 @@ pub fn load_table(
     metrics: &Metrics,
     k8s: Option<&KubernetesGroups>,
 ) -> Result<Option<Arc<PrefixTable>>, Error> {
-    if settings.enrich.cidr_groups.is_empty() {
+    if settings.pipeline.enrich.cidr_groups.is_empty() {
         return Ok(None);
     }
     let k8s_groups = k8s.and_then(|k| k.snapshot());
     let (table, stats) =
-        crate::cidr_groups::load_with(&settings.enrich.cidr_groups, k8s_groups.as_ref())
+        crate::cidr_groups::load_with(&settings.pipeline.enrich.cidr_groups, k8s_groups.as_ref())
             .map_err(|e| Error::Config(format!("cidr-groups: {e}")))?;
     metrics
         .cidr_prefixes
@@ -83,13 +83,13 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
             .map_err(|e| Error::runtime("cannot install signal handlers", e))?;
     }
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&sighup));
-    for w in settings.filter_set.warnings() {
+    for w in settings.pipeline.filter_set.warnings() {
         tracing::warn!("filter: {w}");
     }
     let metrics = Arc::new(Metrics::new());
     let runtime = crate::async_runtime::handle()?;
     let k8s_updated = Arc::new(AtomicBool::new(false));
-    let k8s = if crate::cidr_groups::wants_kubernetes(&settings.enrich.cidr_groups) {
+    let k8s = if crate::cidr_groups::wants_kubernetes(&settings.pipeline.enrich.cidr_groups) {
         let updated = Arc::clone(&k8s_updated);
         let k = crate::cidr_groups::watch_kubernetes(&runtime, move || {
             updated.store(true, Ordering::Relaxed)
@@ -111,11 +111,12 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     let table = load_table(&settings, &metrics, k8s.as_ref())?;
     let processor = Arc::new(ArcSwap::from_pointee(build_processor(
         &settings,
-        Arc::clone(&settings.filter_set),
+        Arc::clone(&settings.pipeline.filter_set),
         table.clone(),
     )));
     let cancel = hubble_adx::CancellationToken::new();
-    let mut sinks = crate::sink::open_batch_sinks(&settings.sinks, &runtime, &cancel, &metrics)?;
+    let mut sinks =
+        crate::sink::open_batch_sinks(&settings.pipeline.sinks, &runtime, &cancel, &metrics)?;
     let spool = Spool::open(&settings.state_dir.join("spool"), settings.spool_max_bytes)
         .map(Arc::new)
         .map_err(|e| {
@@ -152,7 +153,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         let ctx = DeliveryContext {
             spool: Arc::clone(&spool),
             all_sinks: all_sinks.clone(),
-            dead_letter_dir: settings.sinks.dead_letter_dir.clone(),
+            dead_letter_dir: settings.pipeline.sinks.dead_letter_dir.clone(),
             metrics: Arc::clone(&metrics),
             stop: Arc::clone(&stop_delivery),
             input_done: Arc::clone(&input_done),
@@ -178,7 +179,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         },
         watch::ReloadState {
             settings: settings.clone(),
-            filter: Arc::clone(&settings.filter_set),
+            filter: Arc::clone(&settings.pipeline.filter_set),
             table,
         },
     )
@@ -192,9 +193,9 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         "hubble-ingest running"
     );
     let pipeline_cfg = PipelineConfig {
-        format: settings.input.format,
-        max_line_bytes: settings.input.max_line_bytes,
-        workers: settings.input.workers,
+        format: settings.pipeline.input.format,
+        max_line_bytes: settings.pipeline.input.max_line_bytes,
+        workers: settings.pipeline.input.workers,
         ..PipelineConfig::default()
     };
     let cfg = IngestConfig {
@@ -271,7 +272,7 @@ fn open_input(
     stop: &Arc<AtomicBool>,
     metrics: &Arc<Metrics>,
 ) -> Result<Input, Error> {
-    let max_line = settings.input.max_line_bytes;
+    let max_line = settings.pipeline.input.max_line_bytes;
     if settings.inputs.iter().any(|i| i == "-") {
         return StdinSource::spawn(max_line, Arc::clone(stop))
             .map(Input::Stdin)

@@ -59,7 +59,8 @@ fn walk(p: &Path, h: &mut impl Hasher, depth: usize) {
 
 /// The file sources of the CIDR table (`k8s` is watched through the API).
 fn cidr_files(s: &RunSettings) -> Vec<PathBuf> {
-    s.enrich
+    s.pipeline
+        .enrich
         .cidr_groups
         .iter()
         .filter(|p| p.as_os_str() != "k8s")
@@ -121,7 +122,14 @@ fn reload_loop(ctx: &ReloadContext, mut state: ReloadState) {
     let fingerprints = |s: &RunSettings| {
         (
             fingerprint(&s.config_file.iter().cloned().collect::<Vec<_>>()),
-            fingerprint(&s.filter.flowlogs.iter().cloned().collect::<Vec<_>>()),
+            fingerprint(
+                &s.pipeline
+                    .filter
+                    .flowlogs
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
             fingerprint(&cidr_files(s)),
         )
     };
@@ -154,11 +162,15 @@ fn reload_loop(ctx: &ReloadContext, mut state: ReloadState) {
         } else {
             state.settings.clone()
         };
-        let reload_filter = hup || flowlogs_changed || settings.filter != state.settings.filter;
-        let reload_table = hup || k8s || cidr_changed || settings.enrich != state.settings.enrich;
+        let reload_filter =
+            hup || flowlogs_changed || settings.pipeline.filter != state.settings.pipeline.filter;
+        let reload_table = hup
+            || k8s
+            || cidr_changed
+            || settings.pipeline.enrich != state.settings.pipeline.enrich;
         let mut changed = false;
         if reload_filter {
-            match settings.filter.build() {
+            match settings.pipeline.filter.build() {
                 Ok(f) => {
                     for w in f.warnings() {
                         tracing::warn!("filter: {w}");
