@@ -2,7 +2,8 @@
 //!
 //! Filter flags follow `hubble observe`: their relative order matters (`--not` applies to the next flag), so
 //! [`observe_flags_in_order`] recovers argv order from clap's indices. Value-less filter flags (`--not`, `-A`,
-//! `-4`, `--encrypted`, ...) are appended booleans, so that every occurrence keeps its own index.
+//! `-4`, `--encrypted`, ...) are appended switches, so that every occurrence keeps its own index; like hubble's
+//! (pflag `NoOptDefVal`) they take an optional `=VALUE` that is ignored (`--not=false` is still a `--not`).
 
 use crate::frame::Format;
 use crate::sink::SinkSpec;
@@ -377,8 +378,8 @@ pub struct FilterArgs {
     #[arg(long, value_name = "NAME", requires = "flowlogs")]
     pub flowlog: Option<String>,
     /// The next filter flag goes to the denylist (as `hubble observe --not`); repeatable, one per negated flag.
-    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub not: Vec<bool>,
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub not: Vec<String>,
     /// Verdict (FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED, TRANSLATED).
     #[arg(long, value_name = "VERDICT")]
     pub verdict: Vec<String>,
@@ -509,23 +510,23 @@ pub struct FilterArgs {
     #[arg(long, value_name = "SERVICE")]
     pub to_service: Vec<String>,
     /// Source and destination in any namespace (as `hubble observe -A`).
-    #[arg(long, short = 'A', action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub all_namespaces: Vec<bool>,
+    #[arg(long, short = 'A', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub all_namespaces: Vec<String>,
     /// Source in any namespace.
-    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub from_all_namespaces: Vec<bool>,
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub from_all_namespaces: Vec<String>,
     /// Destination in any namespace.
-    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub to_all_namespaces: Vec<bool>,
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub to_all_namespaces: Vec<String>,
     /// IP version (`4`/`v4`/`ipv4`, `6`/`v6`/`ipv6`).
     #[arg(long, value_name = "VERSION")]
     pub ip_version: Vec<String>,
     /// IPv4 flows only (`--ip-version 4`).
-    #[arg(long, short = '4', action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub ipv4: Vec<bool>,
+    #[arg(long, short = '4', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ipv4: Vec<String>,
     /// IPv6 flows only (`--ip-version 6`).
-    #[arg(long, short = '6', action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub ipv6: Vec<bool>,
+    #[arg(long, short = '6', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ipv6: Vec<String>,
     /// Node label selector.
     #[arg(long, value_name = "SELECTOR")]
     pub node_label: Vec<String>,
@@ -542,11 +543,11 @@ pub struct FilterArgs {
     #[arg(long, value_name = "ID")]
     pub ip_trace_id: Vec<String>,
     /// Encrypted flows only.
-    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub encrypted: Vec<bool>,
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub encrypted: Vec<String>,
     /// Unencrypted flows only.
-    #[arg(long, action = clap::ArgAction::Append, num_args = 0, default_missing_value = "true", value_parser = clap::value_parser!(bool))]
-    pub unencrypted: Vec<bool>,
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub unencrypted: Vec<String>,
     /// CEL expression (accepted as `hubble observe` accepts it; building the filter fails: CEL is not supported).
     #[arg(long, value_name = "EXPR")]
     pub cel_expression: Vec<String>,

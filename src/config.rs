@@ -116,10 +116,10 @@ pub fn merge(
         if arg.get_env().is_some_and(|v| std::env::var_os(v).is_some()) {
             continue;
         }
-        // Switches declared as appended booleans (`--not`, `-A`, `--encrypted`, ...) take no value on the
-        // command line although their action stores values.
+        // Switches (`--not`, `-A`, `--encrypted`, ...) store values but take none on the command line (only an
+        // ignored `=VALUE`): they are booleans here.
         let takes_value = arg.get_action().takes_values()
-            && arg.get_num_args().is_none_or(|n| n.max_values() > 0);
+            && arg.get_num_args().is_none_or(|n| n.min_values() > 0);
         match (takes_value, value) {
             (false, serde_json::Value::Bool(true)) => out.push(flag.into()),
             (false, serde_json::Value::Bool(false)) => {}

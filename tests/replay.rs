@@ -309,3 +309,63 @@ fn hubble_flags_replace_the_default_filter() {
     assert!(!recs.is_empty());
     assert!(recs.iter().all(|r| r["DestinationIP"] == "203.0.113.7"));
 }
+
+/// One drop flow from `src` to 203.0.113.9 with the given destination port (any integer: Cilium's JSON carries
+/// uint32 ports).
+fn port_flow(uuid: &str, src: &str, dst_port: u64) -> String {
+    format!(
+        concat!(
+            r#"{{"flow":{{"time":"2026-01-01T00:00:00Z","uuid":"{uuid}","verdict":"DROPPED","#,
+            r#""IP":{{"source":"{src}","destination":"203.0.113.9","ipVersion":"IPv4"}},"#,
+            r#""l4":{{"TCP":{{"source_port":40000,"destination_port":{port}}}}},"#,
+            r#""event_type":{{"type":1,"sub_type":181}},"traffic_direction":"EGRESS"}},"#,
+            r#""node_name":"n1","time":"2026-01-01T00:00:00Z"}}"#
+        ),
+        uuid = uuid,
+        src = src,
+        port = dst_port
+    )
+}
+
+fn uuids(recs: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = recs
+        .iter()
+        .map(|r| r["Uuid"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_not_flag_joins_one_denylist_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("flows.log");
+    let lines = [
+        port_flow("a", "10.0.0.10", 443),
+        port_flow("b", "10.0.0.10", 80),
+        port_flow("c", "10.0.0.11", 443),
+        port_flow("d", "10.0.0.11", 80),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    // hubble ANDs both negated flags into one denylist filter: only a flow from 10.0.0.10 on port 443 goes.
+    let (recs, _, out) = replay(
+        &[&input],
+        &["--not", "--from-ip", "10.0.0.10", "--not", "--port", "443"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(uuids(&recs), ["b", "c", "d"]);
+    // `--not=false` is still a --not (hubble ignores the value), and `--not --not` is refused.
+    let (recs, _, _) = replay(&[&input], &["--not=false", "--port", "80"]);
+    assert_eq!(uuids(&recs), ["a", "c"]);
+    let (_, _, out) = replay(&[&input], &["--not", "--not", "--port", "80"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("consecutive --not"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
