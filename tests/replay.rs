@@ -369,3 +369,27 @@ fn every_not_flag_joins_one_denylist_filter() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ports_above_65535_match_their_low_16_bits_through_the_prefilter() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("flows.log");
+    let lines = [
+        port_flow("a", "10.0.0.10", 65616),
+        port_flow("b", "10.0.0.10", 65617),
+        port_flow("c", "10.0.0.10", 80),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    for extra in [
+        &["--to-port", "80"][..],
+        &["--to-port", "80", "--no-prefilter"][..],
+    ] {
+        let (recs, _, out) = replay(&[&input], extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(uuids(&recs), ["a", "c"], "{extra:?}");
+    }
+}
