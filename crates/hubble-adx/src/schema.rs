@@ -70,6 +70,10 @@ pub const COLUMNS: &[(&str, KqlType)] = &[
     ("DestinationCidrGroupLabels", KqlType::Dynamic),
     ("PolicyDeniedBy", KqlType::Dynamic),
     ("Summary", KqlType::String),
+    ("FlowCount", KqlType::Long),
+    ("IngressFlowCount", KqlType::Long),
+    ("EgressFlowCount", KqlType::Long),
+    ("UnknownDirectionFlowCount", KqlType::Long),
     ("Flow", KqlType::Dynamic),
 ];
 
