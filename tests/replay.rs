@@ -393,3 +393,50 @@ fn ports_above_65535_match_their_low_16_bits_through_the_prefilter() {
         assert_eq!(uuids(&recs), ["a", "c"], "{extra:?}");
     }
 }
+
+/// Go's `strconv.Quote` for the characters of exporter JSON lines.
+fn go_quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[test]
+fn records_wrapped_in_agent_log_lines_are_unwrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("0.log");
+    let flows = [
+        port_flow("w1", "10.0.0.10", 443),
+        port_flow("w2", "10.0.0.11", 80),
+    ];
+    // cilium v1.16 `hubble-export-file-path: stdout` as kubelet stores it: CRI entries of agent log lines.
+    let lines = [
+        "2024-03-15T22:23:36.000000001Z stderr F level=info msg=\"Starting Hubble server\" subsys=hubble"
+            .to_string(),
+        format!(
+            "2024-03-15T22:23:36.1Z stdout F level=info msg={} subsys=hubble-exporter",
+            go_quote(&flows[0])
+        ),
+        format!(
+            "2024-03-15T22:23:36.2Z stdout F level=info msg={}",
+            go_quote(&flows[1])
+        ),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (recs, summary, out) = replay(&[&input], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(uuids(&recs), ["w1", "w2"]);
+    assert_eq!(recs[0]["DestinationPort"], 443);
+    assert_eq!(summary["unwrapped_log_lines"], 2, "{summary}");
+}
