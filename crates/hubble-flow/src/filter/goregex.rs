@@ -931,8 +931,7 @@ impl<'p> Parser<'p> {
                     }
                     Some((min, max, rest)) => {
                         let end = self.src.len() - rest.len();
-                        if min < 0
-                            || min > MAX_REPEAT
+                        if !(0..=MAX_REPEAT).contains(&min)
                             || max > MAX_REPEAT
                             || (max >= 0 && min > max)
                         {
