@@ -170,9 +170,6 @@ pub fn parse(pattern: &str) -> Result<Hir, SyntaxError> {
         pos: 0,
     };
     let node = p.parse_pattern()?;
-    if node.height() > MAX_HEIGHT {
-        return Err(error(ErrorKind::NestingDepth, pattern));
-    }
     if node.size() > MAX_PROGRAM_SIZE {
         return Err(error(ErrorKind::Large, pattern));
     }
@@ -210,27 +207,6 @@ enum Node {
 impl Node {
     fn is_single_char(&self) -> bool {
         matches!(self, Node::Literal(..) | Node::Class(_))
-    }
-
-    /// Height of the tree as Go counts it (literal runs and single-character alternations collapse).
-    fn height(&self) -> usize {
-        let mut stack = vec![(self, 1usize)];
-        let mut best = 0;
-        while let Some((n, h)) = stack.pop() {
-            best = best.max(h);
-            match n {
-                Node::Capture(s) => stack.push((s, h + 1)),
-                Node::Repeat { sub, .. } => stack.push((sub, h + 1)),
-                Node::Concat(v) if !v.iter().all(|x| matches!(x, Node::Literal(..))) => {
-                    stack.extend(v.iter().map(|x| (x, h + 1)))
-                }
-                Node::Alternate(v) if !v.iter().all(Node::is_single_char) => {
-                    stack.extend(v.iter().map(|x| (x, h + 1)))
-                }
-                _ => {}
-            }
-        }
-        best
     }
 
     /// Go's `calcSize`: an estimate of the compiled program's instruction count.
@@ -359,12 +335,16 @@ enum PerlGroup {
     Open { flags: Flags, capture: bool },
 }
 
+/// A parsed node with its height as Go counts it (literal runs and single-character alternations collapse
+/// into one node; every capture, repetition, concatenation and alternation adds a level).
+type Sized = (Node, usize);
+
 /// A group being parsed: finished alternatives, the items of the current one, its flags.
 struct Frame {
     flags: Flags,
     capture: bool,
-    branches: Vec<Node>,
-    items: Vec<Node>,
+    branches: Vec<Sized>,
+    items: Vec<Sized>,
 }
 
 impl Frame {
@@ -377,14 +357,19 @@ impl Frame {
         }
     }
 
-    fn finish(mut self) -> Node {
+    /// The group's node; an error when it nests deeper than Go allows.
+    fn finish(mut self, src: &str) -> Result<Sized, SyntaxError> {
         self.branches.push(concat(self.items));
-        let node = alternate(self.branches);
-        if self.capture {
-            Node::Capture(Box::new(node))
+        let (node, height) = alternate(self.branches);
+        let (node, height) = if self.capture {
+            (Node::Capture(Box::new(node)), height + 1)
         } else {
-            node
+            (node, height)
+        };
+        if height > MAX_HEIGHT {
+            return Err(error(ErrorKind::NestingDepth, src));
         }
+        Ok((node, height))
     }
 }
 
@@ -851,7 +836,7 @@ impl<'p> Parser<'p> {
                 if !open.is_empty() {
                     return Err(error(ErrorKind::MissingParen, self.src));
                 }
-                return Ok(cur.finish());
+                return Ok(cur.finish(self.src)?.0);
             };
             let mut repeat_at = None;
             match c {
@@ -878,7 +863,7 @@ impl<'p> Parser<'p> {
                     };
                     self.bump();
                     let done = std::mem::replace(&mut cur, parent);
-                    cur.items.push(done.finish());
+                    cur.items.push(done.finish(self.src)?);
                 }
                 '|' => {
                     self.bump();
@@ -887,19 +872,25 @@ impl<'p> Parser<'p> {
                 }
                 '^' => {
                     self.bump();
-                    cur.items.push(Node::Look(if cur.flags.multi_line {
-                        Look::StartLF
-                    } else {
-                        Look::Start
-                    }));
+                    cur.items.push((
+                        Node::Look(if cur.flags.multi_line {
+                            Look::StartLF
+                        } else {
+                            Look::Start
+                        }),
+                        1,
+                    ));
                 }
                 '$' => {
                     self.bump();
-                    cur.items.push(Node::Look(if cur.flags.multi_line {
-                        Look::EndLF
-                    } else {
-                        Look::End
-                    }));
+                    cur.items.push((
+                        Node::Look(if cur.flags.multi_line {
+                            Look::EndLF
+                        } else {
+                            Look::End
+                        }),
+                        1,
+                    ));
                 }
                 '.' => {
                     self.bump();
@@ -907,11 +898,11 @@ impl<'p> Parser<'p> {
                     if !cur.flags.dot_nl {
                         cls.difference(&range(u32::from(b'\n'), u32::from(b'\n')));
                     }
-                    cur.items.push(Node::Class(cls));
+                    cur.items.push((Node::Class(cls), 1));
                 }
                 '[' => {
                     let cls = self.parse_class(cur.flags)?;
-                    cur.items.push(Node::Class(cls));
+                    cur.items.push((Node::Class(cls), 1));
                 }
                 '*' | '+' | '?' => {
                     self.bump();
@@ -927,7 +918,7 @@ impl<'p> Parser<'p> {
                     None => {
                         self.bump();
                         cur.items
-                            .push(Node::Literal(u32::from('{'), cur.flags.fold_case));
+                            .push((Node::Literal(u32::from('{'), cur.flags.fold_case), 1));
                     }
                     Some((min, max, rest)) => {
                         let end = self.src.len() - rest.len();
@@ -946,7 +937,7 @@ impl<'p> Parser<'p> {
                 _ => {
                     self.bump();
                     cur.items
-                        .push(Node::Literal(u32::from(c), cur.flags.fold_case));
+                        .push((Node::Literal(u32::from(c), cur.flags.fold_case), 1));
                 }
             }
             last_repeat = repeat_at;
@@ -956,7 +947,7 @@ impl<'p> Parser<'p> {
     /// Go's `repeat`: an optional `?` (non-greedy), no stacked operators, an argument, valid nested counts.
     fn repeat(
         &mut self,
-        items: &mut Vec<Node>,
+        items: &mut Vec<Sized>,
         min: i64,
         max: i64,
         counted: bool,
@@ -969,7 +960,7 @@ impl<'p> Parser<'p> {
         if let Some(prev) = last_repeat {
             return Err(error(ErrorKind::InvalidRepeatOp, &self.src[prev..self.pos]));
         }
-        let Some(sub) = items.pop() else {
+        let Some((sub, sub_height)) = items.pop() else {
             return Err(error(
                 ErrorKind::MissingRepeatArgument,
                 &self.src[start..self.pos],
@@ -987,7 +978,10 @@ impl<'p> Parser<'p> {
                 &self.src[start..self.pos],
             ));
         }
-        items.push(node);
+        if sub_height + 1 > MAX_HEIGHT {
+            return Err(error(ErrorKind::NestingDepth, self.src));
+        }
+        items.push((node, sub_height + 1));
         Ok(())
     }
 
@@ -1055,27 +1049,27 @@ impl<'p> Parser<'p> {
     }
 
     /// A backslash outside a class: assertions, `\Q…\E`, class escapes, or a single-character escape.
-    fn parse_backslash(&mut self, items: &mut Vec<Node>, flags: Flags) -> Result<(), SyntaxError> {
+    fn parse_backslash(&mut self, items: &mut Vec<Sized>, flags: Flags) -> Result<(), SyntaxError> {
         let start = self.pos;
         match self.peek2() {
             Some('A') => {
                 self.pos += 2;
-                items.push(Node::Look(Look::Start));
+                items.push((Node::Look(Look::Start), 1));
                 return Ok(());
             }
             Some('z') => {
                 self.pos += 2;
-                items.push(Node::Look(Look::End));
+                items.push((Node::Look(Look::End), 1));
                 return Ok(());
             }
             Some('b') => {
                 self.pos += 2;
-                items.push(Node::Look(Look::WordAscii));
+                items.push((Node::Look(Look::WordAscii), 1));
                 return Ok(());
             }
             Some('B') => {
                 self.pos += 2;
-                items.push(Node::Look(Look::WordAsciiNegate));
+                items.push((Node::Look(Look::WordAsciiNegate), 1));
                 return Ok(());
             }
             Some('C') => return Err(error(ErrorKind::InvalidEscape, r"\C")),
@@ -1087,7 +1081,7 @@ impl<'p> Parser<'p> {
                     None => (rest, rest.len()),
                 };
                 for ch in lit.chars() {
-                    items.push(Node::Literal(u32::from(ch), flags.fold_case));
+                    items.push((Node::Literal(u32::from(ch), flags.fold_case), 1));
                 }
                 self.pos += consumed;
                 return Ok(());
@@ -1095,16 +1089,16 @@ impl<'p> Parser<'p> {
             _ => {}
         }
         if let Some(cls) = self.parse_unicode_class(flags)? {
-            items.push(Node::Class(cls));
+            items.push((Node::Class(cls), 1));
             return Ok(());
         }
         if let Some(cls) = self.parse_perl_class(flags) {
-            items.push(Node::Class(cls));
+            items.push((Node::Class(cls), 1));
             return Ok(());
         }
         self.pos = start;
         let r = self.parse_escape()?;
-        items.push(Node::Literal(r, flags.fold_case));
+        items.push((Node::Literal(r, flags.fold_case), 1));
         Ok(())
     }
 
@@ -1295,19 +1289,41 @@ impl<'p> Parser<'p> {
     }
 }
 
-fn concat(mut items: Vec<Node>) -> Node {
+fn concat(mut items: Vec<Sized>) -> Sized {
     match items.len() {
-        0 => Node::Empty,
-        1 => items.pop().unwrap_or(Node::Empty),
-        _ => Node::Concat(items),
+        0 => (Node::Empty, 1),
+        1 => items.pop().unwrap_or((Node::Empty, 1)),
+        _ => {
+            let literals = items.iter().all(|(n, _)| matches!(n, Node::Literal(..)));
+            let height = if literals {
+                1
+            } else {
+                1 + items.iter().map(|(_, h)| *h).max().unwrap_or(0)
+            };
+            (
+                Node::Concat(items.into_iter().map(|(n, _)| n).collect()),
+                height,
+            )
+        }
     }
 }
 
-fn alternate(mut branches: Vec<Node>) -> Node {
+fn alternate(mut branches: Vec<Sized>) -> Sized {
     match branches.len() {
-        0 => Node::Empty,
-        1 => branches.pop().unwrap_or(Node::Empty),
-        _ => Node::Alternate(branches),
+        0 => (Node::Empty, 1),
+        1 => branches.pop().unwrap_or((Node::Empty, 1)),
+        _ => {
+            let chars = branches.iter().all(|(n, _)| n.is_single_char());
+            let height = if chars {
+                1
+            } else {
+                1 + branches.iter().map(|(_, h)| *h).max().unwrap_or(0)
+            };
+            (
+                Node::Alternate(branches.into_iter().map(|(n, _)| n).collect()),
+                height,
+            )
+        }
     }
 }
 
@@ -1570,5 +1586,14 @@ mod tests {
         assert!(m(&ok, "a"));
         let nc = format!("{}a{}", "(?:".repeat(1001), ")".repeat(1001));
         assert!(m(&nc, "a"));
+        // Deep inputs are refused while parsing, before any recursion over the tree: a flag group between two
+        // operators lets them stack (Go accepts `a*(?i)*`), so only the height limit bounds such a chain.
+        assert!(m("a*(?i)*", ""));
+        let chain = format!("a{}", "*(?i)".repeat(200_000));
+        rejected(&chain, ErrorKind::NestingDepth);
+        let groups = format!("{}a{}", "(?:".repeat(200_000), ")*".repeat(200_000));
+        rejected(&groups, ErrorKind::NestingDepth);
+        let wide = format!("({})", "a|b*|".repeat(50_000));
+        assert!(m(&wide, "bbb"));
     }
 }
