@@ -92,3 +92,29 @@ proptest! {
         }
     }
 }
+
+/// Pieces of Go regexp syntax, valid and broken, for the never-panics property.
+fn go_syntax_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "(", ")", "(?", "(?i", "(?-", ":", "(?P<", "(?<", ">", "n", "[", "]", "^", "-", "[:",
+            ":]", "alpha", "\\", "\\p", "\\P", "{", "}", "\\x", "\\x{", "\\Q", "\\E", "\\b", "\\B",
+            "\\d", "\\0", "\\1", "\\7", "*", "+", "?", "{2}", "{1,}", "{0,1001}", "{", ",", "1",
+            "0", "|", ".", "$", "a", "é", "k", "\u{212A}", "Greek", "^L", "Lu", "ff", "10FFFF",
+            "D800", "\n",
+        ]),
+        0..24,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_pattern_compiles_or_errors_without_panicking(pattern in go_syntax_soup(), s in "[a-zA-Zé\\n\u{212A}-]{0,6}") {
+        if let Ok(re) = goregex::compile(&pattern) {
+            let _ = re.is_match(&s);
+        }
+    }
+}
