@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 seconds="${1:-180}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml)
+[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml go_regex)
 bin_dir="${BIN_DIR:-$here/target/x86_64-unknown-linux-gnu/release}"
 
 dict_for() {

@@ -2,7 +2,9 @@
 //! into settings). See ARCHITECTURE.md ("command layer").
 //!
 //! Filter flags follow `hubble observe`: their relative order matters (`--not` applies to the next flag), so
-//! [`observe_flags_in_order`] recovers argv order from clap's indices.
+//! [`observe_flags_in_order`] recovers argv order from clap's indices. Value-less filter flags (`--not`, `-A`,
+//! `-4`, `--encrypted`, ...) are appended switches, so that every occurrence keeps its own index; like hubble's
+//! (pflag `NoOptDefVal`) they take an optional `=VALUE` that is ignored (`--not=false` is still a `--not`).
 
 use crate::frame::Format;
 use crate::settings::SinkSpec;
@@ -403,9 +405,9 @@ pub struct FilterArgs {
     /// Which `flowLogs` entry of `--flowlogs` to use (required when it has several).
     #[arg(long, value_name = "NAME", requires = "flowlogs")]
     pub flowlog: Option<String>,
-    /// The next filter flag goes to the denylist (as `hubble observe --not`).
-    #[arg(long, action = clap::ArgAction::Count)]
-    pub not: u8,
+    /// The next filter flag goes to the denylist (as `hubble observe --not`); repeatable, one per negated flag.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub not: Vec<String>,
     /// Verdict (FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED, TRANSLATED).
     #[arg(long, value_name = "VERDICT")]
     pub verdict: Vec<String>,
@@ -514,6 +516,69 @@ pub struct FilterArgs {
     /// HTTP URL regular expression.
     #[arg(long, value_name = "REGEX")]
     pub http_url: Vec<String>,
+    /// HTTP header `name:value` (exact match).
+    #[arg(long, value_name = "NAME:VALUE")]
+    pub http_header: Vec<String>,
+    /// Source or destination workload `[kind/]name`.
+    #[arg(long, value_name = "WORKLOAD")]
+    pub workload: Vec<String>,
+    /// Source workload `[kind/]name`.
+    #[arg(long, value_name = "WORKLOAD")]
+    pub from_workload: Vec<String>,
+    /// Destination workload `[kind/]name`.
+    #[arg(long, value_name = "WORKLOAD")]
+    pub to_workload: Vec<String>,
+    /// Source or destination service `[namespace/]name`.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Vec<String>,
+    /// Source service `[namespace/]name`.
+    #[arg(long, value_name = "SERVICE")]
+    pub from_service: Vec<String>,
+    /// Destination service `[namespace/]name`.
+    #[arg(long, value_name = "SERVICE")]
+    pub to_service: Vec<String>,
+    /// Source and destination in any namespace (as `hubble observe -A`).
+    #[arg(long, short = 'A', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub all_namespaces: Vec<String>,
+    /// Source in any namespace.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub from_all_namespaces: Vec<String>,
+    /// Destination in any namespace.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub to_all_namespaces: Vec<String>,
+    /// IP version (`4`/`v4`/`ipv4`, `6`/`v6`/`ipv6`).
+    #[arg(long, value_name = "VERSION")]
+    pub ip_version: Vec<String>,
+    /// IPv4 flows only (`--ip-version 4`).
+    #[arg(long, short = '4', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ipv4: Vec<String>,
+    /// IPv6 flows only (`--ip-version 6`).
+    #[arg(long, short = '6', action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ipv6: Vec<String>,
+    /// Node label selector.
+    #[arg(long, value_name = "SELECTOR")]
+    pub node_label: Vec<String>,
+    /// Network interface name the flow was observed on.
+    #[arg(long, value_name = "NAME")]
+    pub interface: Vec<String>,
+    /// Source IP after SNAT (IP or CIDR).
+    #[arg(long, value_name = "IP")]
+    pub snat_ip: Vec<String>,
+    /// Trace ID (`trace_context.parent.trace_id`).
+    #[arg(long, value_name = "ID")]
+    pub trace_id: Vec<String>,
+    /// IP option trace ID (a positive integer).
+    #[arg(long, value_name = "ID")]
+    pub ip_trace_id: Vec<String>,
+    /// Encrypted flows only.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub encrypted: Vec<String>,
+    /// Unencrypted flows only.
+    #[arg(long, action = clap::ArgAction::Append, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub unencrypted: Vec<String>,
+    /// CEL expression (accepted as `hubble observe` accepts it; building the filter fails: CEL is not supported).
+    #[arg(long, value_name = "EXPR")]
+    pub cel_expression: Vec<String>,
 }
 
 /// The `hubble observe` flags, by clap id and long name, in the order the engine knows them.
@@ -555,6 +620,39 @@ pub const OBSERVE_FLAGS: &[(&str, &str)] = &[
     ("http_method", "http-method"),
     ("http_path", "http-path"),
     ("http_url", "http-url"),
+    ("http_header", "http-header"),
+    ("workload", "workload"),
+    ("from_workload", "from-workload"),
+    ("to_workload", "to-workload"),
+    ("service", "service"),
+    ("from_service", "from-service"),
+    ("to_service", "to-service"),
+    ("all_namespaces", "all-namespaces"),
+    ("from_all_namespaces", "from-all-namespaces"),
+    ("to_all_namespaces", "to-all-namespaces"),
+    ("ip_version", "ip-version"),
+    ("ipv4", "ipv4"),
+    ("ipv6", "ipv6"),
+    ("node_label", "node-label"),
+    ("interface", "interface"),
+    ("snat_ip", "snat-ip"),
+    ("trace_id", "trace-id"),
+    ("ip_trace_id", "ip-trace-id"),
+    ("encrypted", "encrypted"),
+    ("unencrypted", "unencrypted"),
+    ("cel_expression", "cel-expression"),
+];
+
+/// The value-less `hubble observe` flags of [`OBSERVE_FLAGS`] (clap ids): each occurrence is recorded.
+const OBSERVE_SWITCHES: &[&str] = &[
+    "not",
+    "all_namespaces",
+    "from_all_namespaces",
+    "to_all_namespaces",
+    "ipv4",
+    "ipv6",
+    "encrypted",
+    "unencrypted",
 ];
 
 /// The `hubble observe` flags given, as `(long name, value)` in argv order (`("not", "")` for `--not`).
@@ -566,10 +664,16 @@ pub fn observe_flags_in_order(m: &ArgMatches) -> Vec<(String, String)> {
         {
             continue;
         }
-        if id == "not" {
+        if OBSERVE_SWITCHES.contains(&id) {
+            // Every occurrence of a switch is one appended value with its own index (`--not --x a --not --y b`).
             if let Some(idx) = m.indices_of(id) {
                 for i in idx {
-                    v.push((i, long.to_owned(), String::new()));
+                    let value = if id == "not" {
+                        String::new()
+                    } else {
+                        "true".to_owned()
+                    };
+                    v.push((i, long.to_owned(), value));
                 }
             }
             continue;
@@ -676,6 +780,142 @@ mod tests {
                 ("verdict".to_owned(), "AUDIT".to_owned()),
             ]
         );
+    }
+
+    fn flags_of(argv: &[&str]) -> Vec<(String, String)> {
+        let mut full = vec!["hubble-ingest", "replay", "x.log"];
+        full.extend_from_slice(argv);
+        let m = Cli::command().try_get_matches_from(full).unwrap();
+        let (_, sub) = m.subcommand().unwrap();
+        observe_flags_in_order(sub)
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_not_keeps_its_place() {
+        assert_eq!(
+            flags_of(&["--not", "--from-ip", "10.0.0.10", "--not", "--port", "443"]),
+            pairs(&[
+                ("not", ""),
+                ("from-ip", "10.0.0.10"),
+                ("not", ""),
+                ("port", "443")
+            ])
+        );
+        // `--not --not` reaches the translation, which rejects it as hubble does.
+        let flags = flags_of(&["--not", "--not", "--verdict", "DROPPED"]);
+        assert_eq!(flags.len(), 3);
+        let e = hubble_flow::filter::observe::filters_from_flags(flags).unwrap_err();
+        assert!(e.to_string().contains("consecutive --not"), "{e}");
+    }
+
+    #[test]
+    fn switches_and_short_forms_keep_argv_order() {
+        assert_eq!(
+            flags_of(&[
+                "-46",
+                "--not",
+                "-A",
+                "-tdrop",
+                "--encrypted",
+                "--ip-version",
+                "v6"
+            ]),
+            pairs(&[
+                ("ipv4", "true"),
+                ("ipv6", "true"),
+                ("not", ""),
+                ("all-namespaces", "true"),
+                ("type", "drop"),
+                ("encrypted", "true"),
+                ("ip-version", "v6"),
+            ])
+        );
+        assert_eq!(
+            flags_of(&[
+                "--workload",
+                "deployment/api",
+                "--to-service",
+                "kube-system/kube-dns",
+                "--node-label",
+                "a=b",
+                "--http-header",
+                "k:v",
+                "--interface",
+                "eth0",
+                "--snat-ip",
+                "1.2.3.4",
+                "--trace-id",
+                "t",
+                "--ip-trace-id",
+                "9",
+                "--cel-expression",
+                "x",
+                "--unencrypted",
+                "--from-all-namespaces",
+                "--to-all-namespaces",
+                "--from-workload",
+                "a",
+                "--to-workload",
+                "b",
+                "--service",
+                "s",
+                "--from-service",
+                "f",
+            ])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>(),
+            [
+                "workload",
+                "to-service",
+                "node-label",
+                "http-header",
+                "interface",
+                "snat-ip",
+                "trace-id",
+                "ip-trace-id",
+                "cel-expression",
+                "unencrypted",
+                "from-all-namespaces",
+                "to-all-namespaces",
+                "from-workload",
+                "to-workload",
+                "service",
+                "from-service",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_observe_flag_is_a_filter_flag_of_the_engine() {
+        for (id, long) in OBSERVE_FLAGS {
+            let arg = Cli::command()
+                .find_subcommand("replay")
+                .and_then(|r| r.get_arguments().find(|a| a.get_id() == id).cloned());
+            assert!(arg.is_some(), "{id} is not a replay argument");
+            assert!(
+                hubble_flow::filter::observe::filter_flag_takes_value(long).is_some(),
+                "{long} unknown to the engine"
+            );
+        }
+        for long in hubble_flow::filter::observe::VALUE_FLAGS
+            .iter()
+            .chain(hubble_flow::filter::observe::BOOLEAN_FLAGS)
+        {
+            if matches!(*long, "allowlist" | "denylist") {
+                continue;
+            }
+            assert!(
+                OBSERVE_FLAGS.iter().any(|(_, l)| l == long),
+                "engine flag --{long} has no command-line option"
+            );
+        }
     }
 
     #[test]

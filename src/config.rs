@@ -127,7 +127,10 @@ pub fn merge(
         if arg.get_env().is_some_and(|v| std::env::var_os(v).is_some()) {
             continue;
         }
-        let takes_value = arg.get_action().takes_values();
+        // Switches (`--not`, `-A`, `--encrypted`, ...) store values but take none on the command line (only an
+        // ignored `=VALUE`): they are booleans here.
+        let takes_value = arg.get_action().takes_values()
+            && arg.get_num_args().is_none_or(|n| n.min_values() > 0);
         match (takes_value, value) {
             (false, serde_json::Value::Bool(true)) => out.push(flag.into()),
             (false, serde_json::Value::Bool(false)) => {}
@@ -570,6 +573,45 @@ mod tests {
         );
         assert!(deny.contains("203.0.113.7"), "{deny}");
         assert!(settings.pipeline.filter.any());
+    }
+
+    #[test]
+    fn observe_filter_options_are_accepted_in_the_file() {
+        let yaml = "workload: [deployment/api]\nip-version: [\"6\"]\nipv4: true\nnode-label: [\"kubernetes.io/os=linux\"]\nhttp-header: [\"x-a:1\"]\nto-service: [kube-system/kube-dns]\ninterface: [eth0]\nall-namespaces: true\nsnat-ip: [10.0.0.1]\ntrace-id: [abc]\nip-trace-id: [7]\nencrypted: true\nunencrypted: false\ncel-expression: [\"true\"]\n";
+        let out = merged(yaml, &["hubble-ingest", "replay", "x.log"]).unwrap();
+        let joined = out.join(" ");
+        for want in [
+            "--workload deployment/api",
+            "--ip-version 6",
+            "--node-label kubernetes.io/os=linux",
+            "--http-header x-a:1",
+            "--to-service kube-system/kube-dns",
+            "--interface eth0",
+            "--snat-ip 10.0.0.1",
+            "--trace-id abc",
+            "--ip-trace-id 7",
+            "--cel-expression true",
+        ] {
+            assert!(joined.contains(want), "{want} missing in {joined}");
+        }
+        assert!(joined.contains("--ipv4"), "{joined}");
+        assert!(!joined.contains("--ipv4 true"), "{joined}");
+        assert!(joined.contains("--all-namespaces"), "{joined}");
+        assert!(joined.contains("--encrypted"), "{joined}");
+        assert!(!joined.contains("--unencrypted"), "{joined}");
+        // The merged argv parses, and the switches reach the observe translation.
+        let m = cmd().try_get_matches_from(&out).unwrap();
+        let (_, sub) = m.subcommand().unwrap();
+        let flags = crate::cli::observe_flags_in_order(sub);
+        for name in [
+            "ipv4",
+            "all-namespaces",
+            "encrypted",
+            "workload",
+            "cel-expression",
+        ] {
+            assert!(flags.iter().any(|(k, _)| k == name), "{name}: {flags:?}");
+        }
     }
 
     #[test]

@@ -309,3 +309,134 @@ fn hubble_flags_replace_the_default_filter() {
     assert!(!recs.is_empty());
     assert!(recs.iter().all(|r| r["DestinationIP"] == "203.0.113.7"));
 }
+
+/// One drop flow from `src` to 203.0.113.9 with the given destination port (any integer: Cilium's JSON carries
+/// uint32 ports).
+fn port_flow(uuid: &str, src: &str, dst_port: u64) -> String {
+    format!(
+        concat!(
+            r#"{{"flow":{{"time":"2026-01-01T00:00:00Z","uuid":"{uuid}","verdict":"DROPPED","#,
+            r#""IP":{{"source":"{src}","destination":"203.0.113.9","ipVersion":"IPv4"}},"#,
+            r#""l4":{{"TCP":{{"source_port":40000,"destination_port":{port}}}}},"#,
+            r#""event_type":{{"type":1,"sub_type":181}},"traffic_direction":"EGRESS"}},"#,
+            r#""node_name":"n1","time":"2026-01-01T00:00:00Z"}}"#
+        ),
+        uuid = uuid,
+        src = src,
+        port = dst_port
+    )
+}
+
+fn uuids(recs: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = recs
+        .iter()
+        .map(|r| r["Uuid"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_not_flag_joins_one_denylist_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("flows.log");
+    let lines = [
+        port_flow("a", "10.0.0.10", 443),
+        port_flow("b", "10.0.0.10", 80),
+        port_flow("c", "10.0.0.11", 443),
+        port_flow("d", "10.0.0.11", 80),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    // hubble ANDs both negated flags into one denylist filter: only a flow from 10.0.0.10 on port 443 goes.
+    let (recs, _, out) = replay(
+        &[&input],
+        &["--not", "--from-ip", "10.0.0.10", "--not", "--port", "443"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(uuids(&recs), ["b", "c", "d"]);
+    // `--not=false` is still a --not (hubble ignores the value), and `--not --not` is refused.
+    let (recs, _, _) = replay(&[&input], &["--not=false", "--port", "80"]);
+    assert_eq!(uuids(&recs), ["a", "c"]);
+    let (_, _, out) = replay(&[&input], &["--not", "--not", "--port", "80"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("consecutive --not"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ports_above_65535_match_their_low_16_bits_through_the_prefilter() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("flows.log");
+    let lines = [
+        port_flow("a", "10.0.0.10", 65616),
+        port_flow("b", "10.0.0.10", 65617),
+        port_flow("c", "10.0.0.10", 80),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    for extra in [
+        &["--to-port", "80"][..],
+        &["--to-port", "80", "--no-prefilter"][..],
+    ] {
+        let (recs, _, out) = replay(&[&input], extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(uuids(&recs), ["a", "c"], "{extra:?}");
+    }
+}
+
+/// Go's `strconv.Quote` for the characters of exporter JSON lines.
+fn go_quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[test]
+fn records_wrapped_in_agent_log_lines_are_unwrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("0.log");
+    let flows = [
+        port_flow("w1", "10.0.0.10", 443),
+        port_flow("w2", "10.0.0.11", 80),
+    ];
+    // cilium v1.16 `hubble-export-file-path: stdout` as kubelet stores it: CRI entries of agent log lines.
+    let lines = [
+        "2024-03-15T22:23:36.000000001Z stderr F level=info msg=\"Starting Hubble server\" subsys=hubble"
+            .to_string(),
+        format!(
+            "2024-03-15T22:23:36.1Z stdout F level=info msg={} subsys=hubble-exporter",
+            go_quote(&flows[0])
+        ),
+        format!(
+            "2024-03-15T22:23:36.2Z stdout F level=info msg={}",
+            go_quote(&flows[1])
+        ),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (recs, summary, out) = replay(&[&input], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(uuids(&recs), ["w1", "w2"]);
+    assert_eq!(recs[0]["DestinationPort"], 443);
+    assert_eq!(summary["unwrapped_log_lines"], 2, "{summary}");
+}

@@ -199,6 +199,7 @@ fn summary_json(
         "kept_flows": s.kept_flows,
         "kept_other": s.kept_other,
         "invalid_ip": s.invalid_ip,
+        "unwrapped_log_lines": s.frame.unwrapped_log_lines,
         "skipped": skipped,
         "by_drop_reason": s.by_drop_reason,
         "by_destination": s.by_destination,

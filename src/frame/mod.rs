@@ -11,6 +11,7 @@
 //!
 //! See ARCHITECTURE.md ("frame").
 
+pub mod agentlog;
 mod cri;
 mod jsonlog;
 
@@ -57,6 +58,8 @@ pub struct FrameCounts {
     pub oversize: u64,
     /// Physical lines the framing could not parse (not CRI / not docker JSON).
     pub malformed_frame: u64,
+    /// Logical lines that were exporter records wrapped in an agent log entry, unwrapped ([`agentlog`]).
+    pub unwrapped_log_lines: u64,
 }
 
 impl FrameCounts {
@@ -66,6 +69,7 @@ impl FrameCounts {
         self.bytes += o.bytes;
         self.oversize += o.oversize;
         self.malformed_frame += o.malformed_frame;
+        self.unwrapped_log_lines += o.unwrapped_log_lines;
     }
 }
 
@@ -85,17 +89,35 @@ impl LineBatch {
         self.counts = FrameCounts::default();
     }
 
-    /// Records `buf[start..end]` as a logical line.
+    /// Records `buf[start..end]` as a logical line (an exporter record wrapped in an agent log line is
+    /// unwrapped first).
     pub fn push_range(&mut self, start: usize, end: usize) {
         if end - start > self.max_line_bytes {
             self.counts.oversize += 1;
+        } else if let Some(record) = agentlog::unwrap(&self.buf[start..end]) {
+            self.counts.unwrapped_log_lines += 1;
+            self.push_rebuilt(&record);
         } else {
             self.lines.push((start as u32, end as u32));
         }
     }
 
-    /// Appends a rebuilt logical line.
+    /// Appends a rebuilt logical line (an exporter record wrapped in an agent log line is unwrapped first).
     pub fn push_owned(&mut self, line: &[u8]) {
+        if line.len() > self.max_line_bytes {
+            self.counts.oversize += 1;
+            return;
+        }
+        match agentlog::unwrap(line) {
+            Some(record) => {
+                self.counts.unwrapped_log_lines += 1;
+                self.push_rebuilt(&record);
+            }
+            None => self.push_rebuilt(line),
+        }
+    }
+
+    fn push_rebuilt(&mut self, line: &[u8]) {
         if line.len() > self.max_line_bytes {
             self.counts.oversize += 1;
             return;
@@ -295,6 +317,31 @@ mod tests {
         assert_eq!(detect(br#"[1700000000.1,{"log":"x"}]"#), Format::Fluentbit);
         assert_eq!(detect(br#"{"flow":{"time":"x"}}"#), Format::Raw);
         assert_eq!(detect(b"level=info msg=x"), Format::Raw);
+    }
+
+    #[test]
+    fn agent_log_wrapped_records_are_unwrapped_and_counted() {
+        let wrapped =
+            r#"level=info msg="{\"flow\":{\"uuid\":\"u1\",\"Summary\":\"a\\\"b\"}}" subsys=hubble"#;
+        let record = r#"{"flow":{"uuid":"u1","Summary":"a\"b"}}"#;
+        let plain = r#"level=info msg="Starting Hubble server" subsys=hubble"#;
+        let input = format!("{wrapped}\n{plain}\n{record}\n");
+        let (lines, c) = frame_all(Format::Raw, input.as_bytes());
+        assert_eq!(lines, [record, plain, record]);
+        assert_eq!(c.unwrapped_log_lines, 1);
+        // The same lines as CRI container log entries, one split into P/F chunks.
+        let (head, tail) = wrapped.split_at(30);
+        let cri = format!(
+            "2024-03-15T22:23:36.1Z stdout F {wrapped}\n2024-03-15T22:23:36.2Z stdout P {head}\n2024-03-15T22:23:36.2Z stdout F {tail}\n2024-03-15T22:23:36.3Z stdout F {plain}\n"
+        );
+        let (lines, c) = frame_all(Format::Auto, cri.as_bytes());
+        assert_eq!(lines, [record, record, plain]);
+        assert_eq!(c.unwrapped_log_lines, 2);
+        // Docker json-file: the log string holds the wrapped line.
+        let docker = serde_json::json!({"log": format!("{wrapped}\n"), "stream": "stdout", "time": "2024-03-15T22:23:36.1Z"});
+        let (lines, c) = frame_all(Format::Docker, format!("{docker}\n").as_bytes());
+        assert_eq!(lines, [record]);
+        assert_eq!(c.unwrapped_log_lines, 1);
     }
 
     #[test]

@@ -157,6 +157,20 @@ pub fn encode_flow(
     if let Some(s) = &flow.summary {
         w.str_field(Column::Summary, s);
     }
+    // Aggregated exporter records (Cilium ≥ 1.19) stand for several flows; `sum(FlowCount)` counts flows
+    // whether or not the exporter aggregates.
+    match &flow.aggregate {
+        None => w.u64_field(Column::FlowCount, 1),
+        Some(a) => {
+            w.u64_field(Column::FlowCount, a.flow_count());
+            w.u64_field(Column::IngressFlowCount, u64::from(a.ingress_flow_count));
+            w.u64_field(Column::EgressFlowCount, u64::from(a.egress_flow_count));
+            w.u64_field(
+                Column::UnknownDirectionFlowCount,
+                u64::from(a.unknown_direction_flow_count),
+            );
+        }
+    }
     if opts.include_flow {
         w.raw_field(Column::Flow, raw);
     }
@@ -427,6 +441,7 @@ mod tests {
             "DestinationCidrGroupLabels": {"geo": "xx"},
             "PolicyDeniedBy": [{"name": "deny-geo", "kind": "CiliumClusterwideNetworkPolicy"}],
             "Summary": "TCP Flags: SYN \"x\"",
+            "FlowCount": 1,
             "Flow": serde_json::from_str::<serde_json::Value>(DENY).unwrap()["flow"].clone(),
         });
         assert_eq!(v, expected);
@@ -443,6 +458,9 @@ mod tests {
                         | "DestinationWorkloads"
                         | "SourceCidrGroups"
                         | "SourceCidrGroupLabels"
+                        | "IngressFlowCount"
+                        | "EgressFlowCount"
+                        | "UnknownDirectionFlowCount"
                 )
             })
             .collect();
@@ -462,7 +480,64 @@ mod tests {
         );
         assert_eq!(
             v,
-            serde_json::json!({"NodeName":"plain-node","Verdict":"DROPPED","TrafficDirection":"7","SourceIP":"::ffff:1.2.3.4"})
+            serde_json::json!({"NodeName":"plain-node","Verdict":"DROPPED","TrafficDirection":"7","SourceIP":"::ffff:1.2.3.4","FlowCount":1})
+        );
+    }
+
+    #[test]
+    fn aggregated_records_carry_their_flow_counts() {
+        // Cilium's aggregator output (pkg/hubble/exporter aggregation.txtar): zero counts are omitted.
+        let v = encode(
+            r#"{"flow":{"time":"2024-01-01T10:00:00Z","verdict":"FORWARDED","aggregate":{"unknown_direction_flow_count":3}}}"#,
+            None,
+            EncodeOptions {
+                include_flow: false,
+            },
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"Timestamp":"2024-01-01T10:00:00Z","Verdict":"FORWARDED","FlowCount":3,
+                "IngressFlowCount":0,"EgressFlowCount":0,"UnknownDirectionFlowCount":3})
+        );
+        let v = encode(
+            r#"{"flow":{"aggregate":{"ingressFlowCount":4294967295,"egress_flow_count":"2","unknown_direction_flow_count":null}}}"#,
+            None,
+            EncodeOptions {
+                include_flow: false,
+            },
+        );
+        assert_eq!(v["FlowCount"], 4_294_967_297u64);
+        assert_eq!(v["IngressFlowCount"], 4_294_967_295u64);
+        assert_eq!(v["EgressFlowCount"], 2);
+        assert_eq!(v["UnknownDirectionFlowCount"], 0);
+    }
+
+    #[test]
+    fn field_masked_records_keep_absent_columns_absent() {
+        // A `fieldMask: [time, verdict, source.namespace, IP.destination]` exporter record.
+        let v = encode(
+            r#"{"flow":{"time":"2026-01-01T00:00:00Z","verdict":"DROPPED","source":{"namespace":"payments"},"IP":{"destination":"203.0.113.9"}},"node_name":"n1","time":"2026-01-01T00:00:00Z"}"#,
+            None,
+            EncodeOptions {
+                include_flow: false,
+            },
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"Timestamp":"2026-01-01T00:00:00Z","NodeName":"n1","Verdict":"DROPPED",
+                "DestinationIP":"203.0.113.9","SourceNamespace":"payments","FlowCount":1})
+        );
+        // Masked down to nothing but the envelope: only what is there is written.
+        let v = encode(
+            r#"{"flow":{},"node_name":"c/n2"}"#,
+            None,
+            EncodeOptions {
+                include_flow: false,
+            },
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"NodeName":"n2","ClusterName":"c","FlowCount":1})
         );
     }
 

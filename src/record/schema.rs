@@ -168,6 +168,15 @@ columns! {
     PolicyDeniedBy: Dynamic, Objects;
     /// Hubble's one-line summary.
     Summary: String;
+    /// Flows this record stands for: 1, or the sum of the counts of an aggregated record (Cilium 1.19
+    /// `fieldAggregate`); `sum(FlowCount)` counts flows.
+    FlowCount: Long;
+    /// Ingress flows of an aggregated record.
+    IngressFlowCount: Long;
+    /// Egress flows of an aggregated record.
+    EgressFlowCount: Long;
+    /// Flows of unknown direction of an aggregated record.
+    UnknownDirectionFlowCount: Long;
     /// The original flow object, byte for byte.
     Flow: Dynamic, Object;
 }

@@ -2,7 +2,8 @@
 //!
 //! The corpus imitates cilium-agent stdout with the exporter writing to it: 80% flow records (forwarded traces,
 //! policy verdicts, default-deny drops), 2% of all lines policy-deny EGRESS drops (kept by the default filter),
-//! the rest agent log lines. Run: `cargo bench -p hubble-flow --bench filter`.
+//! the rest agent log lines. Run: `cargo bench -p hubble-flow --bench filter`. The `go_regex` group compares
+//! patterns compiled by `goregex` (Go syntax) with the Rust patterns the former Go→Rust translation produced.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hubble_flow::filter::FilterSet;
@@ -141,9 +142,91 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Inputs for the regex benches: HTTP paths, URLs and DNS names, matching and not.
+fn regex_inputs() -> Vec<String> {
+    let mut v = Vec::new();
+    for i in 0..16 {
+        v.push(format!("/api/v{}/users/{}", i % 3 + 1, 1000 + i * 37));
+        v.push(format!("/static/app.{i:04x}.js?cache=payments-{i}"));
+        v.push(format!("http://reviews.default.svc:9080/page/{}", i * 11));
+        v.push(format!("store{i}.blob.core.windows.net"));
+        v.push(format!("login-{i}.example.com.evil.xyz."));
+        v.push(format!("kube-dns.kube-system.svc.cluster.local.{i}"));
+    }
+    v
+}
+
+/// Go patterns (compiled by `goregex`) against the Rust patterns the former translation produced for them.
+fn bench_go_regex(c: &mut Criterion) {
+    let inputs = regex_inputs();
+    let bytes: usize = inputs.iter().map(String::len).sum();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "path_digits",
+            r"^/api/v\d+/users/\d+$",
+            r"^/api/v[0-9]+/users/[0-9]+$",
+        ),
+        (
+            "url_unanchored",
+            r"http://.*cilium\.io/page/\d+",
+            r"http://.*cilium\.io/page/[0-9]+",
+        ),
+        (
+            "dns_suffix_alternation",
+            r"\.(ru|cn|xyz)\.?$",
+            r"\.(ru|cn|xyz)\.?$",
+        ),
+        (
+            "dns_anchored_class",
+            r"^[a-z0-9-]+\.blob\.core\.windows\.net$",
+            r"^[a-z0-9-]+\.blob\.core\.windows\.net$",
+        ),
+        ("word_boundary", r"\bpayments\b", r"\bpayments\b"),
+        (
+            "fqdn_pattern",
+            r"\A(?:[-.0-9a-z]*\.example\.com|[-.0-9a-z]*\.svc\.cluster\.local)\z",
+            r"\A(?:[-.0-9a-z]*\.example\.com|[-.0-9a-z]*\.svc\.cluster\.local)\z",
+        ),
+    ];
+    let mut g = c.benchmark_group("go_regex");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    for &(name, go, translated) in cases {
+        let go_re = hubble_flow::filter::goregex::compile(go).expect("bench pattern compiles");
+        let rust_re = regex::Regex::new(translated).expect("bench pattern compiles");
+        for s in &inputs {
+            if name != "word_boundary" {
+                assert_eq!(go_re.is_match(s), rust_re.is_match(s), "{name} {s}");
+            }
+        }
+        g.bench_function(format!("{name}/go"), |b| {
+            b.iter(|| {
+                inputs
+                    .iter()
+                    .filter(|s| go_re.is_match(black_box(s)))
+                    .count()
+            })
+        });
+        g.bench_function(format!("{name}/translated"), |b| {
+            b.iter(|| {
+                inputs
+                    .iter()
+                    .filter(|s| rust_re.is_match(black_box(s)))
+                    .count()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = regex_benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(2)).warm_up_time(std::time::Duration::from_secs(1));
+    targets = bench_go_regex
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
     targets = bench
 }
-criterion_main!(benches);
+criterion_main!(benches, regex_benches);

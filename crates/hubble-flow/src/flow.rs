@@ -97,6 +97,33 @@ pub struct Flow<'a> {
     /// `ingress_denied_by`, passed through unparsed.
     #[serde(alias = "ingressDeniedBy", borrow)]
     pub ingress_denied_by: Option<&'a RawValue>,
+    /// `aggregate`: flow counts of an aggregated record (Cilium ≥ 1.19 exporters with aggregation).
+    pub aggregate: Option<Aggregate>,
+}
+
+/// `flow.Aggregate`: how many flows an aggregated exporter record stands for, by traffic direction (Cilium's
+/// aggregator counts each flow once, under its `traffic_direction`; zero counts are omitted by protojson).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Aggregate {
+    /// `ingress_flow_count`.
+    #[serde(alias = "ingressFlowCount", deserialize_with = "u32_or_zero")]
+    pub ingress_flow_count: u32,
+    /// `egress_flow_count`.
+    #[serde(alias = "egressFlowCount", deserialize_with = "u32_or_zero")]
+    pub egress_flow_count: u32,
+    /// `unknown_direction_flow_count`.
+    #[serde(alias = "unknownDirectionFlowCount", deserialize_with = "u32_or_zero")]
+    pub unknown_direction_flow_count: u32,
+}
+
+impl Aggregate {
+    /// The number of flows the record stands for: the sum of the three counts.
+    pub fn flow_count(&self) -> u64 {
+        u64::from(self.ingress_flow_count)
+            + u64::from(self.egress_flow_count)
+            + u64::from(self.unknown_direction_flow_count)
+    }
 }
 
 /// `flow.IP`.

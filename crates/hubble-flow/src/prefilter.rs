@@ -13,7 +13,7 @@
 //! always pass. Evidence comes from the include filters only (the exclude list can only remove records).
 //! `may_keep` does not allocate: all finders are built once.
 
-use crate::filter::k8s::parse_namespace_name;
+use crate::filter::namespaced_name::parse_namespace_name;
 use crate::filter::{FilterSet, FlowFilterSpec};
 use memchr::memmem::Finder;
 
@@ -51,6 +51,8 @@ enum Needle {
         /// Accepted integers (as a JSON number, or, when `quoted_ints`, a decimal string).
         ints: Vec<i64>,
         quoted_ints: bool,
+        /// Integers are uint32 values compared by their low 16 bits (ports: Cilium casts them to uint16).
+        low16: bool,
     },
 }
 
@@ -87,6 +89,29 @@ fn kv_int(keys: &[&str], ints: Vec<i64>) -> Needle {
         names: Vec::new(),
         ints,
         quoted_ints: true,
+        low16: false,
+    }
+}
+
+/// Port evidence: any uint32 whose low 16 bits are one of `ports` (Cilium compares `uint16(port)`).
+fn kv_port(keys: &[&str], ports: Vec<i64>) -> Needle {
+    match kv_int(keys, ports) {
+        Needle::KeyValue {
+            prefix,
+            keys,
+            names,
+            ints,
+            quoted_ints,
+            ..
+        } => Needle::KeyValue {
+            prefix,
+            keys,
+            names,
+            ints,
+            quoted_ints,
+            low16: true,
+        },
+        other => other,
     }
 }
 
@@ -102,6 +127,7 @@ fn kv_enum(keys: &[&str], codes: &[i32], table: &crate::enums::EnumTable) -> Nee
             .collect(),
         ints: codes.iter().map(|&c| i64::from(c)).collect(),
         quoted_ints: false,
+        low16: false,
     }
 }
 
@@ -296,7 +322,7 @@ fn evidence(spec: &FlowFilterSpec) -> Vec<Clause> {
                 .map(|p| p.parse::<u16>().ok().map(i64::from))
                 .collect();
             c.push(match parsed {
-                Some(v) if !v.contains(&0) => Some(one(kv_int(&keys, v))),
+                Some(v) if !v.contains(&0) => Some(one(kv_port(&keys, v))),
                 _ => None,
             });
         }
@@ -426,6 +452,7 @@ impl Needle {
                 names,
                 ints,
                 quoted_ints,
+                low16,
             } => prefix.find_iter(line).any(|pos| {
                 let rest = &line[pos..];
                 keys.iter().any(|k| {
@@ -437,14 +464,28 @@ impl Needle {
                         return false;
                     }
                     i = skip_ws(line, i + 1);
-                    value_matches(&line[i..], names, ints, *quoted_ints)
+                    value_matches(&line[i..], names, ints, *quoted_ints, *low16)
                 })
             }),
         }
     }
 }
 
-fn value_matches(v: &[u8], names: &[Box<[u8]>], ints: &[i64], quoted_ints: bool) -> bool {
+fn value_matches(
+    v: &[u8],
+    names: &[Box<[u8]>],
+    ints: &[i64],
+    quoted_ints: bool,
+    low16: bool,
+) -> bool {
+    let int_matches = |n: i64| {
+        if low16 {
+            // A uint32 port (what the decoder accepts), truncated to 16 bits as Cilium does.
+            (0..=i64::from(u32::MAX)).contains(&n) && ints.contains(&(n & 0xFFFF))
+        } else {
+            ints.contains(&n)
+        }
+    };
     match v.first() {
         Some(b'"') => {
             let Some(end) = memchr::memchr(b'"', &v[1..]) else {
@@ -458,7 +499,7 @@ fn value_matches(v: &[u8], names: &[Box<[u8]>], ints: &[i64], quoted_ints: bool)
                 && std::str::from_utf8(content)
                     .ok()
                     .and_then(|s| s.trim().parse::<i64>().ok())
-                    .is_some_and(|n| ints.contains(&n))
+                    .is_some_and(int_matches)
         }
         Some(b'-' | b'0'..=b'9') => {
             let len = v
@@ -469,11 +510,11 @@ fn value_matches(v: &[u8], names: &[Box<[u8]>], ints: &[i64], quoted_ints: bool)
                 return false;
             };
             if let Ok(n) = tok.parse::<i64>() {
-                return ints.contains(&n);
+                return int_matches(n);
             }
             // Integral floats (`5.0`, `5e0`) are accepted by some integer decoders.
             tok.parse::<f64>()
-                .is_ok_and(|f| ints.iter().any(|&n| n as f64 == f))
+                .is_ok_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15 && int_matches(f as i64))
         }
         _ => false,
     }
@@ -486,6 +527,20 @@ mod tests {
     fn pf(include: &str) -> Prefilter {
         let inc = crate::filter::parse_filter_list(include).unwrap();
         Prefilter::new(&FilterSet::build(inc, vec![]).unwrap())
+    }
+
+    #[test]
+    fn keeps_every_masked_record_the_filters_keep() {
+        use crate::filter::tests::{MASKED, MASKED_KEPT_BY};
+        for f in MASKED_KEPT_BY {
+            let inc = crate::filter::parse_filter_list(f).unwrap();
+            let s = FilterSet::build(inc, vec![]).unwrap();
+            assert!(s.keep(&crate::decode(MASKED.as_bytes()).unwrap()), "{f}");
+            assert!(
+                Prefilter::new(&s).may_keep(MASKED.as_bytes()),
+                "prefilter drops {f}"
+            );
+        }
     }
 
     #[test]
@@ -539,5 +594,16 @@ mod tests {
             br#"{"flow":{"IP":{"source":"10.0.0.1"},"source":{"namespace":"default"}}}"#
         ));
         assert!(!p.may_keep(br#"{"flow":{"uuid":"zzz"}}"#));
+    }
+
+    #[test]
+    fn ports_compare_by_their_low_16_bits() {
+        let p = pf(r#"{"destination_port":["80"]}"#);
+        assert!(p.may_keep(br#"{"flow":{"l4":{"TCP":{"destination_port":80}}}}"#));
+        // 65616 = 65536 + 80: Cilium casts the uint32 to uint16.
+        assert!(p.may_keep(br#"{"flow":{"l4":{"TCP":{"destination_port":65616}}}}"#));
+        assert!(p.may_keep(br#"{"flow":{"l4":{"UDP":{"destinationPort":"4294901840"}}}}"#));
+        assert!(!p.may_keep(br#"{"flow":{"l4":{"TCP":{"destination_port":65617}}}}"#));
+        assert!(!p.may_keep(br#"{"flow":{"l4":{"TCP":{"destination_port":4295032912}}}}"#));
     }
 }

@@ -80,6 +80,20 @@ const IP_VERSIONS: &[(&str, i64)] = &[("IPv4", 1), ("IPv6", 2)];
 const EVENT_TYPES: &[i32] = &[0, 1, 4, 5, 129];
 const SUB_TYPES: &[i32] = &[0, 3, 133, 181];
 const PORTS: &[u32] = &[0, 53, 80, 443];
+/// Ports as flows carry them: uint32 values, some above 65535 whose low 16 bits are a filter port (Cilium
+/// compares `uint16(port)`: 65616 is port 80, 65536 is port 0).
+const FLOW_PORTS: &[u32] = &[
+    0,
+    53,
+    80,
+    443,
+    65536,
+    65589,
+    65616,
+    65979,
+    131_152,
+    4_294_901_840,
+];
 const IDENTITIES: &[u32] = &[0, 2, 16777218, 24753];
 const TRACE_IDS: &[&str] = &["t1", "t2"];
 const IP_TRACE_IDS: &[u64] = &[7, 1234567];
@@ -266,8 +280,8 @@ fn gen_flow(rng: &mut Rng) -> J {
         f.push((k(&["IP"]), J::Obj(ip)));
     }
     if rng.chance(70) {
-        let sp = rng.pick(PORTS);
-        let dp = rng.pick(PORTS);
+        let sp = rng.pick(FLOW_PORTS);
+        let dp = rng.pick(FLOW_PORTS);
         let mut ports = Vec::new();
         if sp != 0 {
             ports.push((

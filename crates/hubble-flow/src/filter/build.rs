@@ -6,7 +6,7 @@
 //! "unset" (proto3 repeated fields have no presence).
 
 use super::spec::FlowFilterSpec;
-use super::{event_type, http, ip, k8s, l4, labels, patterns, scalar, Event};
+use super::{event_type, http, ip, l4, labels, namespaced_name, patterns, scalar, Event};
 use std::fmt;
 
 /// A compiled per-field test.
@@ -101,13 +101,13 @@ pub fn compile(spec: &FlowFilterSpec) -> Result<CompiledFilter, BuildError> {
     if !s.source_pod.is_empty() {
         add(
             "source_pod",
-            k8s::matcher(&s.source_pod, k8s::Target::SourcePod),
+            namespaced_name::matcher(&s.source_pod, namespaced_name::Target::SourcePod),
         )?;
     }
     if !s.destination_pod.is_empty() {
         add(
             "destination_pod",
-            k8s::matcher(&s.destination_pod, k8s::Target::DestinationPod),
+            namespaced_name::matcher(&s.destination_pod, namespaced_name::Target::DestinationPod),
         )?;
     }
     if !s.source_workload.is_empty() {
@@ -131,13 +131,16 @@ pub fn compile(spec: &FlowFilterSpec) -> Result<CompiledFilter, BuildError> {
     if !s.source_service.is_empty() {
         add(
             "source_service",
-            k8s::matcher(&s.source_service, k8s::Target::SourceService),
+            namespaced_name::matcher(&s.source_service, namespaced_name::Target::SourceService),
         )?;
     }
     if !s.destination_service.is_empty() {
         add(
             "destination_service",
-            k8s::matcher(&s.destination_service, k8s::Target::DestinationService),
+            namespaced_name::matcher(
+                &s.destination_service,
+                namespaced_name::Target::DestinationService,
+            ),
         )?;
     }
     if !s.source_fqdn.is_empty() {

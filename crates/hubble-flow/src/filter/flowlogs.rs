@@ -9,6 +9,7 @@
 //!   includeFilters: [{source_pod: ["default/"], event_type: [{type: 1}]}]
 //!   excludeFilters: []
 //!   end: "2023-10-09T23:59:59-07:00"
+//!   aggregationOptions: {windowInterval: 30s, aggregationFields: [source, destination]}   # Cilium ≥ 1.19
 //! ```
 //! Guarantees: parsed with serde-saphyr; keys of an entry that this crate does not use are ignored (Go's
 //! encoding/json does the same), but unknown keys *inside a filter* are errors (protojson). Cilium's validation
@@ -50,6 +51,30 @@ pub struct FlowLogConfig {
     /// `fileCompress`.
     #[serde(rename = "fileCompress")]
     pub file_compress: Option<bool>,
+    /// `aggregationOptions` (Cilium ≥ 1.19, PR cilium/cilium#42011): the exporter writes one record per
+    /// window and distinct `aggregationFields` values, with an `aggregate` object of flow counts (carried into
+    /// the `FlowCount` columns). Accepted as written; it changes nothing in how records are read.
+    #[serde(rename = "aggregationOptions")]
+    pub aggregation_options: Option<AggregationOptions>,
+    /// `fieldAggregate`: the field list of the flow-aggregation design (CFP-37472), accepted like
+    /// `aggregationOptions.aggregationFields`.
+    #[serde(rename = "fieldAggregate", deserialize_with = "list_or_null")]
+    pub field_aggregate: Vec<String>,
+    /// `aggregationInterval`: the window of the flow-aggregation design, accepted as written.
+    #[serde(rename = "aggregationInterval")]
+    pub aggregation_interval: Option<serde_json::Value>,
+}
+
+/// `aggregationOptions` of a flowlog entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AggregationOptions {
+    /// `windowInterval` (a Go duration such as `100ms`, kept as written).
+    #[serde(rename = "windowInterval")]
+    pub window_interval: Option<serde_json::Value>,
+    /// `aggregationFields`: Flow field paths that make up the aggregation key.
+    #[serde(rename = "aggregationFields", deserialize_with = "list_or_null")]
+    pub aggregation_fields: Vec<String>,
 }
 
 fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -308,6 +333,43 @@ flowLogs:
             e.contains("f.yaml") && e.contains("\"bad\"") && e.contains("source_ip"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod cilium_1_19_tests {
+    use super::*;
+
+    #[test]
+    fn aggregation_and_field_mask_keys_are_accepted_without_warnings() {
+        let f = FlowLogsFile::parse(
+            concat!(
+                "flowLogs:\n",
+                "- name: aggregator-1\n",
+                "  filePath: /var/run/cilium/hubble/aggregated.log\n",
+                "  fieldMask: [source, destination, verdict, time, aggregate]\n",
+                "  aggregationOptions:\n",
+                "    windowInterval: 100ms\n",
+                "    aggregationFields: [source, destination]\n",
+                "  fieldAggregate: [source.namespace, destination.namespace]\n",
+                "  aggregationInterval: 30s\n",
+                "  fileMaxSizeMb: 20\n",
+                "  fileMaxBackups: 3\n",
+                "  fileCompress: true\n",
+                "  end: \"2030-01-01T00:00:00Z\"\n",
+                "  includeFilters:\n",
+                "  - verdict: [DROPPED]\n",
+            ),
+            "flowlogs.yaml",
+        )
+        .unwrap();
+        let e = f.select(None).unwrap();
+        let agg = e.config.aggregation_options.as_ref().unwrap();
+        assert_eq!(agg.aggregation_fields, ["source", "destination"]);
+        assert_eq!(e.config.field_aggregate.len(), 2);
+        assert_eq!(e.config.field_mask.len(), 5);
+        let set = e.filter_set(&f.file).unwrap();
+        assert!(set.warnings().is_empty(), "{:?}", set.warnings());
     }
 }
 

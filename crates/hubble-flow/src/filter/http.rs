@@ -7,14 +7,14 @@
 //! match). Headers compare key and value exactly. DNS queries are unanchored regexes on `l7.dns.query`.
 
 use super::build::{BuildError, MatchFn};
+use super::goregex::GoRegex;
 use super::spec::FlowFilterSpec;
 use crate::flow::Http;
-use regex::Regex;
 use std::borrow::Cow;
 
 const L7_TYPE: i32 = 129;
 
-fn compile_regexes(list: &[String]) -> Result<Vec<Regex>, String> {
+fn compile_regexes(list: &[String]) -> Result<Vec<GoRegex>, String> {
     list.iter().map(|r| super::goregex::compile(r)).collect()
 }
 

@@ -3,7 +3,7 @@
 //!
 //! - [`spec`]: the deserialisable `FlowFilter` ([`FlowFilterSpec`]) and the allowlist text syntax.
 //! - [`build`]: compiles a spec into matchers (one per set field, AND'ed); build errors name the filter.
-//! - matcher families: [`ip`], [`k8s`], [`patterns`] (FQDN and node-name globs), [`labels`] (selectors),
+//! - matcher families: [`ip`], [`namespaced_name`] (pods and services as `namespace/name-prefix`), [`patterns`] (FQDN and node-name globs), [`labels`] (selectors),
 //!   [`http`] (with [`goregex`]: Go RE2 syntax on Rust regex), [`l4`] (protocol, ports, TCP flags),
 //!   [`event_type`], [`scalar`] (enum/identity/uuid fields).
 //! - front-ends: [`flowlogs`] (dynamic exporter YAML), [`observe`] (`hubble observe` flags).
@@ -18,9 +18,9 @@ pub mod flowlogs;
 pub mod goregex;
 pub mod http;
 pub mod ip;
-pub mod k8s;
 pub mod l4;
 pub mod labels;
+pub mod namespaced_name;
 pub mod observe;
 pub mod patterns;
 pub mod scalar;
@@ -251,4 +251,4 @@ impl FilterSet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@
 //! does not allocate.
 
 use super::build::MatchFn;
-use regex::Regex;
+use super::goregex::{compile, GoRegex as Regex};
 
 const FQDN_RE: &str = r"(?:[-0-9_a-z]+(?:\.[-0-9_a-z]+)*)";
 
@@ -41,7 +41,7 @@ pub fn compile_fqdn_patterns(patterns: &[String]) -> Result<Regex, String> {
         append_fqdn_pattern(&mut re, p)?;
     }
     re.push_str(r")\z");
-    Regex::new(&re).map_err(|e| e.to_string())
+    compile(&re)
 }
 
 /// Which name list of the flow.
@@ -81,7 +81,7 @@ fn compile_part(part: &str) -> Result<Regex, String> {
         append_fqdn_pattern(&mut re, part)?;
     }
     re.push_str(r"\z");
-    Regex::new(&re).map_err(|e| e.to_string())
+    compile(&re)
 }
 
 /// `node_name` patterns.

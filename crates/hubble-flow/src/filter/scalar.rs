@@ -2,7 +2,8 @@
 //! ip_version, reply, identities, workloads, cluster names, interface, trace ids, encrypted.
 //!
 //! Guarantees: the nil-handling of each cilium filter is kept (e.g. an absent enum is its zero value, an absent
-//! endpoint never matches an identity, `trace_id` compares the empty string for events without a trace context).
+//! endpoint never matches an identity, `trace_id` compares the empty string for events without a trace context,
+//! `ip_trace_id` compares 0 for events without one).
 
 use super::build::MatchFn;
 use super::spec::{NetworkInterfaceSpec, WorkloadSpec};
@@ -163,12 +164,16 @@ pub fn trace_id(ids: Vec<String>) -> MatchFn {
     })
 }
 
-/// `ip_trace_id`: the flow must carry `ip_trace_id`.
+/// `ip_trace_id`: `ip_trace_id.trace_id`, 0 when any part is absent (any event kind), as cilium's
+/// `ev.GetFlow().GetIpTraceId().GetTraceId()` reads it: `ip_trace_id: [0]` keeps flows without the field.
 pub fn ip_trace_id(ids: Vec<u64>) -> MatchFn {
     Box::new(move |ev| {
-        ev.flow()
+        let id = ev
+            .flow()
             .and_then(|f| f.ip_trace_id.as_ref())
-            .is_some_and(|t| ids.contains(&t.trace_id.unwrap_or(0)))
+            .and_then(|t| t.trace_id)
+            .unwrap_or(0);
+        ids.contains(&id)
     })
 }
 

@@ -339,3 +339,60 @@ fn json_lists_front_end() {
         .to_string();
     assert!(e.starts_with("allowlist: filter #2"), "{e}");
 }
+
+/// A record from an exporter with `fieldMask: [time, verdict, source.namespace, IP.destination]`: every other
+/// field is absent, and Cilium's filters read absent fields as Go zero values through nil-safe getters.
+pub(crate) const MASKED: &str = r#"{"flow":{"time":"2026-01-01T00:00:00Z","verdict":"DROPPED","source":{"namespace":"payments"},"IP":{"destination":"203.0.113.9"}},"node_name":"n1","time":"2026-01-01T00:00:00Z"}"#;
+
+/// Filters Cilium keeps [`MASKED`] under (absent fields read as Go zero values).
+pub(crate) const MASKED_KEPT_BY: &[&str] = &[
+    r#"{"verdict":["DROPPED"]}"#,
+    r#"{"ip_trace_id":[0]}"#,
+    r#"{"trace_id":[""]}"#,
+    r#"{"traffic_direction":["TRAFFIC_DIRECTION_UNKNOWN"]}"#,
+    r#"{"drop_reason_desc":["DROP_REASON_UNKNOWN"]}"#,
+    r#"{"encrypted":[false]}"#,
+    r#"{"source_pod":["payments/"]}"#,
+    r#"{"source_identity":[0]}"#,
+    r#"{"destination_ip":["203.0.113.0/24"]}"#,
+    r#"{"reply":[false]}"#,
+];
+
+#[test]
+fn ip_trace_id_zero_matches_events_without_one() {
+    // cilium ip_trace_id.go: slices.Contains(ids, ev.GetFlow().GetIpTraceId().GetTraceId()).
+    let zero = set(r#"{"ip_trace_id":[0]}"#, "");
+    assert!(keep(&zero, MASKED));
+    assert!(keep(&zero, r#"{"flow":{"ip_trace_id":{}}}"#));
+    assert!(keep(&zero, r#"{"flow":{"ip_trace_id":{"trace_id":"0"}}}"#));
+    assert!(!keep(&zero, r#"{"flow":{"ip_trace_id":{"trace_id":"7"}}}"#));
+    assert!(keep(&zero, LOST), "GetFlow() of a non-flow event is nil: 0");
+    let seven = set(r#"{"ip_trace_id":[7]}"#, "");
+    assert!(!keep(&seven, MASKED));
+    assert!(!keep(&seven, LOST));
+    assert!(keep(&seven, r#"{"flow":{"ip_trace_id":{"trace_id":"7"}}}"#));
+}
+
+#[test]
+fn masked_records_are_filtered_on_go_zero_values() {
+    let yes = MASKED_KEPT_BY;
+    for f in yes {
+        assert!(keep(&set(f, ""), MASKED), "{f}");
+    }
+    let no = [
+        r#"{"verdict":["VERDICT_UNKNOWN"]}"#,
+        r#"{"traffic_direction":["EGRESS"]}"#,
+        r#"{"ip_trace_id":[1]}"#,
+        r#"{"trace_id":["abc"]}"#,
+        r#"{"encrypted":[true]}"#,
+        r#"{"source_pod":["payments/api"]}"#,
+        r#"{"destination_identity":[0]}"#,
+        r#"{"destination_port":["0"]}"#,
+        r#"{"source_ip":["0.0.0.0/0"]}"#,
+        r#"{"interface":[{"name":""}]}"#,
+        r#"{"source_workload":[{"name":""}]}"#,
+    ];
+    for f in no {
+        assert!(!keep(&set(f, ""), MASKED), "{f}");
+    }
+}
