@@ -3,13 +3,16 @@
 //! Guarantees: a file offset is acknowledged to the tailer (and so checkpointed) only after every record read up
 //! to it is durable in the spool, and never past a partial line the framer still holds; when the spool is full,
 //! reading stops (the files on disk are the buffer) and resumes as sinks catch up. On stop, the batch in memory
-//! is spooled and checkpoints are persisted before returning.
+//! is spooled and checkpoints are persisted before returning. Network batches (Forward, HTTP) are acknowledged
+//! only after the spool append holding their records returned; while the spool is full they are not received
+//! (the bounded channel then holds back the connections), and on stop unspooled ones are dropped unacknowledged.
 
 use crate::frame::{Format, Framer, LineBatch};
 use crate::ops::metrics::Metrics;
 use crate::output::spool::Spool;
 use crate::process::Processor;
 use crate::source::input::BlockReader;
+use crate::source::network::{BatchReceiver, Received};
 use crate::stats::BatchStats;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -26,6 +29,16 @@ pub enum Input {
     Tail(Box<Tailer>),
     /// Blocks read from stdin by a reader thread; the channel closes at end of input.
     Stdin(Receiver<LineBatch>),
+    /// Batches from network inputs (Forward, HTTP), each with an acknowledgement handle.
+    Network(NetworkInput),
+}
+
+/// The receiving end of the network inputs.
+pub struct NetworkInput {
+    /// Batches from every network listener.
+    pub rx: BatchReceiver,
+    /// The runtime the listeners run on (drives the receive timeout).
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// Ingest settings.
@@ -59,6 +72,8 @@ struct Pending {
     records: u64,
     since: Option<Instant>,
     acks: HashMap<FileId, u64>,
+    /// Acknowledgements of network batches whose records are in `out`.
+    net_acks: Vec<tokio::sync::oneshot::Sender<bool>>,
 }
 
 impl Pending {
@@ -77,6 +92,10 @@ fn flush(ctx: &IngestContext, tailer: Option<&Tailer>, p: &mut Pending) -> io::R
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
         ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
+    }
+    for ack in p.net_acks.drain(..) {
+        // The connection may be gone; its client resends and the duplicate is harmless.
+        let _ = ack.send(true);
     }
     if let Some(t) = tailer {
         for (file, offset) in p.acks.drain() {
@@ -147,11 +166,68 @@ pub fn run(ctx: &IngestContext, cfg: &IngestConfig, input: Input) {
         records: 0,
         since: None,
         acks: HashMap::new(),
+        net_acks: Vec::new(),
     };
     match input {
         Input::Tail(mut tailer) => run_tail(ctx, cfg, &mut tailer, &mut p),
         Input::Stdin(rx) => run_stdin(ctx, cfg, &rx, &mut p),
+        Input::Network(mut net) => run_network(ctx, cfg, &mut net, &mut p),
     }
+}
+
+fn run_network(ctx: &IngestContext, cfg: &IngestConfig, net: &mut NetworkInput, p: &mut Pending) {
+    let mut batch = LineBatch::new(cfg.max_line_bytes);
+    let mut framer = Framer::new(Format::Raw);
+    let mut take = |b: crate::source::network::NetworkBatch, p: &mut Pending| {
+        batch.clear();
+        batch.buf.extend_from_slice(&b.lines);
+        let n = batch.buf.len();
+        framer.frame_block(&mut batch, n);
+        let processor = ctx.processor.load_full();
+        process_into(&processor, &batch, p, &ctx.metrics);
+        p.net_acks.push(b.ack);
+        if p.since.is_none() {
+            p.since = Some(Instant::now());
+        }
+    };
+    loop {
+        if ctx.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if ctx.spool.is_full() {
+            net.rx.set_paused(true);
+            let room = wait_for_spool_room(ctx);
+            net.rx.set_paused(false);
+            if !room {
+                break;
+            }
+        }
+        let timeout = p
+            .since
+            .map(|t| cfg.flush_interval.saturating_sub(t.elapsed()))
+            .unwrap_or(Duration::from_millis(250))
+            .min(Duration::from_millis(250));
+        match net.rx.recv_timeout(&net.runtime, timeout) {
+            Received::Batch(b) => {
+                take(b, p);
+                // Group commit: take what is already waiting, then spool once for all of it.
+                while p.out.len() < cfg.batch_max_bytes {
+                    match net.rx.try_recv() {
+                        Some(b) => take(b, p),
+                        None => break,
+                    }
+                }
+            }
+            Received::Timeout => {}
+            Received::Closed => break,
+        }
+        // Clients waiting for acknowledgements are not kept waiting for the flush interval once nothing
+        // more is queued.
+        if p.due(cfg) || !p.net_acks.is_empty() {
+            flush_until_ok(ctx, None, p, false);
+        }
+    }
+    flush_until_ok(ctx, None, p, true);
 }
 
 fn wait_for_spool_room(ctx: &IngestContext) -> bool {

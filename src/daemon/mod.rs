@@ -8,6 +8,7 @@
 
 pub mod deliver;
 pub mod ingest;
+pub mod network;
 pub mod watch;
 
 use crate::cli::RunArgs;
@@ -185,7 +186,7 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     }
     metrics.spool_bytes.set(spool.bytes() as i64);
     metrics.spool_segments.set(spool.segments() as i64);
-    let input = match open_input(args) {
+    let input = match open_input(args, &runtime, &metrics) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("hubble-ingest: {e}");
@@ -307,7 +308,14 @@ pub fn run(args: &RunArgs, flags: &[(String, String)]) -> ExitCode {
     ExitCode::Success
 }
 
-fn open_input(args: &RunArgs) -> Result<Input, String> {
+fn open_input(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    metrics: &Arc<Metrics>,
+) -> Result<Input, String> {
+    if let Some(net) = network::start(args, runtime, metrics)? {
+        return Ok(Input::Network(net));
+    }
     let max_line = usize::try_from(args.input.max_line_bytes).unwrap_or(usize::MAX);
     if args.inputs.iter().any(|i| i == "-") {
         if args.inputs.len() > 1 {

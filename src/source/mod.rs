@@ -1,3 +1,7 @@
 //! Where bytes come from.
 
+pub mod forward;
+pub mod http_input;
 pub mod input;
+pub mod network;
+pub mod tls;
