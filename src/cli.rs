@@ -48,6 +48,8 @@ pub enum LogFormat {
 }
 
 /// Subcommands.
+// Parsed once per process; boxing `RunArgs` would only add noise to every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read files (plain or .gz) or stdin to the end, deliver the kept flows, print a summary, exit.

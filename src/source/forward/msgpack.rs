@@ -194,9 +194,14 @@ pub fn value_len(buf: &[u8]) -> Result<usize, Error> {
     Ok(r.pos)
 }
 
+/// Raw encodings of array elements.
+pub type RawItems<'a> = Vec<&'a [u8]>;
+/// Raw encodings of map keys and values.
+pub type RawPairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// The raw encodings of the elements of the array at the start of `buf` (each a whole value, borrowed), and the
 /// total length of the array. `None` when `buf` does not start with an array.
-pub fn split_array(buf: &[u8]) -> Result<Option<(Vec<&[u8]>, usize)>, Error> {
+pub fn split_array(buf: &[u8]) -> Result<Option<(RawItems<'_>, usize)>, Error> {
     let mut r = Reader { buf, pos: 0 };
     let n = match head(&mut r)? {
         Head::Array(n) => n,
@@ -212,7 +217,7 @@ pub fn split_array(buf: &[u8]) -> Result<Option<(Vec<&[u8]>, usize)>, Error> {
 }
 
 /// The raw encodings of the keys and values of the map at the start of `buf`. `None` when it is not a map.
-pub fn split_map(buf: &[u8]) -> Result<Option<Vec<(&[u8], &[u8])>>, Error> {
+pub fn split_map(buf: &[u8]) -> Result<Option<RawPairs<'_>>, Error> {
     let mut r = Reader { buf, pos: 0 };
     let n = match head(&mut r)? {
         Head::Map(n) => n,
