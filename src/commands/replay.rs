@@ -146,6 +146,19 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
         .any(|p| p.message.starts_with("cannot open"))
     {
         ExitCode::Failure
+    } else if args.input.format == crate::frame::Format::FluentdJson
+        && (outcome.stats.frame.malformed_frame > 0
+            || outcome.stats.frame.oversize > 0
+            || !outcome.problems.is_empty())
+    {
+        // Fluentd out_exec retries a chunk whose command fails: fail loudly rather than drop lines.
+        eprintln!(
+            "hubble-ingest: fluentd-json chunk not fully read ({} unreadable lines, {} oversize, {} problems)",
+            outcome.stats.frame.malformed_frame,
+            outcome.stats.frame.oversize,
+            outcome.problems.len()
+        );
+        ExitCode::Failure
     } else {
         ExitCode::Success
     }
