@@ -323,7 +323,9 @@ fn fluentd_chunk(dir: &Path) -> PathBuf {
                 m.insert("tag".into(), "kubernetes.cilium".into());
                 Value::Object(m)
             }
-            _ => serde_json::json!({"log": line, "stream": "stdout", "time": "2026-01-01T00:00:00Z", "tag": "kubernetes.cilium"}),
+            _ => {
+                serde_json::json!({"log": line, "stream": "stdout", "time": "2026-01-01T00:00:00Z", "tag": "kubernetes.cilium"})
+            }
         };
         out.push_str(&rec.to_string());
         out.push('\n');
@@ -341,7 +343,10 @@ fn fluentd_exec_chunk_yields_the_same_records_and_fails_on_unreadable_lines() {
     assert!(o.status.success());
     let (got, _, o) = replay(&[&chunk], &["--format", "fluentd-json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(got.len(), expected_default_kept(&fixture("agent-stdout.log")));
+    assert_eq!(
+        got.len(),
+        expected_default_kept(&fixture("agent-stdout.log"))
+    );
     let uuids = |v: &[Value]| v.iter().map(|r| r["Uuid"].to_string()).collect::<Vec<_>>();
     assert_eq!(uuids(&got), uuids(&want));
     // A torn line (Fluentd wrote half a record) fails the command, so Fluentd retries the chunk.
@@ -350,7 +355,10 @@ fn fluentd_exec_chunk_yields_the_same_records_and_fails_on_unreadable_lines() {
     let torn = dir.path().join("torn.log");
     std::fs::write(&torn, text).unwrap();
     let (_, _, o) = replay(&[&torn], &["--format", "fluentd-json"]);
-    assert!(!o.status.success(), "a chunk with an unreadable line must fail");
+    assert!(
+        !o.status.success(),
+        "a chunk with an unreadable line must fail"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("fluentd-json chunk not fully read"));
     // The same line under `--format fluentbit` is counted and skipped (exit 0), as before.
     let (_, _, o) = replay(&[&torn], &["--format", "fluentbit"]);
