@@ -173,7 +173,7 @@ pub fn config_arg() -> clap::Arg {
 mod tests {
     use super::*;
     use crate::cli::Cli;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     fn cmd() -> Command {
         Cli::command().arg(config_arg())
@@ -211,6 +211,48 @@ mod tests {
             joined.contains(r#"--allowlist {"verdict":["DROPPED"]}"#),
             "{joined}"
         );
+    }
+
+    #[test]
+    fn network_input_options_from_the_file_parse_as_run_options() {
+        let out = merged(
+            "input: [forward://0.0.0.0:24224, \"http://0.0.0.0:8080/fluent\"]\nsink: [stdout]\nrecord-key: message\nshared-key-file: /etc/k/key\nusers_file: /etc/k/users\nself-hostname: node-a\ntls-cert-file: /etc/t/tls.crt\ntls-key-file: /etc/t/tls.key\nmax-connections: 32\nmax-message-bytes: 8MiB\nmax-decompressed-bytes: 32MiB\nhttp-ack-timeout: 10s\n",
+            &["hubble-ingest", "run"],
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let crate::cli::Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            run.inputs,
+            vec!["forward://0.0.0.0:24224", "http://0.0.0.0:8080/fluent"]
+        );
+        let n = &run.network;
+        assert_eq!(n.record_key, "message");
+        assert_eq!(
+            n.shared_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/k/key"))
+        );
+        assert_eq!(
+            n.users_file.as_deref(),
+            Some(std::path::Path::new("/etc/k/users"))
+        );
+        assert_eq!(n.self_hostname.as_deref(), Some("node-a"));
+        assert_eq!(
+            n.tls_cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/t/tls.crt"))
+        );
+        assert_eq!(
+            n.tls_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/t/tls.key"))
+        );
+        assert_eq!(n.max_connections, 32);
+        assert_eq!(n.max_message_bytes, 8 << 20);
+        assert_eq!(n.max_decompressed_bytes, 32 << 20);
+        assert_eq!(n.http_ack_timeout, std::time::Duration::from_secs(10));
+        // The shared key itself is never an option (secrets stay out of argv and config values).
+        assert!(merged("shared-key: x\n", &["hubble-ingest", "run"]).is_err());
     }
 
     #[test]

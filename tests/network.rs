@@ -676,3 +676,86 @@ fn http_input_answers_503_with_retry_after_while_the_spool_is_full() {
         ) >= 1.0
     );
 }
+
+fn client_ok(py: &Path, args: &[&str]) -> bool {
+    Command::new(py)
+        .arg(client_script())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn write_cert(dir: &Path) -> String {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), c.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), c.signing_key.serialize_pem()).unwrap();
+    // A copy the client trusts, kept when the served files rotate.
+    let ca = dir.join(format!(
+        "ca-{}.crt",
+        std::process::id() ^ c.cert.pem().len() as u32
+    ));
+    std::fs::write(&ca, c.cert.pem()).unwrap();
+    ca.display().to_string()
+}
+
+#[test]
+fn tls_certificate_is_reloaded_when_its_files_change() {
+    let Some(py) = python() else { return };
+    let _g = serial();
+    let dir = TestDir::new();
+    let tls = dir.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let ca_a = write_cert(&tls);
+    let sink = dir.path().join("out.ndjson");
+    let mut d = Daemon::start(
+        &dir.path().join("state"),
+        &["forward://127.0.0.1:0"],
+        &[
+            "--sink",
+            &format!("file:{}", sink.display()),
+            "--tls-cert-file",
+            &tls.join("tls.crt").display().to_string(),
+            "--tls-key-file",
+            &tls.join("tls.key").display().to_string(),
+        ],
+    );
+    let addr = d.bound("forward input listening");
+    let mut gen = FlowGen::new(17);
+    let (lines, ids) = kept(&mut gen, 10);
+    let f = write_lines(dir.path(), "a.txt", &lines);
+    assert!(client_ok(
+        &py,
+        &["send", "--target", &addr, "--cafile", &ca_a, &f]
+    ));
+    // A plaintext client cannot talk to the TLS listener.
+    assert!(!client_ok(&py, &["send", "--target", &addr, &f]));
+    // Rotate the certificate in place (as a Secret update does); new connections get the new one.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut ca_b = write_cert(&tls);
+    if ca_b == ca_a {
+        ca_b.push_str(".b");
+        std::fs::copy(tls.join("tls.crt"), &ca_b).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || client_ok(
+            &py,
+            &["send", "--target", &addr, "--cafile", &ca_b, &f]
+        )),
+        "the new certificate is not served:\n{}",
+        d.proc.log_tail(10)
+    );
+    assert!(
+        !client_ok(&py, &["send", "--target", &addr, "--cafile", &ca_a, &f]),
+        "the old certificate is still served"
+    );
+    assert!(d.proc.log().contains("TLS certificate reloaded"));
+    assert_all(&sink, &ids, "over TLS");
+    assert!(
+        d.metric(
+            "hubble_ingest_network_rejected_total",
+            "reason=\"tls_handshake\""
+        ) >= 1.0
+    );
+}

@@ -6,8 +6,11 @@
 //! - [`filtering`]: decoding never panics; `FilterSet::keep` never panics on any decoded record; the byte-level
 //!   prefilter never rejects a line that decode + keep would keep; a parsed filter list survives
 //!   `to_json` → `parse_filter_list` unchanged.
+//! - [`network`]: the Forward decoder and HTTP body parsers never panic, leave nothing behind on rejection, and
+//!   frame streams consistently.
 //!
 //! Any violated property is a panic, which libFuzzer reports as a crash with the input that caused it.
 
 pub mod filtering;
 pub mod framing;
+pub mod network;
