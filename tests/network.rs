@@ -687,16 +687,20 @@ fn client_ok(py: &Path, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn write_cert(dir: &Path) -> String {
-    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    std::fs::write(dir.join("tls.crt"), c.cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.key"), c.signing_key.serialize_pem()).unwrap();
+fn write_cert(dir: &Path, name: &str) -> String {
+    // A distinct subject per certificate: OpenSSL finds trust anchors by subject name.
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("hubble-ingest test {name}"),
+    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
     // A copy the client trusts, kept when the served files rotate.
-    let ca = dir.join(format!(
-        "ca-{}.crt",
-        std::process::id() ^ c.cert.pem().len() as u32
-    ));
-    std::fs::write(&ca, c.cert.pem()).unwrap();
+    let ca = dir.join(format!("ca-{name}.crt"));
+    std::fs::write(&ca, cert.pem()).unwrap();
     ca.display().to_string()
 }
 
@@ -707,7 +711,7 @@ fn tls_certificate_is_reloaded_when_its_files_change() {
     let dir = TestDir::new();
     let tls = dir.path().join("tls");
     std::fs::create_dir_all(&tls).unwrap();
-    let ca_a = write_cert(&tls);
+    let ca_a = write_cert(&tls, "a");
     let sink = dir.path().join("out.ndjson");
     let mut d = Daemon::start(
         &dir.path().join("state"),
@@ -733,11 +737,7 @@ fn tls_certificate_is_reloaded_when_its_files_change() {
     assert!(!client_ok(&py, &["send", "--target", &addr, &f]));
     // Rotate the certificate in place (as a Secret update does); new connections get the new one.
     std::thread::sleep(Duration::from_millis(1100));
-    let mut ca_b = write_cert(&tls);
-    if ca_b == ca_a {
-        ca_b.push_str(".b");
-        std::fs::copy(tls.join("tls.crt"), &ca_b).unwrap();
-    }
+    let ca_b = write_cert(&tls, "b");
     assert!(
         wait_until(Duration::from_secs(10), || client_ok(
             &py,
