@@ -60,7 +60,8 @@ pub enum Command {
     CidrLookup(CidrLookupArgs),
     /// Validate filters and CIDR-group sources; exit 2 with file:line messages on error.
     Check(CheckArgs),
-    /// Daemon: follow --input files (or stdin) until SIGTERM/SIGINT, spool durably, deliver to every sink.
+    /// Daemon: follow --input files (or stdin), or receive from Fluent Bit/Fluentd (forward://, http://), until
+    /// SIGTERM/SIGINT; spool durably, deliver to every sink.
     Run(RunArgs),
     /// Print the KQL for the ADX table, its JSON ingestion mapping, the streaming policy, a dedup view and the
     /// record's JSON Schema.

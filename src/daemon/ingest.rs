@@ -223,7 +223,7 @@ fn run_network(ctx: &IngestContext, cfg: &IngestConfig, net: &mut NetworkInput, 
         }
         // Clients waiting for acknowledgements are not kept waiting for the flush interval once nothing
         // more is queued.
-        if p.due(cfg) || !p.net_acks.is_empty() {
+        if p.due(cfg) || p.net_acks.iter().any(|a| !a.is_closed()) {
             flush_until_ok(ctx, None, p, false);
         }
     }
