@@ -51,6 +51,8 @@ pub enum LogFormat {
 }
 
 /// Subcommands.
+// Parsed once per process; boxing `RunArgs` would only add noise to every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read files (plain or .gz) or stdin to the end, deliver the kept flows, print a summary, exit.
@@ -61,7 +63,8 @@ pub enum Command {
     CidrLookup(CidrLookupArgs),
     /// Validate filters and CIDR-group sources; exit 2 with file:line messages on error.
     Check(CheckArgs),
-    /// Daemon: follow --input files (or stdin) until SIGTERM/SIGINT, spool durably, deliver to every sink.
+    /// Daemon: follow --input files (or stdin), or receive from Fluent Bit/Fluentd (forward://, http://), until
+    /// SIGTERM/SIGINT; spool durably, deliver to every sink.
     Run(RunArgs),
     /// Print the KQL for the ADX table, its JSON ingestion mapping, the streaming policy, a dedup view and the
     /// record's JSON Schema.
@@ -72,10 +75,13 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Files to follow (glob; repeatable; include rotated names such as `0.log*` so files rotated while the
-    /// daemon was down are drained), or `-` for stdin.
+    /// daemon was down are drained), or `-` for stdin, or network listeners: `forward://HOST:PORT` and
+    /// `forward+unix:///PATH` (Fluentd Forward protocol: Fluent Bit/Fluentd `out_forward`), `http://HOST:PORT/PATH`
+    /// (Fluent Bit `out_http` json/json_lines/msgpack, NDJSON POSTs). Network listeners can be combined with
+    /// each other, not with files or stdin.
     #[arg(
         long = "input",
-        value_name = "GLOB|-",
+        value_name = "GLOB|-|URL",
         required = true,
         env = "HUBBLE_INGEST_INPUT",
         value_delimiter = ','
@@ -113,6 +119,9 @@ pub struct RunArgs {
     /// Input options.
     #[command(flatten)]
     pub input: InputArgs,
+    /// Network input options.
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Filter options.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -134,6 +143,66 @@ pub struct RunArgs {
     /// ADX sink options.
     #[command(flatten)]
     pub adx: AdxArgs,
+}
+
+/// Options of the network inputs (`forward://`, `forward+unix://`, `http://`).
+///
+/// Secrets are read from files (or, for the shared key, the `HUBBLE_INGEST_SHARED_KEY` environment variable),
+/// never from the command line.
+#[derive(Debug, Clone, Args)]
+pub struct NetworkArgs {
+    /// The record key holding the exporter line (Fluent Bit's tail input with the CRI parser: `log`). Records
+    /// without it that carry a `flow` key are taken whole as the exporter object.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "log",
+        env = "HUBBLE_INGEST_RECORD_KEY"
+    )]
+    pub record_key: String,
+    /// File holding the Forward shared key (enables the HELO/PING/PONG handshake; clients must use the same
+    /// `Shared_Key`). Alternatively set HUBBLE_INGEST_SHARED_KEY in the environment.
+    #[arg(long, value_name = "FILE", env = "HUBBLE_INGEST_SHARED_KEY_FILE")]
+    pub shared_key_file: Option<PathBuf>,
+    /// File of `username:password` lines: Forward clients must also send one of these (needs a shared key).
+    #[arg(long, value_name = "FILE", env = "HUBBLE_INGEST_USERS_FILE")]
+    pub users_file: Option<PathBuf>,
+    /// Hostname the Forward server announces in the handshake (default: the host's name).
+    #[arg(long, value_name = "NAME", env = "HUBBLE_INGEST_SELF_HOSTNAME")]
+    pub self_hostname: Option<String>,
+    /// PEM certificate chain for TLS on the network inputs (reloaded when it changes).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key_file",
+        env = "HUBBLE_INGEST_TLS_CERT_FILE"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for TLS on the network inputs (reloaded when it changes).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert_file",
+        env = "HUBBLE_INGEST_TLS_KEY_FILE"
+    )]
+    pub tls_key_file: Option<PathBuf>,
+    /// Most connections open at once per network listener; more are closed at once and counted.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "256",
+        env = "HUBBLE_INGEST_MAX_CONNECTIONS"
+    )]
+    pub max_connections: usize,
+    /// Largest Forward message or HTTP body, as received; larger ones close the connection (Forward) or get 413.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size, env = "HUBBLE_INGEST_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: u64,
+    /// Largest decompressed size of one message (gzip/zstd); more is refused as a decompression bomb.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size, env = "HUBBLE_INGEST_MAX_DECOMPRESSED_BYTES")]
+    pub max_decompressed_bytes: u64,
+    /// Longest an HTTP request waits for its records to be spooled before it is answered 503 (retry).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "HUBBLE_INGEST_HTTP_ACK_TIMEOUT")]
+    pub http_ack_timeout: std::time::Duration,
 }
 
 /// `schema` options.
@@ -343,6 +412,9 @@ pub enum FormatArg {
     Docker,
     /// Fluent Bit JSON records (`{"log":..}` objects or `[time, {..}]` arrays).
     Fluentbit,
+    /// A Fluentd `out_exec` chunk written with `<format> json` (one record per line); `replay` exits non-zero
+    /// when any line cannot be read, so Fluentd retries the chunk.
+    FluentdJson,
 }
 
 impl From<FormatArg> for Format {
@@ -353,6 +425,7 @@ impl From<FormatArg> for Format {
             FormatArg::Cri => Format::Cri,
             FormatArg::Docker => Format::Docker,
             FormatArg::Fluentbit => Format::Fluentbit,
+            FormatArg::FluentdJson => Format::FluentdJson,
         }
     }
 }

@@ -218,8 +218,8 @@ use crate::cli::{
 use crate::error::Error;
 use crate::settings::{
     check_unique_sinks, EnrichSettings, FilterCommandSettings, FilterSettings, InputSettings,
-    PipelineSettings, RecordSettings, ReplaySettings, RunSettings, SettingsSource, SinkSettings,
-    SinkSpec,
+    NetworkSettings, PipelineSettings, RecordSettings, ReplaySettings, RunSettings, SettingsSource,
+    SinkSettings, SinkSpec,
 };
 use std::sync::Arc;
 
@@ -364,6 +364,22 @@ fn pipeline_settings(
     })
 }
 
+/// Network input options → settings.
+fn network_settings(n: &crate::cli::NetworkArgs) -> NetworkSettings {
+    NetworkSettings {
+        record_key: n.record_key.clone(),
+        shared_key_file: n.shared_key_file.clone(),
+        users_file: n.users_file.clone(),
+        self_hostname: n.self_hostname.clone(),
+        tls_cert_file: n.tls_cert_file.clone(),
+        tls_key_file: n.tls_key_file.clone(),
+        max_connections: n.max_connections,
+        max_message_bytes: usize::try_from(n.max_message_bytes).unwrap_or(usize::MAX),
+        max_decompressed_bytes: usize::try_from(n.max_decompressed_bytes).unwrap_or(usize::MAX),
+        http_ack_timeout: n.http_ack_timeout,
+    }
+}
+
 /// `replay` options → settings.
 pub fn replay_settings(
     a: &ReplayArgs,
@@ -431,6 +447,7 @@ pub fn run_settings(
             (&a.sinks, &a.adx, &a.state_dir),
             a.no_flow_column,
         )?,
+        network: network_settings(&a.network),
         config_file,
     })
 }
@@ -464,7 +481,7 @@ impl SettingsSource for CommandLineSource {
 mod tests {
     use super::*;
     use crate::cli::Cli;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     fn cmd() -> Command {
         Cli::command().arg(config_arg())
@@ -502,6 +519,48 @@ mod tests {
             joined.contains(r#"--allowlist {"verdict":["DROPPED"]}"#),
             "{joined}"
         );
+    }
+
+    #[test]
+    fn network_input_options_from_the_file_parse_as_run_options() {
+        let out = merged(
+            "input: [forward://0.0.0.0:24224, \"http://0.0.0.0:8080/fluent\"]\nsink: [stdout]\nrecord-key: message\nshared-key-file: /etc/k/key\nusers_file: /etc/k/users\nself-hostname: node-a\ntls-cert-file: /etc/t/tls.crt\ntls-key-file: /etc/t/tls.key\nmax-connections: 32\nmax-message-bytes: 8MiB\nmax-decompressed-bytes: 32MiB\nhttp-ack-timeout: 10s\n",
+            &["hubble-ingest", "run"],
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let crate::cli::Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            run.inputs,
+            vec!["forward://0.0.0.0:24224", "http://0.0.0.0:8080/fluent"]
+        );
+        let n = &run.network;
+        assert_eq!(n.record_key, "message");
+        assert_eq!(
+            n.shared_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/k/key"))
+        );
+        assert_eq!(
+            n.users_file.as_deref(),
+            Some(std::path::Path::new("/etc/k/users"))
+        );
+        assert_eq!(n.self_hostname.as_deref(), Some("node-a"));
+        assert_eq!(
+            n.tls_cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/t/tls.crt"))
+        );
+        assert_eq!(
+            n.tls_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/t/tls.key"))
+        );
+        assert_eq!(n.max_connections, 32);
+        assert_eq!(n.max_message_bytes, 8 << 20);
+        assert_eq!(n.max_decompressed_bytes, 32 << 20);
+        assert_eq!(n.http_ack_timeout, std::time::Duration::from_secs(10));
+        // The shared key itself is never an option (secrets stay out of argv and config values).
+        assert!(merged("shared-key: x\n", &["hubble-ingest", "run"]).is_err());
     }
 
     #[test]

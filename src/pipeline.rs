@@ -162,7 +162,11 @@ impl BlockSink for Emitter {
         origin: Option<&Arc<str>>,
         input_bytes: u64,
     ) -> bool {
-        let format = self.format;
+        // Records received from the network are logical lines already.
+        let format = match stream {
+            Stream::Records => Format::Raw,
+            _ => self.format,
+        };
         let framer = self
             .framers
             .entry(stream)

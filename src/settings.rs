@@ -190,6 +190,32 @@ pub struct FilterCommandSettings {
     pub filter_set: Arc<FilterSet>,
 }
 
+/// Options of the network inputs (`forward://`, `forward+unix://`, `http://`). Secrets are named by file (or
+/// read from the environment by the listener code), never held here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// Record key holding the flow line.
+    pub record_key: String,
+    /// File holding the Forward shared key.
+    pub shared_key_file: Option<PathBuf>,
+    /// File of `username:password` lines for the Forward handshake.
+    pub users_file: Option<PathBuf>,
+    /// Hostname sent in the handshake.
+    pub self_hostname: Option<String>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert_file: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key_file: Option<PathBuf>,
+    /// Most connections per listener.
+    pub max_connections: usize,
+    /// Largest message as received.
+    pub max_message_bytes: usize,
+    /// Largest decompressed payload of one message.
+    pub max_decompressed_bytes: usize,
+    /// How long an HTTP request waits for its records to be spooled.
+    pub http_ack_timeout: Duration,
+}
+
 /// `run` (the daemon).
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -213,6 +239,8 @@ pub struct RunSettings {
     pub poll_interval: Duration,
     /// Processing and sinks.
     pub pipeline: PipelineSettings,
+    /// Network input options.
+    pub network: NetworkSettings,
     /// Files whose change means "build the settings again" (the `--config` file).
     pub config_file: Option<PathBuf>,
 }

@@ -2,8 +2,9 @@
 //! CIDR-group files laid out exactly as the DaemonSet's volume `items` place them), its keys are `run` options, the
 //! CIDR-group examples load and answer lookups, the sidecar's argument list is a valid `run` configuration,
 //! every `--flag` given to `hubble-ingest` anywhere under `deploy/` (manifest args, scripts, README commands) exists
-//! in that subcommand's `--help`, the DaemonSet agrees with its config and rbac.yaml, and the Fluent Bit wrapper
-//! script delivers every kept flow and drains on SIGTERM.
+//! in that subcommand's `--help`, the DaemonSet agrees with its config and rbac.yaml, fluent-bit.yaml's YAML and
+//! classic Fluent Bit configurations agree and point at the forward DaemonSet, whose exact arguments accept an
+//! authenticated TLS Forward chunk (a Python msgpack client) and deliver it.
 
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +32,8 @@ const FOREIGN_FLAGS: &[(&str, &str)] = &[
     ("issuer", "az identity federated-credential create"),
     ("subject", "az identity federated-credential create"),
     ("audience", "az identity federated-credential create"),
+    ("from-literal", "kubectl create secret"),
+    ("from-file", "kubectl create secret"),
 ];
 
 fn bin() -> Command {
@@ -586,6 +589,7 @@ fn every_hubble_ingest_flag_in_deploy_files_exists() {
         ("daemonset.yaml", 1),
         ("sidecar.yaml", 1),
         ("fluent-bit.yaml", 1),
+        ("fluentd.conf", 1),
         ("README.md", 5),
     ] {
         let n = found.get(file).copied().unwrap_or(0);
@@ -695,29 +699,205 @@ fn uuids(path: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// The Fluent Bit wrapper script from fluent-bit.yaml, run for real under `sh` with a stand-in for Fluent Bit that
-/// prints the json_lines fixture and then idles until SIGTERM: every kept flow reaches the sink, and SIGTERM to
-/// the wrapper stops "Fluent Bit" first, lets hubble-ingest drain its input, and ends with exit 0.
+/// Fluent Bit's configuration (YAML) as a map of section → key (lowercase) → value (lowercase for on/off words).
+fn fluent_bit_sections_yaml(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let doc: Value = serde_saphyr::from_str(text).expect("fluent-bit.yaml config is YAML");
+    let mut out = BTreeMap::new();
+    let flat = |m: &Value| -> BTreeMap<String, String> {
+        m.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.to_ascii_lowercase(), normalize_flb(&v))
+            })
+            .collect()
+    };
+    out.insert("service".to_owned(), flat(&doc["service"]));
+    for (kind, section) in [("inputs", "input"), ("outputs", "output")] {
+        let items = doc["pipeline"][kind].as_array().expect("pipeline section");
+        assert_eq!(items.len(), 1, "one {section} in fluent-bit.yaml");
+        out.insert(section.to_owned(), flat(&items[0]));
+    }
+    out
+}
+
+/// The classic format: `[SECTION]` headers and `Key Value` lines.
+fn fluent_bit_sections_classic(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.to_ascii_lowercase();
+            assert!(
+                !out.contains_key(&current),
+                "one [{name}] in fluent-bit.conf"
+            );
+            out.insert(current.clone(), BTreeMap::new());
+            continue;
+        }
+        let (k, v) = line
+            .split_once(char::is_whitespace)
+            .expect("Key Value line");
+        out.get_mut(&current)
+            .expect("key inside a section")
+            .insert(k.to_ascii_lowercase(), normalize_flb(v.trim()));
+    }
+    out
+}
+
+fn normalize_flb(v: &str) -> String {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" => "on".to_owned(),
+        "off" | "false" => "off".to_owned(),
+        _ => v.to_owned(),
+    }
+}
+
+/// The Fluent Bit pipeline of fluent-bit.yaml: the YAML and the classic configuration say the same; the output is
+/// Forward with acks, gzip, a shared key from a Secret and verified TLS, to the node-local Service that selects the
+/// hubble-ingest forward DaemonSet on the port it listens on.
 #[test]
-fn fluent_bit_wrapper_delivers_everything_and_drains_on_sigterm() {
+fn fluent_bit_configs_agree_and_point_at_the_forward_daemonset() {
     let docs = yaml_docs("fluent-bit.yaml");
-    let script = docs
+    let cm = docs
         .iter()
-        .find(|d| d["kind"] == "ConfigMap")
-        .and_then(|d| d["data"]["run.sh"].as_str())
-        .expect("fluent-bit.yaml has run.sh")
-        .to_owned();
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "fluent-bit-hubble")
+        .expect("fluent-bit-hubble ConfigMap");
+    let yaml = fluent_bit_sections_yaml(cm["data"]["fluent-bit.yaml"].as_str().unwrap());
+    let classic = fluent_bit_sections_classic(cm["data"]["fluent-bit.conf"].as_str().unwrap());
+    assert_eq!(yaml, classic, "fluent-bit.yaml and fluent-bit.conf differ");
+    let input = &yaml["input"];
+    assert_eq!(input["name"], "tail");
+    assert_eq!(input["multiline.parser"], "cri");
+    assert!(input["path"].contains("cilium-agent"));
+    let out = &yaml["output"];
+    assert_eq!(out["name"], "forward");
+    assert_eq!(out["require_ack_response"], "on");
+    assert_eq!(out["compress"], "gzip");
+    assert_eq!(out["tls"], "on");
+    assert_eq!(out["tls.verify"], "on");
+    assert!(
+        glob_match(&out["match"], &input["tag"]),
+        "output matches the input's tag"
+    );
+
+    // The shared key and node name come from the environment of the Fluent Bit container: a Secret and the node.
+    let ds = |name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == "DaemonSet" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("DaemonSet {name}"))
+    };
+    let flb = &ds("fluent-bit-hubble")["spec"]["template"]["spec"]["containers"][0];
+    let env_of = |var: &str| {
+        flb["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| format!("${{{}}}", e["name"].as_str().unwrap_or_default()) == var)
+            .unwrap_or_else(|| panic!("{var} is not set in the Fluent Bit container"))
+            .clone()
+    };
+    let key_ref = &env_of(&out["shared_key"])["valueFrom"]["secretKeyRef"];
+    assert!(key_ref["name"].is_string(), "shared key from a Secret");
+    assert_eq!(
+        env_of(&out["self_hostname"])["valueFrom"]["fieldRef"]["fieldPath"],
+        "spec.nodeName"
+    );
+    let ca_dir = Path::new(&out["tls.ca_file"])
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        flb["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"] == ca_dir.as_str()),
+        "the CA file's directory is mounted"
+    );
+
+    // Host = the Service, node-local, selecting the forward DaemonSet, on the port the daemon listens on.
+    let svc = docs
+        .iter()
+        .find(|d| d["kind"] == "Service")
+        .expect("the forward Service");
+    let host = format!(
+        "{}.{}.svc",
+        svc["metadata"]["name"].as_str().unwrap(),
+        svc["metadata"]["namespace"].as_str().unwrap()
+    );
+    assert_eq!(out["host"], host);
+    assert_eq!(out["tls.vhost"], host);
+    assert_eq!(svc["spec"]["internalTrafficPolicy"], "Local");
+    assert_eq!(svc["spec"]["ports"][0]["port"].to_string(), out["port"]);
+    let fwd = ds("hubble-ingest-forward");
+    let labels = &fwd["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in svc["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(&labels[k], v, "the Service selects the forward DaemonSet");
+    }
+    let (_, argv) = container_argvs("fluent-bit.yaml")
+        .into_iter()
+        .next()
+        .expect("the forward DaemonSet runs hubble-ingest");
+    let input_arg = argv
+        .iter()
+        .position(|a| a == "--input")
+        .map(|i| &argv[i + 1]);
+    assert_eq!(
+        input_arg.map(String::as_str),
+        Some(format!("forward://0.0.0.0:{}", out["port"]).as_str())
+    );
+}
+
+fn glob_match(pattern: &str, tag: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => tag.starts_with(prefix),
+        None => pattern == tag,
+    }
+}
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("HUBBLE_INGEST_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pyenv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", "import msgpack"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "\n*** SKIPPED: no Python with msgpack at {} — run scripts/pyenv.sh ***\n",
+            p.display()
+        );
+    }
+    ok.then_some(p)
+}
+
+/// The forward DaemonSet's exact argument list, run for real (paths moved into a temp dir, a fresh self-signed
+/// certificate, a file sink instead of ADX): an authenticated client sends the fixture's lines over TLS as
+/// gzip-compressed chunks, every chunk is acknowledged, and the sink holds what `replay` keeps from the same lines.
+#[test]
+fn forward_daemonset_arguments_accept_an_authenticated_tls_chunk_and_deliver_it() {
+    let Some(py) = python() else { return };
+    let (_, argv) = container_argvs("fluent-bit.yaml")
+        .into_iter()
+        .next()
+        .expect("the forward DaemonSet runs hubble-ingest");
     let data = configmap_data();
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path();
     let etc = tmp.join("etc");
     materialize(&etc, &data, &daemonset_layout());
     let out = tmp.join("out.ndjson");
-
-    // The daemon config with a file sink instead of ADX and no fixed metrics port.
-    let config = data_str(&data, "config.yaml");
-    assert!(config.contains("sink:\n  - adx\n") && config.contains("metrics-addr: 0.0.0.0:9090\n"));
-    let config = config
+    let config = data_str(&data, "config.yaml")
         .replace(CONFIG_MOUNT, &etc.display().to_string())
         .replace(
             "sink:\n  - adx\n",
@@ -725,122 +905,103 @@ fn fluent_bit_wrapper_delivers_everything_and_drains_on_sigterm() {
         )
         .replace("metrics-addr: 0.0.0.0:9090\n", "");
     std::fs::write(etc.join("config.yaml"), config).unwrap();
-
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fluentbit.jsonl");
-    let fake_flb = tmp.join("fake-fluent-bit");
-    // Written by the stand-in once hubble-ingest has taken the whole fixture from the FIFO.
-    let marker = tmp.join("fluent-bit-wrote-everything");
-    std::fs::write(
-        &fake_flb,
-        format!(
-            "#!/bin/sh\ntrap 'exit 0' TERM\ncat '{}'\n: >'{}'\nwhile :; do sleep 0.1; done\n",
-            fixture.display(),
-            marker.display()
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake_flb, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let for_test = script
-        .replace(
-            "/tmp/fluent-bit.jsonl",
-            &tmp.join("fifo").display().to_string(),
-        )
-        .replace(
-            "/fluent-bit/bin/fluent-bit",
-            &fake_flb.display().to_string(),
-        )
-        .replace(CONFIG_MOUNT, &etc.display().to_string())
-        .replace(
-            "/var/lib/hubble-ingest-fluentbit",
-            &tmp.join("state").display().to_string(),
-        );
-    assert_ne!(for_test, script, "the paths to rewrite are in run.sh");
-    let wrapper = tmp.join("run.sh");
-    std::fs::write(&wrapper, for_test).unwrap();
-
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_hubble-ingest"))
-        .parent()
-        .expect("binary has a directory")
-        .to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut child = Command::new("sh");
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("HUBBLE_INGEST_") || k.starts_with("AZURE_") {
-            child.env_remove(k);
-        }
-    }
-    let mut child = child
-        .arg(&wrapper)
-        .env("PATH", path)
+    let fwd = tmp.join("forward");
+    std::fs::create_dir_all(fwd.join("key")).unwrap();
+    std::fs::create_dir_all(fwd.join("tls")).unwrap();
+    std::fs::write(fwd.join("key/shared-key"), "k8s-secret-value\n").unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(fwd.join("tls/tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(fwd.join("tls/tls.key"), cert.signing_key.serialize_pem()).unwrap();
+    let args: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| {
+            a.replace("/etc/hubble-ingest-forward", &fwd.display().to_string())
+                .replace(CONFIG_MOUNT, &etc.display().to_string())
+                .replace(
+                    "/var/lib/hubble-ingest-forward",
+                    &tmp.join("state").display().to_string(),
+                )
+                .replace("0.0.0.0:24224", "127.0.0.1:0")
+        })
+        .collect();
+    assert!(args.iter().any(|a| a.contains("127.0.0.1:0")), "{args:?}");
+    let log = tmp.join("daemon.log");
+    let mut daemon = bin()
+        .args(&args)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .expect("start sh run.sh");
+        .expect("start the forward daemon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let bound = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("forward input listening")) {
+            let v: Value = serde_json::from_str(line).expect("JSON log");
+            break v["fields"]["bound"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "daemon exited: {text}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no listening line: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
 
-    // Expected: what `replay` keeps from the same records with the same CIDR groups.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/agent-stdout.log");
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/fluent_client.py");
+    let sent = Command::new(&py)
+        .arg(&client)
+        .args([
+            "send",
+            "--target",
+            &bound,
+            "--mode",
+            "gzip",
+            "--hostname",
+            "node-a",
+        ])
+        .arg("--shared-key-file")
+        .arg(fwd.join("key/shared-key"))
+        .arg("--cafile")
+        .arg(fwd.join("tls/tls.crt"))
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        sent.status.success(),
+        "client: {}\n{text}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let r: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(r["auth"], true, "{r}");
+    assert!(r["acked"].as_u64().unwrap() >= 1, "{r}");
+    assert!(status.success(), "{text}");
+    assert!(
+        !text.contains("k8s-secret-value"),
+        "the shared key leaked into the log"
+    );
+
     let expected_out = tmp.join("expected.ndjson");
-    let (status, text) = exec(
+    let (o, t) = exec(
         bin()
-            .args(["replay", "--format", "fluentbit", "--cidr-groups"])
+            .args(["replay", "--format", "raw", "--cidr-groups"])
             .arg(etc.join("cidr-groups"))
             .arg("--sink")
             .arg(format!("file:{}", expected_out.display()))
             .arg(&fixture),
     );
-    assert!(status.status.success(), "{text}");
+    assert!(o.status.success(), "{t}");
     let expected = uuids(&expected_out);
-    assert!(!expected.is_empty(), "the fixture has kept flows");
-
-    // Let the pipeline read the whole fixture (the wrapper installs its trap right after starting the stand-in),
-    // then stop it as the kubelet would: SIGTERM to the container's first process only.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !marker.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the stand-in never finished writing"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "wrapper exited before SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "wrapper still running before SIGTERM"
-    );
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("wrapper did not exit within 30 s of SIGTERM");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut stderr);
-    }
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_eq!(uuids(&out), expected, "{stderr}");
+    assert!(!expected.is_empty());
+    assert_eq!(uuids(&out), expected, "{text}");
 }
 
 fn seconds(duration: &str) -> f64 {

@@ -440,3 +440,58 @@ fn records_wrapped_in_agent_log_lines_are_unwrapped() {
     assert_eq!(recs[0]["DestinationPort"], 443);
     assert_eq!(summary["unwrapped_log_lines"], 2, "{summary}");
 }
+
+/// A Fluentd `out_exec` chunk (`<format> json`, `include_time_key`, `include_tag_key`) built from the raw
+/// fixture: half the records carry the agent line in `log`, the other half are exporter objects Fluentd
+/// already parsed (merged into the record).
+fn fluentd_chunk(dir: &Path) -> PathBuf {
+    let raw = std::fs::read_to_string(fixture("agent-stdout.log")).unwrap();
+    let mut out = String::new();
+    for (i, line) in raw.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let parsed = serde_json::from_str::<Value>(line).ok();
+        let rec = match parsed {
+            Some(Value::Object(mut m)) if i % 2 == 0 && m.contains_key("flow") => {
+                m.insert("tag".into(), "kubernetes.cilium".into());
+                Value::Object(m)
+            }
+            _ => {
+                serde_json::json!({"log": line, "stream": "stdout", "time": "2026-01-01T00:00:00Z", "tag": "kubernetes.cilium"})
+            }
+        };
+        out.push_str(&rec.to_string());
+        out.push('\n');
+    }
+    let p = dir.join("buffer.q5f1.log");
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+#[test]
+fn fluentd_exec_chunk_yields_the_same_records_and_fails_on_unreadable_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = fluentd_chunk(dir.path());
+    let (want, _, o) = replay(&[&fixture("agent-stdout.log")], &["--format", "raw"]);
+    assert!(o.status.success());
+    let (got, _, o) = replay(&[&chunk], &["--format", "fluentd-json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        got.len(),
+        expected_default_kept(&fixture("agent-stdout.log"))
+    );
+    let uuids = |v: &[Value]| v.iter().map(|r| r["Uuid"].to_string()).collect::<Vec<_>>();
+    assert_eq!(uuids(&got), uuids(&want));
+    // A torn line (Fluentd wrote half a record) fails the command, so Fluentd retries the chunk.
+    let mut text = std::fs::read_to_string(&chunk).unwrap();
+    text.push_str("{\"log\":\"{\\\"flow\\\":{\"\n");
+    let torn = dir.path().join("torn.log");
+    std::fs::write(&torn, text).unwrap();
+    let (_, _, o) = replay(&[&torn], &["--format", "fluentd-json"]);
+    assert!(
+        !o.status.success(),
+        "a chunk with an unreadable line must fail"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fluentd-json chunk not fully read"));
+    // The same line under `--format fluentbit` is counted and skipped (exit 0), as before.
+    let (_, _, o) = replay(&[&torn], &["--format", "fluentbit"]);
+    assert!(o.status.success());
+}

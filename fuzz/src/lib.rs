@@ -7,9 +7,12 @@
 //!   prefilter never rejects a line that decode + keep would keep; a parsed filter list survives
 //!   `to_json` → `parse_filter_list` unchanged.
 //! - [`regex`]: the Go regexp parser never panics, and parsing and compiling agree on what is a valid pattern.
+//! - [`network`]: the Forward decoder and HTTP body parsers never panic, leave nothing behind on rejection, and
+//!   frame streams consistently.
 //!
 //! Any violated property is a panic, which libFuzzer reports as a crash with the input that caused it.
 
 pub mod filtering;
 pub mod framing;
 pub mod regex;
+pub mod network;

@@ -151,6 +151,18 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
             ));
         }
     }
+    let frame = &outcome.stats.frame;
+    if settings.pipeline.input.format == crate::frame::Format::FluentdJson
+        && (frame.malformed_frame > 0 || frame.oversize > 0 || !outcome.problems.is_empty())
+    {
+        // Fluentd out_exec retries a chunk whose command fails: fail loudly rather than drop lines.
+        not_delivered.push(format!(
+            "fluentd-json chunk not fully read ({} unreadable lines, {} oversize, {} problems)",
+            frame.malformed_frame,
+            frame.oversize,
+            outcome.problems.len()
+        ));
+    }
     if not_delivered.is_empty() {
         Ok(())
     } else {

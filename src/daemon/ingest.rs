@@ -1,8 +1,9 @@
 //! The daemon's consumer of the pipeline: processed batches → one spool segment per flush → acknowledgements.
 //!
-//! Guarantees: a source's [`Ack`] is applied (a file checkpointed) only after every record output before it is
-//! durable in the spool; a batch is spooled when it reaches `batch_max_bytes` or when its oldest input is
-//! `flush_interval` old. While the spool is full the consumer waits before taking the next result, which stops
+//! Guarantees: a source's [`Ack`] is applied (a file checkpointed, a network peer answered) only after every
+//! record output before it is durable in the spool; a batch is spooled when it reaches `batch_max_bytes` or when its oldest input is
+//! `flush_interval` old, and at once when a network peer waits for an acknowledgement and no other result is
+//! ready (group commit: what arrived together is spooled together). While the spool is full the consumer waits before taking the next result, which stops
 //! the pipeline and so the reading (the files on disk are the buffer); nothing is dropped. A spool write that
 //! fails (disk full) is retried with the retry policy until it succeeds or the daemon stops; its records stay in
 //! memory and its offsets unacknowledged meanwhile. When the pipeline ends (stop, or end of stdin), what is in
@@ -42,6 +43,8 @@ pub struct IngestContext {
     pub doorbell: Arc<Doorbell>,
     /// Where file offsets are acknowledged (none for stdin).
     pub checkpoints: Option<Checkpoints>,
+    /// Set while the spool is full (network inputs then refuse at once instead of queueing).
+    pub paused: Option<Arc<AtomicBool>>,
 }
 
 struct Pending {
@@ -49,6 +52,8 @@ struct Pending {
     records: u64,
     since: Option<Instant>,
     acks: HashMap<FileId, u64>,
+    /// Network peers waiting for records that are in `out`.
+    notify: Vec<tokio::sync::oneshot::Sender<bool>>,
 }
 
 impl Pending {
@@ -67,6 +72,10 @@ fn flush(ctx: &IngestContext, p: &mut Pending) -> io::Result<()> {
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
         ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
+    }
+    for peer in p.notify.drain(..) {
+        // The connection may be gone; its client resends and the duplicate is harmless.
+        let _ = peer.send(true);
     }
     if let Some(cp) = &ctx.checkpoints {
         for (file, offset) in p.acks.drain() {
@@ -108,8 +117,14 @@ fn wait_for_spool_room(ctx: &IngestContext) {
         spool_bytes = ctx.spool.bytes(),
         "spool full: reading paused until sinks catch up"
     );
+    if let Some(p) = &ctx.paused {
+        p.store(true, Ordering::Relaxed);
+    }
     while ctx.spool.is_full() && !ctx.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(p) = &ctx.paused {
+        p.store(false, Ordering::Relaxed);
     }
 }
 
@@ -132,6 +147,7 @@ fn take(ctx: &IngestContext, p: &mut Pending, o: Output<'_>) {
         Some(Ack::FileOffset { file, offset }) => {
             p.acks.insert(file, offset);
         }
+        Some(Ack::Notify(peer)) => p.notify.push(peer),
         None => {}
     }
     // Even input that keeps nothing starts the clock: its offsets are acknowledged within the interval.
@@ -154,14 +170,21 @@ pub fn run<S: Source + 'static>(
         records: 0,
         since: None,
         acks: HashMap::new(),
+        notify: Vec::new(),
     };
     let mut pipeline_cfg = pipeline_cfg.clone();
-    pipeline_cfg.tick = Some(Duration::from_millis(50).min(cfg.flush_interval));
+    pipeline_cfg.tick = Some(Duration::from_millis(20).min(cfg.flush_interval));
     let result = pipeline::run(source, &pipeline_cfg, processor, |event| {
-        if let Event::Batch(o) = event {
-            take(ctx, &mut p, o);
-        }
-        if p.due(cfg) {
+        let idle = match event {
+            Event::Batch(o) => {
+                take(ctx, &mut p, o);
+                false
+            }
+            Event::Tick => true,
+        };
+        // Peers waiting for an acknowledgement are not kept waiting for the flush interval once nothing more
+        // arrives.
+        if p.due(cfg) || (idle && p.notify.iter().any(|n| !n.is_closed())) {
             flush_until_ok(ctx, &mut p, false);
         }
         wait_for_spool_room(ctx);

@@ -9,6 +9,7 @@
 //! See ARCHITECTURE.md ("daemon").
 
 pub mod ingest;
+pub mod network;
 pub mod watch;
 
 use crate::cidr_groups::KubernetesGroups;
@@ -18,6 +19,7 @@ use crate::pipeline::PipelineConfig;
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
 use crate::settings::{RunSettings, SettingsSource};
+use crate::source::network::NetworkSource;
 use crate::source::stdin::StdinSource;
 use crate::source::tail::TailSource;
 use crate::spool::Spool;
@@ -136,7 +138,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     }
     metrics.spool_bytes.set(spool.bytes() as i64);
     metrics.spool_segments.set(spool.segments() as i64);
-    let input = open_input(&settings, &stop_reading, &metrics)?;
+    let input = open_input(&settings, &runtime, &stop_reading, &metrics)?;
     if let Some(addr) = settings.metrics_addr {
         let bound = runtime
             .block_on(crate::telemetry::http::serve(addr, Arc::clone(&metrics)))
@@ -208,6 +210,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         stop: Arc::clone(&stop_reading),
         doorbell: Arc::clone(&doorbell),
         checkpoints: None,
+        paused: None,
     };
     let stdin_mode = matches!(input, Input::Stdin(_));
     match input {
@@ -216,6 +219,10 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
             ingest::run(&ctx, &cfg, &pipeline_cfg, processor, *tail);
         }
         Input::Stdin(stdin) => ingest::run(&ctx, &cfg, &pipeline_cfg, processor, stdin),
+        Input::Network(net) => {
+            ctx.paused = Some(net.pause_flag());
+            ingest::run(&ctx, &cfg, &pipeline_cfg, processor, net);
+        }
     }
     input_done.store(true, Ordering::Relaxed);
     doorbell.ring();
@@ -265,13 +272,20 @@ enum Input {
     Tail(Box<TailSource>),
     /// Stdin.
     Stdin(StdinSource),
+    /// Forward and HTTP listeners.
+    Network(NetworkSource),
 }
 
 fn open_input(
     settings: &RunSettings,
+    runtime: &tokio::runtime::Handle,
     stop: &Arc<AtomicBool>,
     metrics: &Arc<Metrics>,
 ) -> Result<Input, Error> {
+    if let Some(net) = network::start(&settings.inputs, &settings.network, runtime, metrics, stop)?
+    {
+        return Ok(Input::Network(net));
+    }
     let max_line = settings.pipeline.input.max_line_bytes;
     if settings.inputs.iter().any(|i| i == "-") {
         return StdinSource::spawn(max_line, Arc::clone(stop))

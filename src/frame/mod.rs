@@ -31,6 +31,10 @@ pub enum Format {
     Docker,
     /// Fluent Bit JSON records (`{"log":..}` objects or `[time, {..}]` arrays).
     Fluentbit,
+    /// A Fluentd `out_exec` chunk written with `<format> json`: one record object per line, the line in `log`
+    /// (or the record itself when Fluentd already parsed the exporter object). With `replay`, any line that
+    /// cannot be read makes the exit status non-zero, so Fluentd retries the chunk.
+    FluentdJson,
 }
 
 /// A batch of logical lines: ranges into one buffer that holds the physical bytes read and, after them, any
@@ -166,7 +170,7 @@ impl Framer {
             Format::Raw => Framer::Raw,
             Format::Cri => Framer::Cri(CriFramer::default()),
             Format::Docker => Framer::JsonLog(JsonLogFramer::docker()),
-            Format::Fluentbit => Framer::JsonLog(JsonLogFramer::fluentbit()),
+            Format::Fluentbit | Format::FluentdJson => Framer::JsonLog(JsonLogFramer::fluentbit()),
         }
     }
 
@@ -501,7 +505,7 @@ mod proptests {
 
         #[test]
         fn framers_never_panic_on_arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..2000), max in 1usize..64) {
-            for format in [Format::Auto, Format::Raw, Format::Cri, Format::Docker, Format::Fluentbit] {
+            for format in [Format::Auto, Format::Raw, Format::Cri, Format::Docker, Format::Fluentbit, Format::FluentdJson] {
                 let mut f = Framer::new(format);
                 let mut b = LineBatch::new(max);
                 b.buf.extend_from_slice(&data);

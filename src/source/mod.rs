@@ -6,9 +6,13 @@
 //! blocks. See ARCHITECTURE.md ("source", and how to add an input).
 
 pub mod files;
+pub mod forward;
+pub mod http_input;
 pub mod input;
+pub mod network;
 pub mod stdin;
 pub mod tail;
+pub mod tls;
 
 use crate::frame::LineBatch;
 use crate::stats::InputProblem;
@@ -22,10 +26,12 @@ pub enum Stream {
     Input(usize),
     /// A followed file, by content id.
     File(FileId),
+    /// Logical lines already (records received from the network): framed as raw lines whatever `--format`.
+    Records,
 }
 
 /// How far an input is consumed, to acknowledge once the output of everything before it is durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Ack {
     /// A followed file is consumed up to `offset` (acknowledged to its checkpoint).
     FileOffset {
@@ -34,6 +40,9 @@ pub enum Ack {
         /// The offset after the last line of the batch.
         offset: u64,
     },
+    /// A network peer waits for this batch: sent `true` once its records are durable (a Forward `ack`, an
+    /// HTTP 2xx); dropped unsent, the peer sends the batch again.
+    Notify(tokio::sync::oneshot::Sender<bool>),
 }
 
 /// Where a source hands its blocks (implemented by the pipeline, which frames and processes them).

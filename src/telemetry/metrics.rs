@@ -61,6 +61,22 @@ pub struct Metrics {
     pub cidr_reloads: Family<Labels, Counter>,
     /// Filter configuration reloads, by result.
     pub filter_reloads: Family<Labels, Counter>,
+    /// Open connections, per network input.
+    pub net_connections: Family<Labels, Gauge>,
+    /// Connections accepted, per network input.
+    pub net_connections_opened: Family<Labels, Counter>,
+    /// Messages (Forward messages, HTTP requests) accepted, per network input.
+    pub net_messages: Family<Labels, Counter>,
+    /// Records accepted, per network input.
+    pub net_records: Family<Labels, Counter>,
+    /// Bytes received, per network input.
+    pub net_bytes: Family<Labels, Counter>,
+    /// Acknowledgements sent after the records were spooled (Forward acks, HTTP 2xx), per network input.
+    pub net_acks: Family<Labels, Counter>,
+    /// Failed authentications (handshake refusals), per network input and reason.
+    pub net_auth_failures: Family<Labels, Counter>,
+    /// Input rejected (connection closed or request refused), per network input and reason.
+    pub net_rejected: Family<Labels, Counter>,
     ready: AtomicBool,
     failing_sinks: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
@@ -185,6 +201,46 @@ impl Metrics {
                 "Filter configuration reloads, by result",
                 Family::default()
             ),
+            net_connections: reg!(
+                "network_connections",
+                "Open connections, per network input",
+                Family::default()
+            ),
+            net_connections_opened: reg!(
+                "network_connections_opened",
+                "Connections accepted, per network input",
+                Family::default()
+            ),
+            net_messages: reg!(
+                "network_messages",
+                "Messages (Forward messages, HTTP requests) accepted, per network input",
+                Family::default()
+            ),
+            net_records: reg!(
+                "network_records",
+                "Records accepted, per network input",
+                Family::default()
+            ),
+            net_bytes: reg!(
+                "network_bytes",
+                "Bytes received, per network input",
+                Family::default()
+            ),
+            net_acks: reg!(
+                "network_acks",
+                "Acknowledgements sent after spooling (Forward acks, HTTP 2xx), per network input",
+                Family::default()
+            ),
+            net_auth_failures: reg!(
+                "network_auth_failures",
+                "Refused handshakes, per network input and reason",
+                Family::default()
+            ),
+            net_rejected: reg!(
+                "network_rejected",
+                "Input rejected (connection closed or request refused), per network input and reason",
+                Family::default()
+            ),
             registry: r,
             ready: AtomicBool::new(false),
             failing_sinks: std::sync::Mutex::new(Default::default()),
@@ -227,6 +283,33 @@ impl Metrics {
     /// One label.
     pub fn label(key: &'static str, value: &str) -> Labels {
         vec![(key, value.to_owned())]
+    }
+
+    /// Two labels.
+    pub fn labels2(k1: &'static str, v1: &str, k2: &'static str, v2: &str) -> Labels {
+        vec![(k1, v1.to_owned()), (k2, v2.to_owned())]
+    }
+
+    /// Creates every per-input series of a network input at zero.
+    pub fn register_network_input(&self, input: &str) {
+        let l = Self::label("input", input);
+        self.net_connections.get_or_create(&l).set(0);
+        for f in [
+            &self.net_connections_opened,
+            &self.net_messages,
+            &self.net_records,
+            &self.net_bytes,
+            &self.net_acks,
+        ] {
+            f.get_or_create(&l).inc_by(0);
+        }
+    }
+
+    /// Counts rejected network input.
+    pub fn net_reject(&self, input: &str, reason: &str) {
+        self.net_rejected
+            .get_or_create(&Self::labels2("input", input, "reason", reason))
+            .inc();
     }
 
     /// Marks the daemon ready (configuration loaded, pipeline running).
