@@ -267,6 +267,14 @@ pub struct ReplayArgs {
     /// Print the summary as JSON (on stderr) instead of text.
     #[arg(long)]
     pub summary_json: bool,
+    /// Also write a report of the kept flows to FILE: one self-contained HTML page (timeline by drop reason,
+    /// sources × destinations, top destinations/pods/ports/nodes/policies, inputs, filter, skipped lines; no
+    /// network needed to view it), or JSON with the same numbers. Memory stays bounded on any input.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Format of --report: html or json (default: json for a `.json` file name, else html).
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "report")]
+    pub report_format: Option<crate::report::ReportFormat>,
     /// Dead letters of the ADX sink go under this directory.
     #[arg(
         long,

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod output;
 pub mod pipeline;
 pub mod process;
+pub mod report;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -5,6 +5,7 @@ use crate::commands::{enrichment, ExitCode};
 use crate::output::encode::EncodeOptions;
 use crate::pipeline::{self, PipelineConfig};
 use crate::process::{OutputMode, Processor};
+use crate::report;
 use crate::sink::{self, Sink};
 use crate::source::input::InputSpec;
 use crate::stats::{render_summary, BatchStats, InputProblem};
@@ -85,13 +86,25 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
     let mode = OutputMode::Records(EncodeOptions {
         include_flow: !args.no_flow_column,
     });
+    let filter_text = args
+        .report
+        .as_ref()
+        .map(|_| report::describe_filter(&args.filter, observe_flags, &filter));
+    let report_tagger = tagger.clone();
     let mut processor = Processor::new(Arc::new(filter), tagger, mode);
     if args.input.no_prefilter {
         processor = processor.without_prefilter();
     }
+    let cfg = pipeline_config(&args.input);
+    let shards = args
+        .report
+        .as_ref()
+        .map(|_| Arc::new(report::AggregateShards::new(cfg.workers)));
+    if let Some(s) = &shards {
+        processor = processor.with_report(Arc::clone(s));
+    }
     let processor = Arc::new(processor);
     let inputs: Vec<InputSpec> = args.inputs.iter().map(|s| InputSpec::parse(s)).collect();
-    let cfg = pipeline_config(&args.input);
     let total: Option<u64> = inputs.iter().map(InputSpec::size).sum();
     let pb = progress_bar(args.progress, total);
     let raw_bytes = Arc::new(AtomicU64::new(0));
@@ -129,6 +142,35 @@ pub fn replay(args: &ReplayArgs, observe_flags: &[(String, String)]) -> ExitCode
     };
     let elapsed = started.elapsed();
     let input_bytes = raw_bytes.load(Ordering::Relaxed);
+    if let (Some(path), Some(shards)) = (&args.report, &shards) {
+        let ctx = report::RunContext {
+            inputs: inputs.iter().map(|i| (i.name(), i.size())).collect(),
+            filter: filter_text.unwrap_or_default(),
+            cidr_sources: args
+                .enrich
+                .cidr_groups
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            cidr_table: report_tagger.as_ref().map(|t| t.stats()),
+            input_bytes,
+            seconds: elapsed.as_secs_f64(),
+        };
+        let data = report::ReportData::build(
+            &shards.merged(),
+            &outcome.stats,
+            &outcome.problems,
+            &ctx,
+            report_tagger.as_deref(),
+        );
+        let format = args
+            .report_format
+            .unwrap_or_else(|| report::ReportFormat::for_path(path));
+        if let Err(e) = report::write(path, format, &data) {
+            eprintln!("hubble-ingest: report {}: {e}", path.display());
+            return ExitCode::Failure;
+        }
+    }
     if args.summary_json {
         eprintln!(
             "{}",
