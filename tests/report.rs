@@ -175,7 +175,11 @@ fn json_report_holds_the_aggregates() {
             s("api.example.com", 1)
         ]
     );
-    assert!(rows(&t["source_labels"]).contains(&s("k8s:app=<script>alert(1)</script>", 1)));
+    assert!(
+        rows(&t["source_labels"]).contains(&s("k8s:app=<script>alert(1)</script>", 1)),
+        "{}",
+        t["source_labels"]
+    );
     assert!(rows(&t["source_pods"]).contains(&s("shop/web-\"quoted\"&amp;<b>pod</b>", 1)));
     let m = &v["matrix"];
     assert_eq!(

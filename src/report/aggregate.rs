@@ -7,7 +7,7 @@
 //!
 //! Guarantees:
 //! - **Bounded memory, whatever the input.** A [`TopCounter`] holds at most `2 × capacity` keys of at most
-//!   [`MAX_KEY_BYTES`] bytes each; the timeline holds at most [`MAX_BUCKETS`] buckets of at most
+//!   [`MAX_KEY_BYTES`] bytes each; the timeline holds at most [`MAX_BUCKETS`] + 1 buckets of at most
 //!   [`MAX_CATEGORIES`] categories. 10 M kept flows with 10 M distinct keys use the same memory as 10 k.
 //! - **Exact totals.** Every counter's `total` is the exact number of counted values, and
 //!   `sum(counts) + other == total` always holds, so shares and the "other" bucket add up.
@@ -51,7 +51,8 @@ pub const MATRIX_CAPACITY: usize = 4096;
 /// O(1) per value.
 #[derive(Debug, Clone)]
 pub struct TopCounter {
-    map: FastMap<Box<str>, u64>,
+    /// Keys are `String`s (not `Box<str>`) so an evicted key's buffer is reused as is, never reallocated.
+    map: FastMap<String, u64>,
     capacity: usize,
     max_key_bytes: usize,
     total: u64,
@@ -60,7 +61,7 @@ pub struct TopCounter {
     /// Buffers of evicted keys, reused for new keys.
     spare: Vec<String>,
     /// Scratch for pruning (kept to avoid reallocating).
-    prune_buf: Vec<(Box<str>, u64)>,
+    prune_buf: Vec<(String, u64)>,
 }
 
 impl TopCounter {
@@ -93,15 +94,10 @@ impl TopCounter {
             *c += n;
             return;
         }
-        let boxed: Box<str> = match self.spare.pop() {
-            Some(mut s) => {
-                s.clear();
-                s.push_str(&key);
-                s.into_boxed_str()
-            }
-            None => Box::from(key.as_ref()),
-        };
-        self.map.insert(boxed, n);
+        let mut owned = self.spare.pop().unwrap_or_default();
+        owned.clear();
+        owned.push_str(&key);
+        self.map.insert(owned, n);
         if self.map.len() > 2 * self.capacity {
             self.prune();
         }
@@ -130,7 +126,7 @@ impl TopCounter {
             } else {
                 self.other += count;
                 if self.spare.len() < 2 * self.capacity {
-                    self.spare.push(key.into_string());
+                    self.spare.push(key);
                 }
             }
         }
@@ -195,7 +191,7 @@ impl TopCounter {
 
     /// The `n` largest counts, largest first, ties by key.
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<(&str, u64)> = self.map.iter().map(|(k, &c)| (&**k, c)).collect();
+        let mut v: Vec<(&str, u64)> = self.map.iter().map(|(k, &c)| (k.as_str(), c)).collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v.truncate(n);
         v
@@ -203,6 +199,7 @@ impl TopCounter {
 }
 
 /// `s` cut to at most `max` bytes at a character boundary, with `…` appended when cut.
+#[inline]
 fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max {
         return std::borrow::Cow::Borrowed(s);
@@ -238,6 +235,10 @@ pub struct Timeline {
     pub first_ns: Option<i128>,
     /// Latest flow time seen (Unix nanoseconds).
     pub last_ns: Option<i128>,
+    /// The bucket flows are arriving in now (flows come mostly in time order), kept out of the map until the
+    /// next bucket starts: `i64::MIN` when none.
+    cur_start: i64,
+    cur: [u64; MAX_CATEGORIES],
 }
 
 impl Default for Timeline {
@@ -250,6 +251,8 @@ impl Default for Timeline {
             untimed: 0,
             first_ns: None,
             last_ns: None,
+            cur_start: i64::MIN,
+            cur: [0; MAX_CATEGORIES],
         }
     }
 }
@@ -272,17 +275,52 @@ impl Timeline {
 
     /// Counts `n` flows of `category` at `time_ns` (Unix nanoseconds; `None` when the flow has no time).
     pub fn add(&mut self, time_ns: Option<i128>, category: &str, n: u64) {
+        let time = time_ns.map(|t| {
+            (
+                i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX),
+                t,
+            )
+        });
+        self.add_at(time, category, n);
+    }
+
+    /// [`Timeline::add`] with the time as (Unix seconds, Unix nanoseconds), avoiding a 128-bit division.
+    #[inline]
+    pub fn add_at(&mut self, time: Option<(i64, i128)>, category: &str, n: u64) {
         let c = self.category(category);
         self.category_totals[c] += n;
-        let Some(t) = time_ns else {
+        let Some((secs, t)) = time else {
             self.untimed += n;
             return;
         };
-        self.first_ns = Some(self.first_ns.map_or(t, |f| f.min(t)));
-        self.last_ns = Some(self.last_ns.map_or(t, |l| l.max(t)));
-        let secs = i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+        if self.first_ns.is_none_or(|f| t < f) {
+            self.first_ns = Some(t);
+        }
+        if self.last_ns.is_none_or(|l| t > l) {
+            self.last_ns = Some(t);
+        }
         let start = secs.div_euclid(self.width) * self.width;
-        self.buckets.entry(start).or_insert([0; MAX_CATEGORIES])[c] += n;
+        if start != self.cur_start {
+            self.flush();
+            self.cur_start = start;
+        }
+        self.cur[c] += n;
+    }
+
+    /// Moves the current bucket into the map (and widens if the map is over its bound).
+    fn flush(&mut self) {
+        if self.cur_start == i64::MIN {
+            return;
+        }
+        let b = self
+            .buckets
+            .entry(self.cur_start)
+            .or_insert([0; MAX_CATEGORIES]);
+        for (a, c) in b.iter_mut().zip(self.cur) {
+            *a += c;
+        }
+        self.cur = [0; MAX_CATEGORIES];
+        self.cur_start = i64::MIN;
         if self.buckets.len() > MAX_BUCKETS {
             self.widen(next_width(self.width));
         }
@@ -290,6 +328,7 @@ impl Timeline {
 
     /// Re-buckets at `width` seconds (a multiple of the current width), repeating until the bound holds.
     fn widen(&mut self, mut width: i64) {
+        self.flush();
         loop {
             if width <= self.width {
                 return;
@@ -312,7 +351,9 @@ impl Timeline {
 
     /// Adds another timeline (widening to the wider of the two).
     pub fn merge(&mut self, o: &Timeline) {
+        self.flush();
         let mut o = o.clone();
+        o.flush();
         if o.width < self.width {
             o.widen(self.width);
         }
@@ -350,11 +391,12 @@ impl Timeline {
     /// Buckets held now.
     pub fn len(&self) -> usize {
         self.buckets.len()
+            + usize::from(self.cur_start != i64::MIN && !self.buckets.contains_key(&self.cur_start))
     }
 
     /// Whether no timed flow was counted.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
+        self.len() == 0
     }
 
     /// Category names, in first-seen order.
@@ -373,7 +415,8 @@ impl Timeline {
         let width = width.max(self.width);
         let ncat = self.categories.len();
         let mut merged: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
-        for (start, counts) in &self.buckets {
+        let pending = (self.cur_start != i64::MIN).then_some((&self.cur_start, &self.cur));
+        for (start, counts) in self.buckets.iter().chain(pending) {
             let s = start.div_euclid(width) * width;
             let e = merged.entry(s).or_insert_with(|| vec![0; ncat]);
             for (a, c) in e.iter_mut().zip(counts.iter()) {
@@ -408,6 +451,11 @@ fn next_width(w: i64) -> i64 {
 
 /// Parses an RFC 3339 timestamp (`2025-11-25T12:00:01.000007919Z`, `...+02:00`) to Unix nanoseconds.
 pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
+    parse_rfc3339(s).map(|(_, ns)| ns)
+}
+
+/// Parses an RFC 3339 timestamp to (Unix seconds, Unix nanoseconds).
+pub fn parse_rfc3339(s: &str) -> Option<(i64, i128)> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -473,7 +521,7 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86400 + h * 3600 + mi * 60 + se - offset;
-    Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+    Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(nanos)))
 }
 
 /// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC).
@@ -521,8 +569,8 @@ pub struct FlowAggregate {
     pub source_namespaces: TopCounter,
     /// By source pod (`namespace/pod`).
     pub source_pods: TopCounter,
-    /// By source identity label (`k8s:app=web`; namespace-derived and policy-derived labels left out), each
-    /// label once per flow.
+    /// By source label set: the source's identity labels joined by `, ` (`k8s:app=web, k8s:version=v1`;
+    /// labels Cilium derives from the namespace or policy machinery left out).
     pub source_labels: TopCounter,
     /// By destination IP.
     pub destination_ips: TopCounter,
@@ -556,7 +604,8 @@ impl Default for FlowAggregate {
 /// `(a, b)` as one key: `len(a):a` followed by `b`, so no value of `a` can fake the split.
 pub fn pair_key(out: &mut String, a: &str, b: &str) {
     out.clear();
-    let _ = write!(out, "{}:", a.len());
+    out.push_str(itoa::Buffer::new().format(a.len()));
+    out.push(':');
     out.push_str(a);
     out.push_str(b);
 }
@@ -602,7 +651,7 @@ impl FlowAggregate {
             source_workloads: c(),
             source_namespaces: c(),
             source_pods: c(),
-            source_labels: c(),
+            source_labels: TopCounter::with_key_limit(capacity, 2 * MAX_KEY_BYTES),
             destination_ips: c(),
             destination_groups: c(),
             destination_names: c(),
@@ -641,8 +690,8 @@ impl FlowAggregate {
                 .and_then(|c| i32::try_from(c).ok())
                 .and_then(|c| DROP_REASON.name_of(c)),
         };
-        let time = flow.time.as_deref().and_then(parse_rfc3339_ns);
-        self.timeline.add(time, reason.unwrap_or(verdict), 1);
+        let time = flow.time.as_deref().and_then(parse_rfc3339);
+        self.timeline.add_at(time, reason.unwrap_or(verdict), 1);
 
         let (src_ip, dst_ip) = match &flow.ip {
             Some(ip) => (
@@ -675,10 +724,17 @@ impl FlowAggregate {
             _ => self.source_pods.bump("(no pod)"),
         }
         if let Some(e) = src {
-            for l in &e.labels {
-                if !is_derived_label(l) {
-                    self.source_labels.bump(l);
+            self.k_tmp.clear();
+            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
+                if !self.k_tmp.is_empty() {
+                    self.k_tmp.push_str(", ");
                 }
+                self.k_tmp.push_str(l);
+            }
+            if self.k_tmp.is_empty() {
+                self.source_labels.bump("(no labels)");
+            } else {
+                self.source_labels.bump(&self.k_tmp);
             }
         }
 
@@ -988,7 +1044,10 @@ mod tests {
         let mut t = Timeline::default();
         for i in 0..(10 * 1440) {
             t.add(Some(base + i * minute), "POLICY_DENY", 1);
-            assert!(t.len() <= MAX_BUCKETS);
+            assert!(
+                t.len() <= MAX_BUCKETS + 1,
+                "the current bucket is held outside the map"
+            );
         }
         assert!(t.width() > 60);
         let total: u64 = t.series(t.width()).iter().map(|(_, c)| c[0]).sum();
@@ -1053,7 +1112,7 @@ mod tests {
         );
         assert_eq!(a.source_namespaces.get("ns0"), 10);
         assert_eq!(a.source_pods.get("ns1/p3"), 1);
-        assert_eq!(a.source_labels.total(), 0);
+        assert_eq!(a.source_labels.top(5), vec![("(no labels)", 20)]);
         assert_eq!(a.destination_ips.get("203.0.113.0"), 4);
         assert_eq!(a.destination_names.get("api.example.com"), 20);
         assert_eq!(a.destinations.get("api.example.com"), 20);

@@ -255,7 +255,7 @@ pub struct Tables {
     pub source_namespaces: Table,
     /// By source pod.
     pub source_pods: Table,
-    /// By source identity label.
+    /// By source label set (identity labels, namespace- and policy-derived ones left out).
     pub source_labels: Table,
     /// By protocol and destination port.
     pub ports: Table,
