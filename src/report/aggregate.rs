@@ -578,16 +578,15 @@ pub struct FlowAggregate {
     pub destination_groups: TopCounter,
     /// By destination FQDN (`destination_names`; a flow with several names counts once per name).
     pub destination_names: TopCounter,
-    /// By destination (`namespace/pod` inside the cluster, else the CIDR groups, else the FQDN, else the IP):
-    /// the columns of the matrix.
-    pub destinations: TopCounter,
     /// By protocol and destination port (`TCP/443`, `ICMPv4 type 8`).
     pub ports: TopCounter,
     /// By node.
     pub nodes: TopCounter,
     /// By denying policy list: `E` or `I` (egress/ingress) followed by the raw `*_denied_by` JSON.
     pub policies: TopCounter,
-    /// By (source workload, destination) pair, keyed by [`pair_key`].
+    /// By (source workload, destination) pair, keyed by [`pair_key`]. The destination is the in-cluster
+    /// `namespace/workload`, else the CIDR groups, else the first FQDN, else the IP (the matrix columns, whose
+    /// totals are summed from these pairs).
     pub matrix: TopCounter,
     k_source: String,
     k_column: String,
@@ -655,7 +654,6 @@ impl FlowAggregate {
             destination_ips: c(),
             destination_groups: c(),
             destination_names: c(),
-            destinations: c(),
             ports: c(),
             nodes: c(),
             policies: TopCounter::with_key_limit(capacity, MAX_POLICY_KEY_BYTES),
@@ -776,7 +774,6 @@ impl FlowAggregate {
         } else {
             endpoint_fallback(&mut self.k_column, dst, dst_ip);
         }
-        self.destinations.bump(&self.k_column);
         pair_key(&mut self.k_tmp, &self.k_source, &self.k_column);
         self.matrix.bump(&self.k_tmp);
 
@@ -826,7 +823,7 @@ impl FlowAggregate {
         }
     }
 
-    fn counters(&self) -> [&TopCounter; 13] {
+    fn counters(&self) -> [&TopCounter; 12] {
         [
             &self.verdicts,
             &self.source_labels,
@@ -836,7 +833,6 @@ impl FlowAggregate {
             &self.destination_ips,
             &self.destination_groups,
             &self.destination_names,
-            &self.destinations,
             &self.ports,
             &self.nodes,
             &self.policies,
@@ -844,7 +840,7 @@ impl FlowAggregate {
         ]
     }
 
-    fn counters_mut(&mut self) -> [&mut TopCounter; 13] {
+    fn counters_mut(&mut self) -> [&mut TopCounter; 12] {
         [
             &mut self.verdicts,
             &mut self.source_labels,
@@ -854,7 +850,6 @@ impl FlowAggregate {
             &mut self.destination_ips,
             &mut self.destination_groups,
             &mut self.destination_names,
-            &mut self.destinations,
             &mut self.ports,
             &mut self.nodes,
             &mut self.policies,
@@ -1115,7 +1110,6 @@ mod tests {
         assert_eq!(a.source_labels.top(5), vec![("(no labels)", 20)]);
         assert_eq!(a.destination_ips.get("203.0.113.0"), 4);
         assert_eq!(a.destination_names.get("api.example.com"), 20);
-        assert_eq!(a.destinations.get("api.example.com"), 20);
         assert_eq!(a.ports.top(5), vec![("TCP/443", 20)]);
         assert_eq!(a.nodes.top(5), vec![("c/n1", 20)]);
         assert_eq!(a.verdicts.top(5), vec![("DROPPED", 20)]);

@@ -433,14 +433,20 @@ impl ReportData {
             .into_iter()
             .map(|(k, _)| k.to_owned())
             .collect();
-        let destinations: Vec<String> = agg
-            .destinations
+        let pairs = agg.matrix.top(usize::MAX);
+        let mut columns = TopCounter::new(agg.matrix.capacity());
+        for &(k, n) in &pairs {
+            if let Some((_, d)) = split_pair_key(k) {
+                columns.add(d, n);
+            }
+        }
+        let destinations: Vec<String> = columns
             .top(MATRIX_SIZE)
             .into_iter()
             .map(|(k, _)| k.to_owned())
             .collect();
         let mut counts = vec![vec![0u64; destinations.len()]; sources.len()];
-        for (k, n) in agg.matrix.top(usize::MAX) {
+        for (k, n) in pairs {
             if let Some((s, d)) = split_pair_key(k) {
                 if let (Some(i), Some(j)) = (
                     sources.iter().position(|x| x == s),
