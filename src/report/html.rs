@@ -164,8 +164,8 @@ fn render_into(o: &mut String, d: &ReportData) -> fmt::Result {
     table(
         o,
         "source-labels",
-        "Top source labels",
-        "label",
+        "Top source label sets",
+        "identity labels (namespace- and policy-derived left out)",
         &t.source_labels,
         d.kept_flows,
     )?;
