@@ -11,6 +11,13 @@
 //! events — and, at `--kept-share`, egress policy-deny drops (what the default filter keeps). Kept flows go to
 //! destinations inside 203.0.113.0/24, 198.51.100.0/24, 192.0.2.0/24 and 2001:db8::/32 half of the time, so
 //! the `cidr-groups` output (which always includes those) tags them. Deterministic for a given `--seed`.
+//!
+//! `--shape realistic` (the default) writes flows with the size and shape of real exporter output (compare
+//! captures of `hubble observe -o json` / the exporter file): 5–8 labels per endpoint, workloads, node labels,
+//! ethernet, `file`, policy fields, `destination_names` on a share of world destinations, DNS and HTTP L7
+//! records, IPv6, ICMP, and `egress_denied_by` with policy labels; sources come from a fixed pool of pods, as
+//! in a real cluster. The mean kept-flow line is about 1.5 KB (real captures: 1.2–1.6 KB). `--shape compact` writes the smaller, simpler
+//! flows earlier benchmarks used (about 0.9 KB per kept flow).
 
 use std::io::{self, BufWriter, Write};
 
@@ -50,6 +57,7 @@ struct Opts {
     kept_share: f64,
     format: Format,
     seed: u64,
+    realistic: bool,
 }
 
 fn main() {
@@ -57,7 +65,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("logs") => logs(&args[1..]),
         Some("cidr-groups") => cidr_groups(&args[1..]),
-        _ => Err("usage: gen-flows logs [--bytes N|--lines N] [--flow-share F] [--kept-share F] [--format raw|cri|docker] [--seed N]\n       gen-flows cidr-groups [--prefixes N] [--groups N] [--seed N]".to_owned()),
+        _ => Err("usage: gen-flows logs [--bytes N|--lines N] [--flow-share F] [--kept-share F] [--format raw|cri|docker] [--shape realistic|compact] [--seed N]\n       gen-flows cidr-groups [--prefixes N] [--groups N] [--seed N]".to_owned()),
     };
     if let Err(e) = result {
         eprintln!("gen-flows: {e}");
@@ -107,6 +115,11 @@ fn logs(args: &[String]) -> Result<(), String> {
         },
         seed: flag(args, "--seed")
             .map_or(Ok(1), |s| s.parse().map_err(|_| "bad --seed".to_owned()))?,
+        realistic: match flag(args, "--shape").unwrap_or("realistic") {
+            "realistic" => true,
+            "compact" => false,
+            f => return Err(format!("unknown --shape {f}")),
+        },
     };
     if opts.bytes.is_none() && opts.lines.is_none() {
         return Err("give --bytes or --lines".into());
@@ -123,16 +136,29 @@ fn logs(args: &[String]) -> Result<(), String> {
         if opts.lines.is_some_and(|l| n >= l) || opts.bytes.is_some_and(|b| written >= b) {
             break;
         }
-        let ts_ns = start_ns + n * 1_000_017;
+        // Realistic runs span about an hour per 250k lines, compact ones about four minutes.
+        let ts_ns = start_ns
+            + n * if opts.realistic {
+                15_000_017
+            } else {
+                1_000_017
+            };
         line.clear();
         let r = rng.next() as f64 / u64::MAX as f64;
+        let flow_line = if opts.realistic {
+            realistic_flow_line
+        } else {
+            flow_line
+        };
         if r < opts.kept_share {
             flow_line(&mut rng, &mut line, ts_ns, Kind::EgressPolicyDeny);
         } else if r < opts.flow_share.max(opts.kept_share) {
             let k = match rng.below(100) {
                 0..=54 => Kind::Trace,
                 55..=69 => Kind::PolicyVerdict,
-                70..=79 => Kind::Dns,
+                70..=74 => Kind::Dns,
+                75..=79 if opts.realistic => Kind::Http,
+                75..=79 => Kind::Dns,
                 80..=89 => Kind::OtherDrop,
                 90..=97 => Kind::IngressPolicyDeny,
                 _ => Kind::Lost,
@@ -211,6 +237,7 @@ enum Kind {
     Trace,
     PolicyVerdict,
     Dns,
+    Http,
     Lost,
 }
 
@@ -359,7 +386,7 @@ fn flow_line(rng: &mut Rng, s: &mut String, ts_ns: u64, kind: Kind) {
             r#","drop_reason":133,"drop_reason_desc":"POLICY_DENIED""#,
         ),
         Kind::PolicyVerdict => ("FORWARDED", 5, 0, "EGRESS", r#","policy_match_type":2"#),
-        Kind::Trace | Kind::Dns | Kind::Lost => (
+        Kind::Trace | Kind::Dns | Kind::Http | Kind::Lost => (
             "FORWARDED",
             4,
             0,
@@ -391,6 +418,289 @@ fn flow_line(rng: &mut Rng, s: &mut String, ts_ns: u64, kind: Kind) {
         ipv = if v6 { "IPv6" } else { "IPv4" },
         sid = 100 + rng.below(3000),
         sident = 10000 + rng.below(60000),
+    );
+}
+
+const TEAMS: &[&str] = &["platform", "payments", "growth", "data", "sre"];
+const WORLD_NAMES: &[&str] = &[
+    "api.stripe.com",
+    "login.microsoftonline.com",
+    "storage.googleapis.com",
+    "github.com",
+    "registry-1.docker.io",
+    "pypi.org",
+    "telemetry.example-vendor.io",
+    "s3.eu-west-1.amazonaws.com",
+];
+const POLICIES: &[(&str, &str, &str)] = &[
+    ("deny-geo-egress", "", "CiliumClusterwideNetworkPolicy"),
+    ("default-deny-egress", "payments", "CiliumNetworkPolicy"),
+    (
+        "restrict-world-egress",
+        "",
+        "CiliumClusterwideNetworkPolicy",
+    ),
+    ("lockdown", "batch", "CiliumNetworkPolicy"),
+];
+
+/// A pod from a fixed pool of 600 (namespace, app, replica-set hash, pod suffix), as in a real cluster.
+fn pool_pod(rng: &mut Rng) -> (usize, &'static str, &'static str, String) {
+    let i = rng.below(600) as usize;
+    let ns = NAMESPACES[i % NAMESPACES.len()];
+    let app = REALISTIC_APPS[(i / NAMESPACES.len()) % REALISTIC_APPS.len()];
+    let mut h = Rng(i as u64 * 7919 + 17);
+    let pod = format!(
+        "{app}-{:08x}{:02x}-{:05x}",
+        h.next() as u32,
+        h.below(256),
+        h.below(1 << 20)
+    );
+    (i, ns, app, pod)
+}
+
+const REALISTIC_APPS: &[&str] = &[
+    "api",
+    "worker",
+    "frontend",
+    "cron",
+    "exporter",
+    "gateway",
+    "ledger",
+    "notifier",
+    "search",
+    "auth",
+    "billing",
+    "scheduler",
+];
+
+/// An endpoint object with 5–8 labels, a workload and (in-cluster) IDs, as Cilium writes it.
+fn realistic_endpoint(rng: &mut Rng, s: &mut String, idx: usize, ns: &str, app: &str, pod: &str) {
+    use std::fmt::Write as _;
+    let team = TEAMS[idx % TEAMS.len()];
+    let all = [
+        format!("k8s:app={app}"),
+        format!("k8s:version=v{}", 1 + idx % 3),
+        format!("k8s:app.kubernetes.io/name={app}"),
+        format!("k8s:io.kubernetes.pod.namespace={ns}"),
+        "k8s:io.cilium.k8s.policy.cluster=aks-prod".to_owned(),
+        format!("k8s:io.cilium.k8s.policy.serviceaccount={app}"),
+        format!(
+            "k8s:pod-template-hash={}",
+            &pod[pod.len().saturating_sub(16)..pod.len() - 6]
+        ),
+        format!("k8s:io.cilium.k8s.namespace.labels.team={team}"),
+        format!("k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name={ns}"),
+        format!("k8s:app.kubernetes.io/part-of={team}"),
+    ];
+    let n = 5 + idx % 4;
+    let _ = write!(
+        s,
+        r#"{{"ID":{},"identity":{},"cluster_name":"aks-prod","namespace":"{ns}","labels":["#,
+        100 + idx * 7 % 3000,
+        10000 + idx * 131 % 60000
+    );
+    for (i, l) in all.iter().take(n).enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('"');
+        s.push_str(l);
+        s.push('"');
+    }
+    let _ = write!(
+        s,
+        r#"],"pod_name":"{pod}","workloads":[{{"name":"{app}","kind":"{}"}}]}}"#,
+        if rng.chance(0.9) {
+            "Deployment"
+        } else {
+            "StatefulSet"
+        }
+    );
+}
+
+/// A flow shaped like real exporter output (see the module docs).
+fn realistic_flow_line(rng: &mut Rng, s: &mut String, ts_ns: u64, kind: Kind) {
+    use std::fmt::Write as _;
+    let ts = rfc3339(ts_ns);
+    let node_i = rng.below(NODES.len() as u64) as usize;
+    let node = NODES[node_i];
+    if kind == Kind::Lost {
+        let _ = write!(
+            s,
+            r#"{{"lost_events":{{"source":"PERF_EVENT_RING_BUFFER","num_events_lost":"{}","cpu":{}}},"node_name":"aks-prod/{node}","time":"{ts}"}}"#,
+            1 + rng.below(500),
+            rng.below(4),
+        );
+        return;
+    }
+    let (src_i, ns, app, pod) = pool_pod(rng);
+    let v6 = rng.chance(0.1);
+    let src_ip = if v6 {
+        format!("fd00:10:244:{}::{:x}", src_i % 8, 2 + src_i % 250)
+    } else {
+        format!("10.244.{}.{}", src_i % 8, 2 + src_i % 250)
+    };
+    let icmp = matches!(kind, Kind::EgressPolicyDeny | Kind::Trace) && rng.chance(0.05);
+    let world = match kind {
+        Kind::EgressPolicyDeny => rng.chance(0.7),
+        Kind::Dns => false,
+        _ => rng.chance(0.3),
+    };
+    let mut dst_ep = String::with_capacity(700);
+    let mut dst_names = String::new();
+    let dst_ip;
+    if world {
+        dst_ip = world_ip(rng, v6);
+        dst_ep.push_str(r#"{"identity":2,"labels":["reserved:world"]}"#);
+        if rng.chance(0.4) {
+            let _ = write!(
+                dst_names,
+                r#","destination_names":["{}"]"#,
+                rng.pick(WORLD_NAMES)
+            );
+        }
+    } else {
+        let (di, dns, dapp, dpod) = if kind == Kind::Dns {
+            (
+                7usize,
+                "kube-system",
+                "coredns",
+                "coredns-5d78c9869d-8xk2p".to_owned(),
+            )
+        } else {
+            pool_pod(rng)
+        };
+        dst_ip = if v6 {
+            format!("fd00:10:244:{}::{:x}", di % 8, 2 + di % 250)
+        } else {
+            format!("10.244.{}.{}", di % 8, 2 + di % 250)
+        };
+        realistic_endpoint(rng, &mut dst_ep, di, dns, dapp, &dpod);
+    }
+    let sport = 32768 + rng.below(28000);
+    let dport = *[443u64, 443, 443, 80, 5432, 6379, 8080, 9092]
+        .get(rng.below(8) as usize)
+        .unwrap_or(&443);
+    let l4 = if icmp {
+        if v6 {
+            r#"{"ICMPv6":{"type":128}}"#.to_owned()
+        } else {
+            r#"{"ICMPv4":{"type":8}}"#.to_owned()
+        }
+    } else if kind == Kind::Dns || (kind == Kind::EgressPolicyDeny && rng.chance(0.1)) {
+        format!(r#"{{"UDP":{{"source_port":{sport},"destination_port":53}}}}"#)
+    } else {
+        format!(
+            r#"{{"TCP":{{"source_port":{sport},"destination_port":{dport},"flags":{{"SYN":true}}}}}}"#
+        )
+    };
+    let (verdict, etype, sub, dir, mut extra) = match kind {
+        Kind::EgressPolicyDeny => {
+            let (name, pns, pkind) = POLICIES[rng.below(POLICIES.len() as u64) as usize];
+            let ns_field = if pns.is_empty() {
+                String::new()
+            } else {
+                format!(r#""namespace":"{pns}","#)
+            };
+            (
+                "DROPPED",
+                1,
+                181,
+                "EGRESS",
+                format!(
+                    r#","drop_reason":181,"file":{{"name":"bpf_lxc.c","line":{}}},"policy_match_type":0,"drop_reason_desc":"POLICY_DENY","egress_denied_by":[{{"name":"{name}",{ns_field}"labels":["k8s:io.cilium.k8s.policy.name={name}"],"revision":"{}","kind":"{pkind}"}}]"#,
+                    1500 + rng.below(200),
+                    10 + rng.below(90)
+                ),
+            )
+        }
+        Kind::IngressPolicyDeny => (
+            "DROPPED",
+            1,
+            181,
+            "INGRESS",
+            r#","drop_reason":181,"file":{"name":"bpf_lxc.c","line":2092},"drop_reason_desc":"POLICY_DENY","ingress_denied_by":[{"name":"deny-ingress","namespace":"payments","labels":["k8s:io.cilium.k8s.policy.name=deny-ingress"],"revision":"7","kind":"CiliumNetworkPolicy"}]"#.to_owned(),
+        ),
+        Kind::OtherDrop => (
+            "DROPPED",
+            1,
+            133,
+            "EGRESS",
+            r#","drop_reason":133,"file":{"name":"bpf_lxc.c","line":1012},"drop_reason_desc":"POLICY_DENIED""#.to_owned(),
+        ),
+        Kind::PolicyVerdict => (
+            "FORWARDED",
+            5,
+            0,
+            "EGRESS",
+            r#","policy_match_type":2"#.to_owned(),
+        ),
+        Kind::Trace | Kind::Dns | Kind::Http | Kind::Lost => (
+            "FORWARDED",
+            4,
+            0,
+            if rng.chance(0.5) { "EGRESS" } else { "INGRESS" },
+            r#","trace_observation_point":"TO_STACK","trace_reason":"ESTABLISHED","is_reply":false"#.to_owned(),
+        ),
+    };
+    let (etype, l7, summary) = match kind {
+        Kind::Dns => (
+            129,
+            format!(
+                r#","Type":"L7","l7":{{"type":"REQUEST","latency_ns":"0","dns":{{"query":"{}.{}.svc.cluster.local.","qtypes":["A"],"observation_source":"proxy"}}}}"#,
+                rng.pick(REALISTIC_APPS),
+                rng.pick(NAMESPACES)
+            ),
+            "DNS Query A".to_owned(),
+        ),
+        Kind::Http => (
+            129,
+            format!(
+                r#","Type":"L7","l7":{{"type":"RESPONSE","latency_ns":"{}","http":{{"code":200,"method":"GET","url":"http://{dst_ip}:8080/api/v1/items?page={}","protocol":"HTTP/1.1","headers":[{{"key":"Accept","value":"application/json"}},{{"key":"User-Agent","value":"Go-http-client/1.1"}},{{"key":"X-Request-Id","value":"{}"}}]}}}}"#,
+                100_000 + rng.below(9_000_000),
+                rng.below(50),
+                uuid(rng)
+            ),
+            "HTTP/1.1 200 GET".to_owned(),
+        ),
+        _ => (
+            etype,
+            r#","Type":"L3_L4""#.to_owned(),
+            if icmp {
+                if v6 {
+                    "ICMPv6 EchoRequest"
+                } else {
+                    "ICMPv4 EchoRequest"
+                }
+                .to_owned()
+            } else {
+                "TCP Flags: SYN".to_owned()
+            },
+        ),
+    };
+    if sub == 0 && kind != Kind::PolicyVerdict {
+        extra.push_str(r#","interface":{"index":12,"name":"lxc8f1e2d3c4b5a"}"#);
+    }
+    let sub_field = if sub != 0 {
+        format!(r#","sub_type":{sub}"#)
+    } else {
+        String::new()
+    };
+    let mut src_ep = String::with_capacity(700);
+    realistic_endpoint(rng, &mut src_ep, src_i, ns, app, &pod);
+    let pool = if node_i == 2 {
+        "nodepool2"
+    } else {
+        "nodepool1"
+    };
+    let _ = write!(
+        s,
+        r#"{{"flow":{{"time":"{ts}","uuid":"{uuid}","verdict":"{verdict}","ethernet":{{"source":"62:6b:d0:a4:c5:{m1:02x}","destination":"6e:d0:ea:78:fc:{m2:02x}"}},"IP":{{"source":"{src_ip}","destination":"{dst_ip}","ipVersion":"{ipv}"}},"l4":{l4},"source":{src_ep},"destination":{dst_ep}{l7},"node_name":"aks-prod/{node}","node_labels":["agentpool={pool}","kubernetes.io/os=linux","topology.kubernetes.io/zone=westeurope-{zone}"]{dst_names},"event_type":{{"type":{etype}{sub_field}}},"traffic_direction":"{dir}"{extra},"Summary":"{summary}"}},"node_name":"aks-prod/{node}","time":"{ts}"}}"#,
+        uuid = uuid(rng),
+        m1 = rng.below(256),
+        m2 = rng.below(256),
+        ipv = if v6 { "IPv6" } else { "IPv4" },
+        zone = 1 + node_i % 3,
     );
 }
 

@@ -26,6 +26,21 @@ if command -v python3 >/dev/null 2>&1; then
   export HUBBLE_INGEST_TEST_PYTHON="$PWD/.cache/pyenv/bin/python"
 fi
 
+# The report test (tests/report.rs) opens the HTML report in headless Chromium: Debian's `chromium` package.
+# Install it when it is missing and apt-get exists (quietly; the log goes to target/). The test says loudly
+# when it cannot run Chromium and then skips only its browser part.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "== chromium (headless browser for the HTML report test)"
+  mkdir -p target
+  as_root=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then as_root="sudo -n"; fi
+  if ! { $as_root apt-get -qq update \
+      && DEBIAN_FRONTEND=noninteractive $as_root apt-get -y -qq -o DPkg::Lock::Timeout=300 \
+        install --no-install-recommends chromium; } >target/apt-chromium.log 2>&1; then
+    echo "WARNING: could not install chromium (see target/apt-chromium.log); the report test will skip its browser part" >&2
+  fi
+fi
+
 echo "== cargo test (workspace)"
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc

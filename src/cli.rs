@@ -339,6 +339,14 @@ pub struct ReplayArgs {
     /// Print the summary as JSON (on stderr) instead of text.
     #[arg(long)]
     pub summary_json: bool,
+    /// Also write a report of the kept flows to FILE: one self-contained HTML page (timeline by drop reason,
+    /// sources × destinations, top destinations/pods/ports/nodes/policies, inputs, filter, skipped lines; no
+    /// network needed to view it), or JSON with the same numbers. Memory stays bounded on any input.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Format of --report: html or json (default: json for a `.json` file name, else html).
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "report")]
+    pub report_format: Option<ReportFormatArg>,
     /// Dead letters of the ADX sink go under this directory.
     #[arg(
         long,
@@ -397,6 +405,15 @@ pub enum ProgressMode {
     Always,
     /// Never.
     Never,
+}
+
+/// `--report-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    /// One self-contained HTML page (inline CSS and SVG, no script).
+    Html,
+    /// The same aggregates as JSON, for scripts.
+    Json,
 }
 
 /// Input framing, as chosen on the command line.

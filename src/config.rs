@@ -394,6 +394,14 @@ pub fn replay_settings(
             (&a.sinks, &a.adx, &a.state_dir),
             a.no_flow_column,
         )?,
+        report: a.report.clone().map(|path| {
+            let format = match a.report_format {
+                Some(crate::cli::ReportFormatArg::Html) => crate::settings::ReportFormat::Html,
+                Some(crate::cli::ReportFormatArg::Json) => crate::settings::ReportFormat::Json,
+                None => crate::settings::ReportFormat::for_path(&path),
+            };
+            (path, format)
+        }),
         progress: match a.progress {
             ProgressMode::Never => false,
             ProgressMode::Always => true,

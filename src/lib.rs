@@ -22,6 +22,7 @@ pub mod frame;
 pub mod pipeline;
 pub mod process;
 pub mod record;
+pub mod report;
 pub mod retry;
 pub mod settings;
 pub mod sink;

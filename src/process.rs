@@ -8,6 +8,7 @@
 use crate::enrich::{enrich, Enrichment};
 use crate::frame::LineBatch;
 use crate::record::encode::{encode_flow, EncodeOptions};
+use crate::report::AggregateShards;
 use crate::stats::{bump, BatchStats};
 use hubble_cidr::PrefixTable;
 use hubble_flow::enums::DROP_REASON;
@@ -33,6 +34,8 @@ pub struct Processor {
     tagger: Option<Arc<PrefixTable>>,
     mode: OutputMode,
     use_prefilter: bool,
+    /// Per-worker report aggregates (`replay --report`), fed every kept flow.
+    report: Option<Arc<AggregateShards>>,
 }
 
 impl Processor {
@@ -45,6 +48,7 @@ impl Processor {
             tagger,
             mode,
             use_prefilter: true,
+            report: None,
         }
     }
 
@@ -55,10 +59,20 @@ impl Processor {
         self
     }
 
+    /// Also feeds every kept flow to `shards` (the report's aggregation; one shard per worker thread).
+    pub fn with_report(mut self, shards: Arc<AggregateShards>) -> Self {
+        self.report = Some(shards);
+        self
+    }
+
     /// Processes every logical line of `batch`, appending output to `out` and counting into `stats`.
     pub fn process(&self, batch: &LineBatch, out: &mut Vec<u8>, stats: &mut BatchStats) {
         stats.frame.add(&batch.counts);
         let start_len = out.len();
+        let mut report = self
+            .report
+            .as_deref()
+            .map(AggregateShards::for_current_thread);
         for line in batch.iter() {
             stats.lines += 1;
             if self.use_prefilter && !self.prefilter.may_keep(line) {
@@ -101,6 +115,9 @@ impl Processor {
                         };
                         stats.kept_flows += 1;
                         self.aggregate(flow, &tags, stats);
+                        if let Some(r) = report.as_mut() {
+                            r.add_flow(flow, node_name.as_deref(), &tags);
+                        }
                         encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
                     }
                     OutputMode::Passthrough => {

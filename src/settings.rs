@@ -166,6 +166,25 @@ pub struct PipelineSettings {
     pub record: RecordSettings,
 }
 
+/// Report file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// One self-contained HTML page (inline CSS and SVG, no script).
+    Html,
+    /// The same aggregates as JSON, for scripts.
+    Json,
+}
+
+impl ReportFormat {
+    /// The format a report path implies when `--report-format` is not given (`.json` → JSON, else HTML).
+    pub fn for_path(path: &std::path::Path) -> ReportFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => ReportFormat::Json,
+            _ => ReportFormat::Html,
+        }
+    }
+}
+
 /// `replay`.
 #[derive(Debug, Clone)]
 pub struct ReplaySettings {
@@ -173,6 +192,8 @@ pub struct ReplaySettings {
     pub inputs: Vec<String>,
     /// Processing and sinks.
     pub pipeline: PipelineSettings,
+    /// `--report`: where to write the report of the kept flows, and in which format.
+    pub report: Option<(PathBuf, ReportFormat)>,
     /// Progress bar on stderr.
     pub progress: bool,
     /// Summary as JSON.

@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::pipeline::{self, Event, PipelineConfig};
 use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
+use crate::report;
 use crate::settings::{FilterCommandSettings, InputSettings, ReplaySettings};
 use crate::sink::{self, Sink};
 use crate::source::files::FileSource;
@@ -58,10 +59,14 @@ fn processor(
     tagger: Option<Arc<PrefixTable>>,
     mode: OutputMode,
     input: &InputSettings,
+    report: Option<Arc<report::AggregateShards>>,
 ) -> Arc<ArcSwap<Processor>> {
     let mut p = Processor::new(Arc::clone(filter), tagger, mode);
     if !input.prefilter {
         p = p.without_prefilter();
+    }
+    if let Some(r) = report {
+        p = p.with_report(r);
     }
     Arc::new(ArcSwap::from_pointee(p))
 }
@@ -85,19 +90,28 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     let mode = OutputMode::Records(EncodeOptions {
         include_flow: settings.pipeline.record.include_flow,
     });
+    let cfg = pipeline_config(&settings.pipeline.input);
+    // `--report`: one aggregation shard per worker, fed every kept flow.
+    let shards = settings
+        .report
+        .as_ref()
+        .map(|_| Arc::new(report::AggregateShards::new(cfg.workers)));
+    let report_tagger = tagger.clone();
     let processor = processor(
         &settings.pipeline.filter_set,
         tagger,
         mode,
         &settings.pipeline.input,
+        shards.clone(),
     );
     let inputs: Vec<InputSpec> = settings
         .inputs
         .iter()
         .map(|s| InputSpec::parse(s))
         .collect();
-    let cfg = pipeline_config(&settings.pipeline.input);
     let total: Option<u64> = inputs.iter().map(InputSpec::size).sum();
+    let input_names: Vec<(String, Option<u64>)> =
+        inputs.iter().map(|i| (i.name(), i.size())).collect();
     let pb = progress_bar(settings.progress, total);
     let raw_bytes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -125,6 +139,34 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     };
     let elapsed = started.elapsed();
     let input_bytes = raw_bytes.load(Ordering::Relaxed);
+    if let (Some((path, format)), Some(shards)) = (&settings.report, &shards) {
+        let ctx = report::RunContext {
+            inputs: input_names,
+            filter: report::describe_filter(
+                &settings.pipeline.filter,
+                &settings.pipeline.filter_set,
+            ),
+            cidr_sources: settings
+                .pipeline
+                .enrich
+                .cidr_groups
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            cidr_table: report_tagger.as_ref().map(|t| t.stats()),
+            input_bytes,
+            seconds: elapsed.as_secs_f64(),
+        };
+        let data = report::ReportData::build(
+            &shards.merged(),
+            &outcome.stats,
+            &outcome.problems,
+            &ctx,
+            report_tagger.as_deref(),
+        );
+        report::write(path, *format, &data)
+            .map_err(|e| Error::runtime(&format!("report {}", path.display()), e))?;
+    }
     if settings.summary_json {
         eprintln!(
             "{}",
@@ -232,6 +274,7 @@ pub fn filter(settings: &FilterCommandSettings) -> Result<(), Error> {
         None,
         OutputMode::Passthrough,
         &settings.input,
+        None,
     );
     let inputs: Vec<InputSpec> = settings
         .inputs

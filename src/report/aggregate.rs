@@ -1,0 +1,1150 @@
+//! Streaming, bounded aggregation of kept flows for `replay --report`.
+//!
+//! [`FlowAggregate`] owns everything the report shows about kept flows: a [`Timeline`] of flows per time bucket
+//! stacked by drop reason (or verdict), and [`TopCounter`]s for source workloads, namespaces and pods,
+//! destination IPs, CIDR groups and FQDNs, ports and protocols, nodes, denying policies, and the source ×
+//! destination matrix. It is fed one decoded flow at a time on the worker threads and merged at the end.
+//!
+//! Guarantees:
+//! - **Bounded memory, whatever the input.** A [`TopCounter`] holds at most `2 × capacity` keys of at most
+//!   [`MAX_KEY_BYTES`] bytes each; the timeline holds at most [`MAX_BUCKETS`] + 1 buckets of at most
+//!   [`MAX_CATEGORIES`] categories. 10 M kept flows with 10 M distinct keys use the same memory as 10 k.
+//! - **Exact totals.** Every counter's `total` is the exact number of counted values, and
+//!   `sum(counts) + other == total` always holds, so shares and the "other" bucket add up.
+//! - **Known error.** Counts are exact while a counter has seen at most `2 × capacity` distinct keys. Beyond
+//!   that it is a Misra–Gries summary: a shown count is at most [`TopCounter::max_error`] below the true count
+//!   (never above), `max_error ≤ total / (capacity + 1)`, and every key with more than that many flows is kept.
+//! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
+//!   buffer; a new key reuses the buffer of an evicted one; hashing is foldhash.
+
+use crate::enrich::Enrichment;
+use hubble_flow::enums::{DROP_REASON, VERDICT};
+use hubble_flow::flow::{Endpoint, Flow};
+use hubble_flow::json::EnumValue;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
+/// with `…`.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Longest denying-policy key (the raw `*_denied_by` JSON), in bytes.
+pub const MAX_POLICY_KEY_BYTES: usize = 2048;
+/// Most timeline buckets held; more widen the buckets (see [`Timeline`]).
+pub const MAX_BUCKETS: usize = 2048;
+/// Most stack categories in the timeline; further ones are counted as [`OTHER_CATEGORY`].
+pub const MAX_CATEGORIES: usize = 12;
+/// The timeline category for flows beyond [`MAX_CATEGORIES`].
+pub const OTHER_CATEGORY: &str = "(other)";
+/// Default number of keys a [`TopCounter`] keeps after pruning.
+pub const DEFAULT_CAPACITY: usize = 1024;
+/// Capacity of the source × destination pair counter.
+pub const MATRIX_CAPACITY: usize = 4096;
+
+/// A bounded frequency summary of string keys (Misra–Gries with batched decrements).
+///
+/// Up to `2 × capacity` keys are counted exactly. When a new key would exceed that, the counter subtracts the
+/// `(capacity + 1)`-th largest count `c` from every key and drops the keys left at zero or below; what was
+/// subtracted goes to [`TopCounter::other`], and `c` adds to [`TopCounter::max_error`]. Amortised cost is
+/// O(1) per value.
+#[derive(Debug, Clone)]
+pub struct TopCounter {
+    /// Keys are `String`s (not `Box<str>`) so an evicted key's buffer is reused as is, never reallocated.
+    map: FastMap<String, u64>,
+    capacity: usize,
+    max_key_bytes: usize,
+    total: u64,
+    other: u64,
+    max_error: u64,
+    /// Buffers of evicted keys, reused for new keys.
+    spare: Vec<String>,
+    /// Scratch for pruning (kept to avoid reallocating).
+    prune_buf: Vec<(String, u64)>,
+}
+
+impl TopCounter {
+    /// A counter keeping at least the `capacity` most frequent keys.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_key_limit(capacity, MAX_KEY_BYTES)
+    }
+
+    /// A counter whose keys are cut to `max_key_bytes`.
+    pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
+        let capacity = capacity.max(1);
+        TopCounter {
+            map: FastMap::with_capacity_and_hasher(64, foldhash::fast::FixedState::default()),
+            capacity,
+            max_key_bytes,
+            total: 0,
+            other: 0,
+            max_error: 0,
+            spare: Vec::new(),
+            prune_buf: Vec::new(),
+        }
+    }
+
+    /// Counts `n` occurrences of `key`.
+    #[inline]
+    pub fn add(&mut self, key: &str, n: u64) {
+        self.total += n;
+        let key = cut(key, self.max_key_bytes);
+        if let Some(c) = self.map.get_mut(key.as_ref()) {
+            *c += n;
+            return;
+        }
+        let mut owned = self.spare.pop().unwrap_or_default();
+        owned.clear();
+        owned.push_str(&key);
+        self.map.insert(owned, n);
+        if self.map.len() > 2 * self.capacity {
+            self.prune();
+        }
+    }
+
+    /// Counts one occurrence of `key`.
+    #[inline]
+    pub fn bump(&mut self, key: &str) {
+        self.add(key, 1);
+    }
+
+    fn prune(&mut self) {
+        let k = self.capacity;
+        if self.map.len() <= k {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.prune_buf);
+        buf.clear();
+        buf.extend(self.map.drain());
+        buf.select_nth_unstable_by(k, |a, b| b.1.cmp(&a.1));
+        let threshold = buf[k].1;
+        for (key, count) in buf.drain(..) {
+            if count > threshold {
+                self.other += threshold;
+                self.map.insert(key, count - threshold);
+            } else {
+                self.other += count;
+                if self.spare.len() < 2 * self.capacity {
+                    self.spare.push(key);
+                }
+            }
+        }
+        self.max_error += threshold;
+        self.prune_buf = buf;
+    }
+
+    /// Adds another counter's counts (summaries merge: the error bounds add).
+    pub fn merge(&mut self, o: &TopCounter) {
+        self.total += o.total;
+        self.other += o.other;
+        self.max_error += o.max_error;
+        for (k, &v) in &o.map {
+            if let Some(c) = self.map.get_mut(k) {
+                *c += v;
+            } else {
+                self.map.insert(k.clone(), v);
+            }
+        }
+        if self.map.len() > 2 * self.capacity {
+            self.prune();
+        }
+    }
+
+    /// Exact number of values counted.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Counts subtracted by pruning (part of no shown key).
+    pub fn other(&self) -> u64 {
+        self.other
+    }
+
+    /// Largest amount by which any shown count may be below its true count (0: counts are exact).
+    pub fn max_error(&self) -> u64 {
+        self.max_error
+    }
+
+    /// Keys held now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The keys it keeps after pruning.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The count held for `key` (0 if not held).
+    pub fn get(&self, key: &str) -> u64 {
+        self.map
+            .get(cut(key, self.max_key_bytes).as_ref())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The `n` largest counts, largest first, ties by key.
+    pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self.map.iter().map(|(k, &c)| (k.as_str(), c)).collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, with `…` appended when cut.
+#[inline]
+fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut o = String::with_capacity(end + 3);
+    o.push_str(&s[..end]);
+    o.push('…');
+    std::borrow::Cow::Owned(o)
+}
+
+/// Bucket widths the timeline steps through, in seconds: 1 min, 5 min, 15 min, 1 h, 6 h, 1 day, 7 days; then
+/// doubling.
+pub const BUCKET_WIDTHS: [i64; 7] = [60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400];
+
+/// Kept flows per time bucket and category (drop reason, or verdict for flows without one).
+///
+/// Buckets start one minute wide; when more than [`MAX_BUCKETS`] would exist, every bucket is widened to the
+/// next of [`BUCKET_WIDTHS`] (whole buckets merge, nothing is lost), so the span decides the width.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    width: i64,
+    categories: Vec<Box<str>>,
+    buckets: FastMap<i64, [u64; MAX_CATEGORIES]>,
+    /// Category totals over all buckets and flows without a usable time.
+    category_totals: [u64; MAX_CATEGORIES],
+    /// Flows without a parsable `time`.
+    pub untimed: u64,
+    /// Earliest flow time seen (Unix nanoseconds).
+    pub first_ns: Option<i128>,
+    /// Latest flow time seen (Unix nanoseconds).
+    pub last_ns: Option<i128>,
+    /// The bucket flows are arriving in now (flows come mostly in time order), kept out of the map until the
+    /// next bucket starts: `i64::MIN` when none.
+    cur_start: i64,
+    cur: [u64; MAX_CATEGORIES],
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            width: BUCKET_WIDTHS[0],
+            categories: Vec::new(),
+            buckets: FastMap::default(),
+            category_totals: [0; MAX_CATEGORIES],
+            untimed: 0,
+            first_ns: None,
+            last_ns: None,
+            cur_start: i64::MIN,
+            cur: [0; MAX_CATEGORIES],
+        }
+    }
+}
+
+impl Timeline {
+    /// The index of `name` among the categories (the last slot is [`OTHER_CATEGORY`] once full).
+    fn category(&mut self, name: &str) -> usize {
+        if let Some(i) = self.categories.iter().position(|c| &**c == name) {
+            return i;
+        }
+        if self.categories.len() < MAX_CATEGORIES - 1 {
+            self.categories.push(name.into());
+            return self.categories.len() - 1;
+        }
+        if self.categories.len() == MAX_CATEGORIES - 1 {
+            self.categories.push(OTHER_CATEGORY.into());
+        }
+        MAX_CATEGORIES - 1
+    }
+
+    /// Counts `n` flows of `category` at `time_ns` (Unix nanoseconds; `None` when the flow has no time).
+    pub fn add(&mut self, time_ns: Option<i128>, category: &str, n: u64) {
+        let time = time_ns.map(|t| {
+            (
+                i64::try_from(t.div_euclid(1_000_000_000)).unwrap_or(i64::MAX),
+                t,
+            )
+        });
+        self.add_at(time, category, n);
+    }
+
+    /// [`Timeline::add`] with the time as (Unix seconds, Unix nanoseconds), avoiding a 128-bit division.
+    #[inline]
+    pub fn add_at(&mut self, time: Option<(i64, i128)>, category: &str, n: u64) {
+        let c = self.category(category);
+        self.category_totals[c] += n;
+        let Some((secs, t)) = time else {
+            self.untimed += n;
+            return;
+        };
+        if self.first_ns.is_none_or(|f| t < f) {
+            self.first_ns = Some(t);
+        }
+        if self.last_ns.is_none_or(|l| t > l) {
+            self.last_ns = Some(t);
+        }
+        let start = secs.div_euclid(self.width) * self.width;
+        if start != self.cur_start {
+            self.flush();
+            self.cur_start = start;
+        }
+        self.cur[c] += n;
+    }
+
+    /// Moves the current bucket into the map (and widens if the map is over its bound).
+    fn flush(&mut self) {
+        if self.cur_start == i64::MIN {
+            return;
+        }
+        let b = self
+            .buckets
+            .entry(self.cur_start)
+            .or_insert([0; MAX_CATEGORIES]);
+        for (a, c) in b.iter_mut().zip(self.cur) {
+            *a += c;
+        }
+        self.cur = [0; MAX_CATEGORIES];
+        self.cur_start = i64::MIN;
+        if self.buckets.len() > MAX_BUCKETS {
+            self.widen(next_width(self.width));
+        }
+    }
+
+    /// Re-buckets at `width` seconds (a multiple of the current width), repeating until the bound holds.
+    fn widen(&mut self, mut width: i64) {
+        self.flush();
+        loop {
+            if width <= self.width {
+                return;
+            }
+            let old = std::mem::take(&mut self.buckets);
+            for (start, counts) in old {
+                let s = start.div_euclid(width) * width;
+                let b = self.buckets.entry(s).or_insert([0; MAX_CATEGORIES]);
+                for (a, c) in b.iter_mut().zip(counts) {
+                    *a += c;
+                }
+            }
+            self.width = width;
+            if self.buckets.len() <= MAX_BUCKETS {
+                return;
+            }
+            width = next_width(width);
+        }
+    }
+
+    /// Adds another timeline (widening to the wider of the two).
+    pub fn merge(&mut self, o: &Timeline) {
+        self.flush();
+        let mut o = o.clone();
+        o.flush();
+        if o.width < self.width {
+            o.widen(self.width);
+        }
+        // Widths step through the same sequence, so the wider one is a multiple of the narrower.
+        self.widen(o.width);
+        let map: Vec<usize> = o.categories.iter().map(|c| self.category(c)).collect();
+        for (i, &n) in o.category_totals.iter().enumerate() {
+            if let Some(&c) = map.get(i) {
+                self.category_totals[c] += n;
+            }
+        }
+        for (start, counts) in &o.buckets {
+            let b = self.buckets.entry(*start).or_insert([0; MAX_CATEGORIES]);
+            for (i, &n) in counts.iter().enumerate() {
+                if let Some(&c) = map.get(i) {
+                    b[c] += n;
+                }
+            }
+        }
+        self.untimed += o.untimed;
+        for t in [o.first_ns, o.last_ns].into_iter().flatten() {
+            self.first_ns = Some(self.first_ns.map_or(t, |f| f.min(t)));
+            self.last_ns = Some(self.last_ns.map_or(t, |l| l.max(t)));
+        }
+        if self.buckets.len() > MAX_BUCKETS {
+            self.widen(next_width(self.width));
+        }
+    }
+
+    /// Current bucket width in seconds.
+    pub fn width(&self) -> i64 {
+        self.width
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+            + usize::from(self.cur_start != i64::MIN && !self.buckets.contains_key(&self.cur_start))
+    }
+
+    /// Whether no timed flow was counted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Category names, in first-seen order.
+    pub fn categories(&self) -> &[Box<str>] {
+        &self.categories
+    }
+
+    /// Flows per category (same order as [`Timeline::categories`]), timed or not.
+    pub fn category_totals(&self) -> &[u64] {
+        &self.category_totals[..self.categories.len()]
+    }
+
+    /// Buckets at `width` seconds (at least the held width), from the first to the last bucket with flows,
+    /// empty buckets included: (bucket start in Unix seconds, counts per category).
+    pub fn series(&self, width: i64) -> Vec<(i64, Vec<u64>)> {
+        let width = width.max(self.width);
+        let ncat = self.categories.len();
+        let mut merged: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
+        let pending = (self.cur_start != i64::MIN).then_some((&self.cur_start, &self.cur));
+        for (start, counts) in self.buckets.iter().chain(pending) {
+            let s = start.div_euclid(width) * width;
+            let e = merged.entry(s).or_insert_with(|| vec![0; ncat]);
+            for (a, c) in e.iter_mut().zip(counts.iter()) {
+                *a += c;
+            }
+        }
+        let (Some((&first, _)), Some((&last, _))) =
+            (merged.first_key_value(), merged.last_key_value())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut s = first;
+        while s <= last {
+            out.push((s, merged.remove(&s).unwrap_or_else(|| vec![0; ncat])));
+            s = s.saturating_add(width);
+            if out.len() > 4 * MAX_BUCKETS {
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn next_width(w: i64) -> i64 {
+    BUCKET_WIDTHS
+        .iter()
+        .copied()
+        .find(|&x| x > w)
+        .unwrap_or_else(|| w.saturating_mul(2))
+}
+
+/// Parses an RFC 3339 timestamp (`2025-11-25T12:00:01.000007919Z`, `...+02:00`) to Unix nanoseconds.
+pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
+    parse_rfc3339(s).map(|(_, ns)| ns)
+}
+
+/// Parses an RFC 3339 timestamp to (Unix seconds, Unix nanoseconds).
+pub fn parse_rfc3339(s: &str) -> Option<(i64, i128)> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let mut digits = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if digits < 9 {
+                nanos = nanos * 10 + i64::from(c - b'0');
+                digits += 1;
+            }
+            i += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..9 {
+            nanos *= 10;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        &sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset;
+    Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(nanos)))
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC).
+pub fn format_minute(secs: i64) -> String {
+    let full = format_rfc3339(i128::from(secs) * 1_000_000_000);
+    full.get(..16).unwrap_or(&full).replacen('T', " ", 1)
+}
+
+/// Formats Unix nanoseconds as RFC 3339 UTC with nanoseconds.
+pub fn format_rfc3339(ns: i128) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Everything the report shows about kept flows, aggregated while streaming. See the module docs.
+#[derive(Debug, Clone)]
+pub struct FlowAggregate {
+    /// Kept flows counted.
+    pub flows: u64,
+    /// Flows per time bucket, stacked by drop reason or verdict.
+    pub timeline: Timeline,
+    /// Kept flows by verdict.
+    pub verdicts: TopCounter,
+    /// By source workload (`namespace/workload`, else `namespace/pod`, else the source IP).
+    pub source_workloads: TopCounter,
+    /// By source namespace.
+    pub source_namespaces: TopCounter,
+    /// By source pod (`namespace/pod`).
+    pub source_pods: TopCounter,
+    /// By source label set: the source's identity labels joined by `, ` (`k8s:app=web, k8s:version=v1`;
+    /// labels Cilium derives from the namespace or policy machinery left out).
+    pub source_labels: TopCounter,
+    /// By destination IP.
+    pub destination_ips: TopCounter,
+    /// By destination CIDR groups (names joined by `, `; only with a CIDR-group table).
+    pub destination_groups: TopCounter,
+    /// By destination FQDN (`destination_names`; a flow with several names counts once per name).
+    pub destination_names: TopCounter,
+    /// By protocol and destination port (`TCP/443`, `ICMPv4 type 8`).
+    pub ports: TopCounter,
+    /// By node.
+    pub nodes: TopCounter,
+    /// By denying policy list: `E` or `I` (egress/ingress) followed by the raw `*_denied_by` JSON.
+    pub policies: TopCounter,
+    /// By (source workload, destination) pair, keyed by [`pair_key`]. The destination is the in-cluster
+    /// `namespace/workload`, else the CIDR groups, else the first FQDN, else the IP (the matrix columns, whose
+    /// totals are summed from these pairs).
+    pub matrix: TopCounter,
+    k_source: String,
+    k_column: String,
+    k_groups: String,
+    k_tmp: String,
+}
+
+impl Default for FlowAggregate {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+/// `(a, b)` as one key: `len(a):a` followed by `b`, so no value of `a` can fake the split.
+pub fn pair_key(out: &mut String, a: &str, b: &str) {
+    out.clear();
+    out.push_str(itoa::Buffer::new().format(a.len()));
+    out.push(':');
+    out.push_str(a);
+    out.push_str(b);
+}
+
+/// Splits a [`pair_key`] (`None` if it is not one, e.g. cut short by [`MAX_KEY_BYTES`]).
+pub fn split_pair_key(k: &str) -> Option<(&str, &str)> {
+    let (len, rest) = k.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    if !rest.is_char_boundary(len.min(rest.len())) || len > rest.len() {
+        return None;
+    }
+    Some(rest.split_at(len))
+}
+
+fn enum_name<'v>(
+    v: Option<&'v EnumValue<'_>>,
+    table: &hubble_flow::enums::EnumTable,
+) -> Option<&'v str> {
+    match v? {
+        EnumValue::Name(n) => Some(n.as_ref()),
+        EnumValue::Number(n) => i32::try_from(*n).ok().and_then(|c| table.name_of(c)),
+    }
+}
+
+fn join3(out: &mut String, a: &str, sep: &str, b: &str) {
+    out.push_str(a);
+    out.push_str(sep);
+    out.push_str(b);
+}
+
+fn nonempty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+impl FlowAggregate {
+    /// An aggregate whose counters keep `capacity` keys (the matrix keeps four times as many).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let c = || TopCounter::new(capacity);
+        FlowAggregate {
+            flows: 0,
+            timeline: Timeline::default(),
+            verdicts: TopCounter::new(64),
+            source_workloads: c(),
+            source_namespaces: c(),
+            source_pods: c(),
+            source_labels: TopCounter::with_key_limit(capacity, 2 * MAX_KEY_BYTES),
+            destination_ips: c(),
+            destination_groups: c(),
+            destination_names: c(),
+            ports: c(),
+            nodes: c(),
+            policies: TopCounter::with_key_limit(capacity, MAX_POLICY_KEY_BYTES),
+            matrix: TopCounter::new(
+                capacity
+                    .saturating_mul(4)
+                    .min(MATRIX_CAPACITY.max(capacity)),
+            ),
+            k_source: String::with_capacity(256),
+            k_column: String::with_capacity(256),
+            k_groups: String::with_capacity(256),
+            k_tmp: String::with_capacity(512),
+        }
+    }
+
+    /// Counts one kept flow. `envelope_node` is the exporter envelope's `node_name`; `tags` what the enrich
+    /// stage found for the flow's addresses (destination groups are counted only when a table was consulted).
+    pub fn add_flow(
+        &mut self,
+        flow: &Flow<'_>,
+        envelope_node: Option<&str>,
+        tags: &Enrichment<'_>,
+    ) {
+        self.flows += 1;
+        let verdict = enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)");
+        self.verdicts.bump(verdict);
+        let reason = match enum_name(flow.drop_reason_desc.as_ref(), &DROP_REASON) {
+            Some(r) => Some(r),
+            None => flow
+                .drop_reason
+                .filter(|&c| c != 0)
+                .and_then(|c| i32::try_from(c).ok())
+                .and_then(|c| DROP_REASON.name_of(c)),
+        };
+        let time = flow.time.as_deref().and_then(parse_rfc3339);
+        self.timeline.add_at(time, reason.unwrap_or(verdict), 1);
+
+        let (src_ip, dst_ip) = match &flow.ip {
+            Some(ip) => (
+                nonempty(ip.source.as_deref()),
+                nonempty(ip.destination.as_deref()),
+            ),
+            None => (None, None),
+        };
+        // Source: workload, namespace, pod.
+        let src = flow.source.as_ref();
+        let ns = nonempty(src.and_then(|e| e.namespace.as_deref()));
+        let pod = nonempty(src.and_then(|e| e.pod_name.as_deref()));
+        let workload = src
+            .and_then(|e| e.workloads.first())
+            .and_then(|w| nonempty(w.name.as_deref()));
+        self.k_source.clear();
+        match (ns, workload.or(pod)) {
+            (Some(ns), Some(w)) => join3(&mut self.k_source, ns, "/", w),
+            (None, Some(w)) => self.k_source.push_str(w),
+            (_, None) => endpoint_fallback(&mut self.k_source, src, src_ip),
+        }
+        self.source_workloads.bump(&self.k_source);
+        self.source_namespaces.bump(ns.unwrap_or("(no namespace)"));
+        match (ns, pod) {
+            (Some(ns), Some(pod)) => {
+                self.k_tmp.clear();
+                join3(&mut self.k_tmp, ns, "/", pod);
+                self.source_pods.bump(&self.k_tmp);
+            }
+            _ => self.source_pods.bump("(no pod)"),
+        }
+        if let Some(e) = src {
+            self.k_tmp.clear();
+            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
+                if !self.k_tmp.is_empty() {
+                    self.k_tmp.push_str(", ");
+                }
+                self.k_tmp.push_str(l);
+            }
+            if self.k_tmp.is_empty() {
+                self.source_labels.bump("(no labels)");
+            } else {
+                self.source_labels.bump(&self.k_tmp);
+            }
+        }
+
+        // Destination: IP, CIDR groups, FQDNs, and the matrix column.
+        self.destination_ips
+            .bump(dst_ip.unwrap_or("(no destination IP)"));
+        self.k_groups.clear();
+        if tags.destination_looked_up() {
+            if let Some(m) = tags.destination_groups() {
+                for (i, n) in m.names().enumerate() {
+                    if i > 0 {
+                        self.k_groups.push_str(", ");
+                    }
+                    self.k_groups.push_str(n);
+                }
+            }
+            if self.k_groups.is_empty() {
+                self.destination_groups.bump("(no group)");
+            } else {
+                self.destination_groups.bump(&self.k_groups);
+            }
+        }
+        for n in &flow.destination_names {
+            self.destination_names.bump(n);
+        }
+        let dst = flow.destination.as_ref();
+        let dst_ns = nonempty(dst.and_then(|e| e.namespace.as_deref()));
+        let dst_pod = nonempty(dst.and_then(|e| e.pod_name.as_deref()));
+        let dst_workload = dst
+            .and_then(|e| e.workloads.first())
+            .and_then(|w| nonempty(w.name.as_deref()));
+        self.k_column.clear();
+        if let (Some(n), Some(p)) = (dst_ns, dst_workload.or(dst_pod)) {
+            join3(&mut self.k_column, n, "/", p);
+        } else if !self.k_groups.is_empty() {
+            self.k_column.push_str(&self.k_groups);
+        } else if let Some(name) = flow.destination_names.first().filter(|n| !n.is_empty()) {
+            self.k_column.push_str(name);
+        } else {
+            endpoint_fallback(&mut self.k_column, dst, dst_ip);
+        }
+        pair_key(&mut self.k_tmp, &self.k_source, &self.k_column);
+        self.matrix.bump(&self.k_tmp);
+
+        // Port and protocol.
+        self.k_tmp.clear();
+        match flow
+            .l4
+            .as_ref()
+            .and_then(|l4| l4.protocol().map(|p| (l4, p)))
+        {
+            Some((l4, p)) => {
+                self.k_tmp.push_str(p.name());
+                if let Some((_, dport)) = l4.ports() {
+                    let _ = write!(self.k_tmp, "/{dport}");
+                } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
+                    let _ = write!(self.k_tmp, " type {}", i.icmp_type);
+                }
+            }
+            None => self.k_tmp.push_str("(no L4)"),
+        }
+        self.ports.bump(&self.k_tmp);
+        // Node.
+        self.nodes.bump(
+            nonempty(flow.node_name.as_deref())
+                .or(nonempty(envelope_node))
+                .unwrap_or("(no node)"),
+        );
+        // Denying policies: the raw JSON is the key, parsed once per distinct key when rendering.
+        for (dir, raw) in [("E", flow.egress_denied_by), ("I", flow.ingress_denied_by)] {
+            if let Some(raw) = raw {
+                let text = raw.get();
+                if text != "null" && text != "[]" {
+                    self.k_tmp.clear();
+                    join3(&mut self.k_tmp, dir, "", text);
+                    self.policies.bump(&self.k_tmp);
+                }
+            }
+        }
+    }
+
+    /// Adds another aggregate (a worker's share).
+    pub fn merge(&mut self, o: &FlowAggregate) {
+        self.flows += o.flows;
+        self.timeline.merge(&o.timeline);
+        for (a, b) in self.counters_mut().into_iter().zip(o.counters()) {
+            a.merge(b);
+        }
+    }
+
+    fn counters(&self) -> [&TopCounter; 12] {
+        [
+            &self.verdicts,
+            &self.source_labels,
+            &self.source_workloads,
+            &self.source_namespaces,
+            &self.source_pods,
+            &self.destination_ips,
+            &self.destination_groups,
+            &self.destination_names,
+            &self.ports,
+            &self.nodes,
+            &self.policies,
+            &self.matrix,
+        ]
+    }
+
+    fn counters_mut(&mut self) -> [&mut TopCounter; 12] {
+        [
+            &mut self.verdicts,
+            &mut self.source_labels,
+            &mut self.source_workloads,
+            &mut self.source_namespaces,
+            &mut self.source_pods,
+            &mut self.destination_ips,
+            &mut self.destination_groups,
+            &mut self.destination_names,
+            &mut self.ports,
+            &mut self.nodes,
+            &mut self.policies,
+            &mut self.matrix,
+        ]
+    }
+
+    /// The most keys any counter holds (for the boundedness test).
+    pub fn max_keys_held(&self) -> usize {
+        self.counters().iter().map(|c| c.len()).max().unwrap_or(0)
+    }
+}
+
+/// Labels Cilium derives from the namespace or the policy machinery (same for every pod of a namespace).
+fn is_derived_label(l: &str) -> bool {
+    l.starts_with("k8s:io.cilium.k8s.")
+        || l.starts_with("k8s:io.kubernetes.pod.namespace=")
+        || l.starts_with("k8s:pod-template-hash=")
+}
+
+/// A source or destination without namespace/pod: its `reserved:` identity label and IP, or the IP alone.
+fn endpoint_fallback(out: &mut String, ep: Option<&Endpoint<'_>>, ip: Option<&str>) {
+    let reserved = ep.and_then(|e| {
+        e.labels
+            .iter()
+            .find_map(|l| l.strip_prefix("reserved:"))
+            .filter(|l| !l.is_empty())
+    });
+    match (reserved, ip) {
+        (Some(r), Some(ip)) => {
+            out.push_str(r);
+            out.push(' ');
+            out.push_str(ip);
+        }
+        (Some(r), None) => out.push_str(r),
+        (None, Some(ip)) => out.push_str(ip),
+        (None, None) => out.push_str("(unknown source)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_exactly_below_capacity() {
+        let mut c = TopCounter::new(4);
+        for (k, n) in [
+            ("a", 5),
+            ("b", 3),
+            ("c", 1),
+            ("d", 7),
+            ("e", 2),
+            ("f", 2),
+            ("g", 1),
+            ("h", 9),
+        ] {
+            c.add(k, n);
+        }
+        assert_eq!(c.total(), 30);
+        assert_eq!(c.max_error(), 0);
+        assert_eq!(c.other(), 0);
+        assert_eq!(c.top(3), vec![("h", 9), ("d", 7), ("a", 5)]);
+        assert_eq!(c.get("e"), 2);
+    }
+
+    #[test]
+    fn top_n_with_other_bucket_beyond_capacity() {
+        let mut c = TopCounter::new(8);
+        // Two heavy keys among 1,000 singletons: 1,000 + 500 + 334 values.
+        for i in 0..1000u32 {
+            c.bump(&format!("k{i}"));
+            if i % 2 == 0 {
+                c.bump("heavy-a");
+            }
+            if i % 3 == 0 {
+                c.bump("heavy-b");
+            }
+        }
+        let n = 1000 + 500 + 334;
+        assert_eq!(c.total(), n);
+        let held: u64 = c.top(usize::MAX).iter().map(|&(_, n)| n).sum();
+        assert_eq!(
+            held + c.other(),
+            c.total(),
+            "counts and other add up exactly"
+        );
+        assert!(c.other() > 0);
+        // Keys above total / (capacity + 1) are kept, and lead.
+        let top = c.top(2);
+        assert_eq!(top[0].0, "heavy-a");
+        assert_eq!(top[1].0, "heavy-b");
+        assert!(c.max_error() > 0);
+        assert!(c.max_error() <= n / 9, "Misra–Gries bound");
+        // Never above the truth, at most max_error below.
+        assert!(
+            top[0].1 <= 500 && top[0].1 + c.max_error() >= 500,
+            "{top:?} {}",
+            c.max_error()
+        );
+        assert!(top[1].1 <= 334 && top[1].1 + c.max_error() >= 334);
+        assert!(c.len() <= 16);
+    }
+
+    #[test]
+    fn stays_bounded_with_many_distinct_keys() {
+        let mut c = TopCounter::new(DEFAULT_CAPACITY);
+        let mut key = String::new();
+        for i in 0..2_000_000u64 {
+            key.clear();
+            let _ = write!(key, "10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+            c.bump(&key);
+            assert!(c.len() <= 2 * DEFAULT_CAPACITY);
+        }
+        assert_eq!(c.total(), 2_000_000);
+        assert!(c.len() <= 2 * DEFAULT_CAPACITY);
+        assert!(c.spare.len() <= 2 * DEFAULT_CAPACITY);
+        assert!(
+            c.map.capacity() <= 8 * DEFAULT_CAPACITY,
+            "{}",
+            c.map.capacity()
+        );
+        // Long attacker-chosen keys are cut, so the bytes held are bounded too.
+        let long = "x".repeat(100_000);
+        c.bump(&long);
+        assert!(c.map.keys().all(|k| k.len() <= MAX_KEY_BYTES));
+        assert!(c.map.keys().any(|k| k.ends_with('…')));
+    }
+
+    #[test]
+    fn merge_adds_counts_and_bounds() {
+        let mut a = TopCounter::new(2);
+        let mut b = TopCounter::new(2);
+        a.add("x", 3);
+        a.add("y", 1);
+        b.add("x", 2);
+        b.add("z", 4);
+        a.merge(&b);
+        assert_eq!(a.get("x"), 5);
+        assert_eq!(a.get("z"), 4);
+        assert_eq!(a.total(), 10);
+        assert_eq!(a.max_error(), 0);
+    }
+
+    #[test]
+    fn parses_and_formats_times() {
+        let t = parse_rfc3339_ns("2025-11-25T12:00:01.000007919Z").unwrap();
+        assert_eq!(t, 1_764_072_001_000_007_919);
+        assert_eq!(format_rfc3339(t), "2025-11-25T12:00:01.000007919Z");
+        assert_eq!(
+            parse_rfc3339_ns("2025-11-25T13:00:01.5+01:00").unwrap(),
+            1_764_072_001_500_000_000
+        );
+        assert_eq!(parse_rfc3339_ns("1970-01-01T00:00:00Z"), Some(0));
+        for bad in [
+            "",
+            "2025-11-25",
+            "2025-13-25T12:00:01Z",
+            "2025-11-25T12:00:01",
+            "2025-11-25T12:00:01.Z",
+            "2025-11-25T12:00:01Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339_ns(bad), None, "{bad}");
+        }
+        assert_eq!(format_minute(1_764_072_001), "2025-11-25 12:00");
+    }
+
+    #[test]
+    fn timeline_coarsens_and_keeps_totals() {
+        let mut t = Timeline::default();
+        let base: i128 = 1_764_072_000 * 1_000_000_000;
+        let minute: i128 = 60 * 1_000_000_000;
+        // Three flows in the first minute, one in the third.
+        t.add(Some(base), "POLICY_DENY", 1);
+        t.add(Some(base + 1), "POLICY_DENY", 2);
+        t.add(Some(base + 2 * minute), "FORWARDED", 1);
+        t.add(None, "POLICY_DENY", 1);
+        assert_eq!(t.width(), 60);
+        let s = t.series(60);
+        assert_eq!(s.len(), 3, "empty minute included");
+        assert_eq!(s[0].1, vec![3, 0]);
+        assert_eq!(s[1].1, vec![0, 0]);
+        assert_eq!(s[2].1, vec![0, 1]);
+        assert_eq!(t.untimed, 1);
+        assert_eq!(t.category_totals(), &[4, 1]);
+        // Ten days of one flow per minute: more than MAX_BUCKETS minutes, so buckets widen.
+        let mut t = Timeline::default();
+        for i in 0..(10 * 1440) {
+            t.add(Some(base + i * minute), "POLICY_DENY", 1);
+            assert!(
+                t.len() <= MAX_BUCKETS + 1,
+                "the current bucket is held outside the map"
+            );
+        }
+        assert!(t.width() > 60);
+        let total: u64 = t.series(t.width()).iter().map(|(_, c)| c[0]).sum();
+        assert_eq!(total, 10 * 1440);
+        assert_eq!(t.series(3600).len(), 240);
+        // Merging a minute-wide timeline into a wider one widens it.
+        let mut m = Timeline::default();
+        m.add(Some(base), "AUTH_REQUIRED", 5);
+        t.merge(&m);
+        assert_eq!(t.category_totals(), &[10 * 1440, 5]);
+    }
+
+    #[test]
+    fn timeline_categories_are_bounded() {
+        let mut t = Timeline::default();
+        for i in 0..100 {
+            t.add(Some(0), &format!("R{i}"), 1);
+        }
+        assert_eq!(t.categories().len(), MAX_CATEGORIES);
+        assert_eq!(&*t.categories()[MAX_CATEGORIES - 1], OTHER_CATEGORY);
+        assert_eq!(t.category_totals().iter().sum::<u64>(), 100);
+        assert_eq!(
+            t.category_totals()[MAX_CATEGORIES - 1],
+            100 - (MAX_CATEGORIES as u64 - 1)
+        );
+    }
+
+    #[test]
+    fn pair_keys_cannot_be_faked() {
+        let mut k = String::new();
+        pair_key(&mut k, "a:1", "b");
+        assert_eq!(split_pair_key(&k), Some(("a:1", "b")));
+        pair_key(&mut k, "", "ü");
+        assert_eq!(split_pair_key(&k), Some(("", "ü")));
+        assert_eq!(split_pair_key("9:abc"), None);
+        assert_eq!(split_pair_key("x:abc"), None);
+    }
+
+    fn flow_line(i: u32) -> String {
+        format!(
+            r#"{{"time":"2025-11-25T12:0{m}:00Z","verdict":"DROPPED","drop_reason_desc":"POLICY_DENY","IP":{{"source":"10.0.0.{i}","destination":"203.0.113.{d}"}},"l4":{{"TCP":{{"source_port":1,"destination_port":443}}}},"source":{{"namespace":"ns{n}","pod_name":"p{i}","workloads":[{{"name":"w{n}","kind":"Deployment"}}]}},"destination":{{"labels":["reserved:world"]}},"destination_names":["api.example.com"],"node_name":"c/n1","traffic_direction":"EGRESS","egress_denied_by":[{{"name":"deny","kind":"CiliumNetworkPolicy"}}]}}"#,
+            m = i % 3,
+            n = i % 2,
+            d = i % 5
+        )
+    }
+
+    #[test]
+    fn aggregates_flows_exactly() {
+        let mut a = FlowAggregate::default();
+        let mut b = FlowAggregate::default();
+        for i in 0..20u32 {
+            let line = flow_line(i);
+            let f: Flow = serde_json::from_str(&line).unwrap();
+            if i < 7 { &mut a } else { &mut b }.add_flow(&f, None, &Enrichment::default());
+        }
+        a.merge(&b);
+        assert_eq!(a.flows, 20);
+        assert_eq!(
+            a.source_workloads.top(5),
+            vec![("ns0/w0", 10), ("ns1/w1", 10)]
+        );
+        assert_eq!(a.source_namespaces.get("ns0"), 10);
+        assert_eq!(a.source_pods.get("ns1/p3"), 1);
+        assert_eq!(a.source_labels.top(5), vec![("(no labels)", 20)]);
+        assert_eq!(a.destination_ips.get("203.0.113.0"), 4);
+        assert_eq!(a.destination_names.get("api.example.com"), 20);
+        assert_eq!(a.ports.top(5), vec![("TCP/443", 20)]);
+        assert_eq!(a.nodes.top(5), vec![("c/n1", 20)]);
+        assert_eq!(a.verdicts.top(5), vec![("DROPPED", 20)]);
+        assert_eq!(
+            a.policies.top(5),
+            vec![(r#"E[{"name":"deny","kind":"CiliumNetworkPolicy"}]"#, 20)]
+        );
+        let mut k = String::new();
+        pair_key(&mut k, "ns0/w0", "api.example.com");
+        assert_eq!(a.matrix.get(&k), 10);
+        assert_eq!(a.timeline.category_totals(), &[20]);
+        let s = a.timeline.series(60);
+        assert_eq!(
+            s.iter().map(|(_, c)| c[0]).collect::<Vec<_>>(),
+            vec![7, 7, 6]
+        );
+    }
+
+    #[test]
+    fn aggregate_memory_stays_bounded_for_many_distinct_flows() {
+        let mut a = FlowAggregate::with_capacity(64);
+        for i in 0..20_000u32 {
+            let line = format!(
+                r#"{{"time":"2025-11-{d:02}T{h:02}:00:00Z","IP":{{"source":"10.{a}.{b}.1","destination":"198.51.{a}.{b}"}},"source":{{"namespace":"ns{i}","pod_name":"p{i}"}},"destination_names":["h{i}.example"],"node_name":"n{i}"}}"#,
+                d = 1 + i % 28,
+                h = i % 24,
+                a = i / 256 % 256,
+                b = i % 256
+            );
+            let f: Flow = serde_json::from_str(&line).unwrap();
+            a.add_flow(&f, None, &Enrichment::default());
+            assert!(a.max_keys_held() <= 2 * MATRIX_CAPACITY.min(4 * 64));
+        }
+        assert_eq!(a.flows, 20_000);
+        assert!(a.source_pods.len() <= 128);
+        assert!(a.destination_ips.len() <= 128);
+        assert_eq!(a.source_pods.total(), 20_000);
+    }
+}
