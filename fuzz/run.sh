@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 seconds="${1:-180}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml go_regex)
+[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml go_regex forward_decode)
 bin_dir="${BIN_DIR:-$here/target/x86_64-unknown-linux-gnu/release}"
 
 dict_for() {
@@ -24,8 +24,10 @@ for t in "${targets[@]}"; do
     mkdir -p "$here/corpus/$t" "$here/artifacts/$t"
     echo "== $t: ${seconds}s"
     status=0
+    dict=()
+    [ -f "$(dict_for "$t")" ] && dict=(-dict="$(dict_for "$t")")
     nice -n 10 "$bin_dir/$t" -max_total_time="$seconds" -print_final_stats=1 \
-        -dict="$(dict_for "$t")" -artifact_prefix="$here/artifacts/$t/" \
+        "${dict[@]}" -artifact_prefix="$here/artifacts/$t/" \
         "$here/corpus/$t" > "$here/artifacts/$t.log" 2>&1 || status=$?
     grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|DONE|panicked|SUMMARY' \
         "$here/artifacts/$t.log" || true
