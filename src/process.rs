@@ -69,6 +69,7 @@ impl Processor {
     pub fn process(&self, batch: &LineBatch, out: &mut Vec<u8>, stats: &mut BatchStats) {
         stats.frame.add(&batch.counts);
         let start_len = out.len();
+        let mut key = String::new();
         let mut report = self
             .report
             .as_deref()
@@ -114,7 +115,7 @@ impl Processor {
                             continue;
                         };
                         stats.kept_flows += 1;
-                        self.aggregate(flow, &tags, stats);
+                        self.aggregate(flow, &tags, stats, &mut key);
                         if let Some(r) = report.as_mut() {
                             r.add_flow(flow, node_name.as_deref(), &tags);
                         }
@@ -122,7 +123,7 @@ impl Processor {
                     }
                     OutputMode::Passthrough => {
                         stats.kept_flows += 1;
-                        self.aggregate(flow, &Enrichment::default(), stats);
+                        self.aggregate(flow, &Enrichment::default(), stats, &mut key);
                         out.extend_from_slice(line);
                         out.push(b'\n');
                     }
@@ -138,7 +139,14 @@ impl Processor {
         stats.output_bytes += (out.len() - start_len) as u64;
     }
 
-    fn aggregate(&self, flow: &Flow<'_>, tags: &Enrichment<'_>, stats: &mut BatchStats) {
+    /// Counts a kept flow into the summary maps; `key` is a scratch buffer reused across the batch's flows.
+    fn aggregate(
+        &self,
+        flow: &Flow<'_>,
+        tags: &Enrichment<'_>,
+        stats: &mut BatchStats,
+        key: &mut String,
+    ) {
         let reason = match (&flow.drop_reason_desc, flow.drop_reason) {
             (Some(v), _) => match v {
                 hubble_flow::json::EnumValue::Name(n) => Some(n.as_ref()),
@@ -162,11 +170,11 @@ impl Processor {
             dst.and_then(|d| d.pod_name.as_deref()),
         ) {
             (Some(ns), Some(pod)) if !ns.is_empty() && !pod.is_empty() => {
-                let mut key = String::with_capacity(ns.len() + pod.len() + 1);
+                key.clear();
                 key.push_str(ns);
                 key.push('/');
                 key.push_str(pod);
-                bump(&mut stats.by_destination, &key);
+                bump(&mut stats.by_destination, key);
             }
             _ => bump(
                 &mut stats.by_destination,
@@ -177,8 +185,14 @@ impl Processor {
             match tags.destination_groups() {
                 None => bump(&mut stats.by_destination_groups, "(no group)"),
                 Some(m) => {
-                    let names: Vec<&str> = m.names().collect();
-                    bump(&mut stats.by_destination_groups, &names.join(","));
+                    key.clear();
+                    for (i, n) in m.names().enumerate() {
+                        if i > 0 {
+                            key.push(',');
+                        }
+                        key.push_str(n);
+                    }
+                    bump(&mut stats.by_destination_groups, key);
                 }
             }
         }

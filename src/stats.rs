@@ -8,6 +8,10 @@
 use crate::frame::FrameCounts;
 use hubble_flow::{RecordKind, Skip};
 use std::collections::HashMap;
+
+/// Counts by a text key (drop reason, destination, group list). Keys come from flows, so the hasher is seeded
+/// per map (foldhash's random state): fast, and not open to crafted collisions.
+pub type CountMap = HashMap<Box<str>, u64, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 
 /// Counters for one batch (or, merged, a whole run).
@@ -30,11 +34,11 @@ pub struct BatchStats {
     /// Non-flow records the filter kept (output by `filter`, not encodable as flow records).
     pub kept_other: u64,
     /// Kept flows by drop reason name.
-    pub by_drop_reason: HashMap<Box<str>, u64>,
+    pub by_drop_reason: CountMap,
     /// Kept flows by destination (`namespace/pod`, or IP).
-    pub by_destination: HashMap<Box<str>, u64>,
+    pub by_destination: CountMap,
     /// Kept flows by destination CIDR groups (JSON array text).
-    pub by_destination_groups: HashMap<Box<str>, u64>,
+    pub by_destination_groups: CountMap,
     /// Kept flows skipped because an address is not an IP.
     pub invalid_ip: u64,
     /// Output bytes produced.
@@ -42,7 +46,7 @@ pub struct BatchStats {
 }
 
 /// Increments `map[key]`, allocating only for a key not seen before.
-pub fn bump(map: &mut HashMap<Box<str>, u64>, key: &str) {
+pub fn bump(map: &mut CountMap, key: &str) {
     if let Some(v) = map.get_mut(key) {
         *v += 1;
     } else {
@@ -209,7 +213,7 @@ pub fn render_summary(
     o
 }
 
-fn top(o: &mut String, title: &str, map: &HashMap<Box<str>, u64>) {
+fn top(o: &mut String, title: &str, map: &CountMap) {
     if map.is_empty() {
         return;
     }
