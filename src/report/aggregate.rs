@@ -24,7 +24,9 @@ use hubble_flow::json::EnumValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+/// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
+/// collisions.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
 /// with `…`.
@@ -73,7 +75,7 @@ impl TopCounter {
     pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
         let capacity = capacity.max(1);
         TopCounter {
-            map: FastMap::with_capacity_and_hasher(64, foldhash::fast::FixedState::default()),
+            map: FastMap::with_capacity_and_hasher(64, foldhash::fast::RandomState::default()),
             capacity,
             max_key_bytes,
             total: 0,
