@@ -220,14 +220,7 @@ async fn accept(ctx: &Ctx, req: Request<Incoming>) -> Result<u64, Refused> {
     ctx.metrics.net_messages.get_or_create(&label).inc();
     if parsed.skipped > 0 {
         ctx.metrics
-            .net_rejected
-            .get_or_create(&Metrics::labels2(
-                "input",
-                &ctx.cfg.label,
-                "reason",
-                "no_record_key",
-            ))
-            .inc_by(parsed.skipped);
+            .net_reject_n(&ctx.cfg.label, "no_record_key", parsed.skipped);
         if parsed.records == 0 {
             return Err(refused(StatusCode::BAD_REQUEST, "no_usable_record"));
         }

@@ -307,7 +307,19 @@ impl Metrics {
 
     /// Counts rejected network input.
     pub fn net_reject(&self, input: &str, reason: &str) {
+        self.net_reject_n(input, reason, 1);
+    }
+
+    /// Counts `n` inputs of a network input rejected for `reason` (records skipped inside an accepted message).
+    pub fn net_reject_n(&self, input: &str, reason: &str, n: u64) {
         self.net_rejected
+            .get_or_create(&Self::labels2("input", input, "reason", reason))
+            .inc_by(n);
+    }
+
+    /// Counts a refused authentication of a network input, by reason.
+    pub fn net_auth_failure(&self, input: &str, reason: &str) {
+        self.net_auth_failures
             .get_or_create(&Self::labels2("input", input, "reason", reason))
             .inc();
     }

@@ -270,15 +270,7 @@ where
         )
         .await
         .unwrap_or_else(|_| {
-            ctx.metrics
-                .net_auth_failures
-                .get_or_create(&Metrics::labels2(
-                    "input",
-                    &ctx.cfg.label,
-                    "reason",
-                    "timeout",
-                ))
-                .inc();
+            ctx.metrics.net_auth_failure(&ctx.cfg.label, "timeout");
             false
         });
         if !ok {
@@ -324,14 +316,7 @@ where
             .inc_by(d.records);
         if d.skipped > 0 {
             ctx.metrics
-                .net_rejected
-                .get_or_create(&Metrics::labels2(
-                    "input",
-                    &ctx.cfg.label,
-                    "reason",
-                    "no_record_key",
-                ))
-                .inc_by(d.skipped);
+                .net_reject_n(&ctx.cfg.label, "no_record_key", d.skipped);
         }
         if lines.is_empty() && d.chunk.is_none() {
             continue;
@@ -371,10 +356,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let fail = |reason: &str| {
-        ctx.metrics
-            .net_auth_failures
-            .get_or_create(&Metrics::labels2("input", &ctx.cfg.label, "reason", reason))
-            .inc();
+        ctx.metrics.net_auth_failure(&ctx.cfg.label, reason);
         false
     };
     let Ok(challenge) = Challenge::new(creds) else {
