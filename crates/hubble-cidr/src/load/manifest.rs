@@ -101,7 +101,36 @@ fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
-fn parse_yaml(path: &Path, text: &str) -> Result<Vec<RawObject>, LoadError> {
+pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<Vec<RawObject>, LoadError> {
+    // Long CIDR lists skip the YAML tokenizer (see `lift`); the rest of the text is parsed as usual.
+    let lifted = super::lift::lift_cidr_blocks(text);
+    let yaml = lifted.as_ref().map_or(text, |l| l.text.as_str());
+    let mut objects = parse_yaml_text(path, yaml)?;
+    if let Some(mut lifted) = lifted {
+        for obj in &mut objects {
+            restore_lifted(obj, &mut lifted.blocks);
+        }
+    }
+    Ok(objects)
+}
+
+/// Puts the prefixes of lifted blocks back where their markers were read.
+fn restore_lifted(obj: &mut RawObject, blocks: &mut [Vec<Prefix>]) {
+    for cidrs in [&mut obj.external_cidrs, &mut obj.nets]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(block) = cidrs.lifted.take().and_then(|i| blocks.get_mut(i)) {
+            cidrs.valid = std::mem::take(block);
+            cidrs.not_a_list = false;
+        }
+    }
+    for item in obj.items.iter_mut().flatten() {
+        restore_lifted(item, blocks);
+    }
+}
+
+pub(crate) fn parse_yaml_text(path: &Path, text: &str) -> Result<Vec<RawObject>, LoadError> {
     serde_saphyr::from_str_multiple_with_options::<RawObject, Vec<RawObject>>(text, yaml_options())
         .map_err(|e| {
             let loc = e.location();
@@ -296,6 +325,8 @@ pub(crate) struct Cidrs {
     /// Bare addresses (no `/len`), with their index: valid for Calico, not for Cilium (see [`collect`]).
     pub bare: Vec<(usize, Prefix)>,
     pub not_a_list: bool,
+    /// The list was lifted out of the YAML text by the fast path; its prefixes are in that block.
+    pub lifted: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -553,8 +584,16 @@ impl<'de> Deserialize<'de> for Cidrs {
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Cidrs, E> {
                 Ok(not_a_list())
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Cidrs, E> {
-                Ok(not_a_list())
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Cidrs, E> {
+                Ok(match super::lift::marker_index(v) {
+                    Some(i) => Cidrs {
+                        lifted: Some(i),
+                        // Stays set if the marker names no block (cannot happen): not silently empty.
+                        not_a_list: true,
+                        ..Cidrs::default()
+                    },
+                    None => not_a_list(),
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cidrs, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}

@@ -15,6 +15,7 @@
 //! - The same group name from several places is merged (prefixes unioned; first labels win); two manifest
 //!   objects with one name also yield a [`DiagnosticKind::DuplicateGroup`].
 
+mod lift;
 mod manifest;
 mod plain;
 
