@@ -46,6 +46,9 @@ pub enum Mode {
     RejectMapping,
     /// Answer 429 with `Retry-After: 1` (throttled).
     Throttled,
+    /// Ingest and answer 200 with `{}` — what the stand-in answered before it was made faithful; only as the
+    /// negative control of the SDK test (Microsoft's SDK fails on it).
+    EmptyReply,
 }
 
 #[derive(Default)]
@@ -351,7 +354,7 @@ async fn handle(
             }
             return Ok(reply(400, MAPPING_NOT_FOUND));
         }
-        Mode::Up => {}
+        Mode::Up | Mode::EmptyReply => {}
     }
     let mut raw = Vec::new();
     let decoded = if gzip {
@@ -381,6 +384,9 @@ async fn handle(
         return Err(Dropped);
     }
     shared.ok_requests.fetch_add(1, Ordering::SeqCst);
+    if current == Mode::EmptyReply {
+        return Ok(reply(200, "{}"));
+    }
     Ok(reply(200, STREAMING_RESULT))
 }
 
