@@ -605,6 +605,77 @@ mod tests {
         );
     }
 
+    /// The ADX retry budget the settings of `argv` carry (managed identity: no environment needed).
+    fn retry_budget(argv: &[&str]) -> Option<std::time::Duration> {
+        let mut full: Vec<OsString> = argv.iter().map(OsString::from).collect();
+        full.extend(
+            [
+                "--sink",
+                "adx",
+                "--adx-cluster",
+                "https://c.kusto.windows.net",
+                "--adx-database",
+                "db",
+                "--adx-auth",
+                "managed-identity",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        let line = parse_command_line(full).map_err(|_| "parse").unwrap();
+        let pipeline = match &line.cli.command {
+            crate::cli::Command::Replay(a) => replay_settings(a, &line.observe).unwrap().pipeline,
+            crate::cli::Command::Run(a) => run_settings(a, &line.observe, None).unwrap().pipeline,
+            _ => unreachable!(),
+        };
+        pipeline.sinks.adx.unwrap().retry.max_elapsed
+    }
+
+    #[test]
+    fn adx_retry_budget_defaults_per_command_and_is_settable() {
+        use std::time::Duration;
+        assert_eq!(
+            retry_budget(&["hubble-ingest", "replay", "x.log"]),
+            Some(REPLAY_MAX_RETRY)
+        );
+        assert_eq!(
+            retry_budget(&["hubble-ingest", "run", "--input", "/x.log"]),
+            None
+        );
+        assert_eq!(
+            retry_budget(&[
+                "hubble-ingest",
+                "replay",
+                "x.log",
+                "--adx-max-retry-duration",
+                "unbounded"
+            ]),
+            None
+        );
+        assert_eq!(
+            retry_budget(&[
+                "hubble-ingest",
+                "run",
+                "--input",
+                "/x.log",
+                "--adx-max-retry-duration",
+                "90s"
+            ]),
+            Some(Duration::from_secs(90))
+        );
+        let out = merged(
+            "adx-max-retry-duration: 2m\n",
+            &["hubble-ingest", "replay", "x.log"],
+        )
+        .unwrap();
+        assert!(
+            out.join(" ").contains("--adx-max-retry-duration 2m"),
+            "{out:?}"
+        );
+        assert!(crate::cli::parse_retry_budget("0s").is_err());
+        assert!(crate::cli::parse_retry_budget("soon").is_err());
+    }
+
     #[test]
     fn keys_are_applied_in_file_order() {
         // Alphabetical order would put `from-ip` first and `not` before `to-ip` by accident of spelling.

@@ -31,29 +31,9 @@ use crate::config::{AdxConfig, ConfigError, IngestMode};
 use crate::error::{Failure, IngestError, RetryReason};
 use crate::http::RequestContext;
 use crate::observe::RetryEvent;
-use crate::outcome::{FailedPiece, IngestOutcome};
+use crate::outcome::{FailedPiece, IngestOutcome, IngestReceipt};
 use crate::queued::{QueuedBlob, QueuedIngestor};
 use crate::Secret;
-
-/// What a successful [`AdxClient::ingest`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IngestReceipt {
-    /// Records in the batch.
-    pub records: usize,
-    /// Pieces accepted by streaming ingestion.
-    pub streamed_requests: u32,
-    /// Blobs queued (queued mode, or managed fallback).
-    pub queued_blobs: u32,
-    /// HTTP ingest attempts made (including retries).
-    pub attempts: u32,
-    /// Retries after transient failures.
-    pub retries: u32,
-    /// Times a 413 made the client split a piece.
-    pub splits: u32,
-    /// Uncompressed / compressed bytes sent in successful requests.
-    pub bytes_uncompressed: u64,
-    pub bytes_compressed: u64,
-}
 
 #[derive(Debug, Default)]
 struct Stats {

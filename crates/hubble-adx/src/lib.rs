@@ -38,7 +38,7 @@ mod streaming;
 
 pub use auth::AuthError;
 pub use batch::{batch_id, count_records, has_records, Batch};
-pub use client::{AdxClient, IngestReceipt};
+pub use client::AdxClient;
 pub use config::{
     check_endpoint, is_loopback_host, parse_url, AdxConfig, AuthConfig, ClientSecretSource,
     ConfigError, IngestMode, ManagedPolicy, RetryPolicy, DEFAULT_AUTHORITY, DEFAULT_IMDS_ENDPOINT,
@@ -48,7 +48,7 @@ pub use error::{IngestError, OneApiError, RetryReason};
 pub use gzip::gzip;
 pub use http::install_crypto_provider;
 pub use observe::{IngestObserver, Observer, RetryEvent};
-pub use outcome::{FailedPiece, IngestOutcome};
+pub use outcome::{FailedPiece, IngestOutcome, IngestReceipt};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use url::Url;

@@ -8,8 +8,27 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::client::IngestReceipt;
 use crate::error::IngestError;
+
+/// What one [`crate::AdxClient::ingest`] call did (counters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReceipt {
+    /// Records in the batch.
+    pub records: usize,
+    /// Pieces accepted by streaming ingestion.
+    pub streamed_requests: u32,
+    /// Blobs queued (queued mode, or managed fallback).
+    pub queued_blobs: u32,
+    /// HTTP ingest attempts made (including retries).
+    pub attempts: u32,
+    /// Retries after transient failures.
+    pub retries: u32,
+    /// Times a 413 made the client split a piece.
+    pub splits: u32,
+    /// Uncompressed / compressed bytes sent in successful requests.
+    pub bytes_uncompressed: u64,
+    pub bytes_compressed: u64,
+}
 
 /// Records the client could not deliver, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
