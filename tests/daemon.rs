@@ -722,6 +722,77 @@ fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
 }
 
 #[test]
+fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
+    let _serial = serial();
+    let adx = AdxStandIn::start(Mode::RejectMapping);
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    // The dead-letter directory's path is taken by a file: writing a dead letter fails until it is removed.
+    let dead = state.join("dead-letter");
+    fs::write(&dead, "in the way").unwrap();
+    let input = dir.path().join("events.log");
+    let mut gen = FlowGen::new(0x2005);
+    for _ in 0..20 {
+        append(&input, &format!("{}\n", gen.kept_flow()));
+    }
+    let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
+    let m = d.metrics_addr(Duration::from_secs(20));
+    assert!(
+        wait_until(Duration::from_secs(30), || d
+            .log()
+            .matches("dead letter cannot be written")
+            .count()
+            >= 3),
+        "the failed dead-letter write was not retried\n{}",
+        d.log_tail(30)
+    );
+    assert_eq!(
+        adx.failed_requests(),
+        1,
+        "the rejected batch was sent again"
+    );
+    assert_eq!(
+        metric(m, "hubble_ingest_dead_letters_total", "sink=\"adx\""),
+        0.0
+    );
+    assert_eq!(
+        spool_segments(&state),
+        1,
+        "the segment stays spooled meanwhile"
+    );
+    fs::remove_file(&dead).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || spool_segments(&state) == 0),
+        "the dead letter was not written once possible\n{}",
+        d.log_tail(30)
+    );
+    assert_eq!(
+        adx.failed_requests(),
+        1,
+        "the rejected batch was sent again"
+    );
+    assert_eq!(
+        metric(m, "hubble_ingest_dead_letters_total", "sink=\"adx\""),
+        1.0
+    );
+    let letters: Vec<_> = fs::read_dir(&dead)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    assert_eq!(letters.len(), 1);
+    let uuids = flows::quick_uuids(&fs::read(letters[0].path()).unwrap());
+    assert!(flows::missing(&gen.kept, &uuids).is_empty());
+    assert_eq!(uuids.len(), gen.kept.len());
+    assert_clean_exit(
+        &mut d,
+        Duration::from_secs(10),
+        "after the dead-letter retry",
+    );
+}
+
+#[test]
 fn run_keeps_records_spooled_when_the_retry_budget_runs_out_and_counts_it() {
     let _serial = serial();
     let adx = AdxStandIn::start(Mode::Unavailable);

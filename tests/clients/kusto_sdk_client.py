@@ -1,12 +1,13 @@
 """Microsoft's Kusto SDK (azure-kusto-ingest) as a client of the ADX stand-in, for tests/adx_sdk.rs, run with the
 venv that scripts/pyenv.sh creates.
 
-Usage: kusto_sdk_client.py CLUSTER_URL DATABASE TABLE MAPPING < NDJSON
+Usage: kusto_sdk_client.py CLUSTER_URL DATABASE TABLE MAPPING [TOKEN] < NDJSON
 
 Streams stdin with KustoStreamingIngestClient (JSON format, the mapping by name) and prints one JSON object:
 {"ok": true, "status": "..."} when the SDK accepted the reply, or {"ok": false, "error_type", "code", "message",
-"permanent"} when it raised. The SDK talks plain http:// to a loopback stand-in only through
-KustoConnectionStringBuilder.with_no_authentication (no Azure AD, no Authorization header).
+"permanent"} when it raised. The SDK talks plain http:// to a loopback stand-in through
+KustoConnectionStringBuilder.with_no_authentication (no Azure AD, no Authorization header) or, given TOKEN,
+with_token_provider (a fixed bearer token, no Azure AD either).
 """
 
 import io
@@ -21,8 +22,12 @@ from azure.kusto.ingest import IngestionProperties, KustoStreamingIngestClient
 
 def main():
     cluster, database, table, mapping = sys.argv[1:5]
+    token = sys.argv[5] if len(sys.argv) > 5 else None
     data = sys.stdin.buffer.read()
-    kcsb = KustoConnectionStringBuilder.with_no_authentication(cluster)
+    if token is None:
+        kcsb = KustoConnectionStringBuilder.with_no_authentication(cluster)
+    else:
+        kcsb = KustoConnectionStringBuilder.with_token_provider(cluster, lambda: token)
     client = KustoStreamingIngestClient(kcsb)
     props = IngestionProperties(
         database=database,
