@@ -34,10 +34,22 @@ fn cri_log(gen: &mut FlowGen, rng: &mut XorShift, n: usize) -> String {
 }
 
 fn replay(adx: &AdxStandIn, state: &Path, inputs: &[PathBuf], extra: &[&str]) -> (Output, Value) {
+    replay_with(adx, state, inputs, extra, true)
+}
+
+fn replay_with(
+    adx: &AdxStandIn,
+    state: &Path,
+    inputs: &[PathBuf],
+    extra: &[&str],
+    json: bool,
+) -> (Output, Value) {
     let mut cmd = hubble_ingest();
-    cmd.arg("replay")
-        .arg("--summary-json")
-        .arg("--state-dir")
+    cmd.arg("replay");
+    if json {
+        cmd.arg("--summary-json");
+    }
+    cmd.arg("--state-dir")
         .arg(state)
         .args(adx.sink_args())
         .args(extra)
@@ -299,4 +311,36 @@ fn replay_retries_throttling_and_a_lost_reply_counts_them_and_delivers_everythin
     let got = adx.uuids();
     assert!(flows::missing(&gen.kept, &got).is_empty());
     assert!(dead_letters(&state.join("dead-letter")).is_empty());
+}
+
+#[test]
+fn the_text_summary_accounts_for_every_record_and_names_the_dead_letters() {
+    let adx = AdxStandIn::start(Mode::RejectMapping);
+    let dir = support::TestDir::new();
+    let input = dir.path().join("flows.log");
+    let mut gen = FlowGen::new(0x10a4);
+    let mut text = String::new();
+    for _ in 0..30 {
+        text.push_str(&gen.kept_flow());
+        text.push('\n');
+    }
+    fs::write(&input, text).unwrap();
+    let state = dir.path().join("state");
+    let (out, _) = replay_with(&adx, &state, &[input], &[], false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sink adx: 30 records: 0 delivered, 30 dead-lettered (rejected), 0 not delivered, 0 lost"),
+        "{stderr}"
+    );
+    let letters = dead_letters(&state.join("dead-letter"));
+    assert_eq!(letters.len(), 1);
+    assert!(
+        stderr.contains(&format!("    {}", letters[0].display())),
+        "the summary names the dead letter: {stderr}"
+    );
+    assert!(
+        stderr.contains("30 records rejected by adx are in"),
+        "{stderr}"
+    );
 }
