@@ -490,8 +490,10 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     let input = dir.path().join("events.log");
     let mut gen = FlowGen::new(0x2002);
     let mut rng = XorShift::new(2002);
-    append(&input, &lines(&mut gen, &mut rng, 80));
+    // Three chunks written one after the other: at least three rejected requests in a row.
+    let chunks: Vec<String> = (0..3).map(|_| lines(&mut gen, &mut rng, 27)).collect();
     let first_kept = gen.kept.clone();
+    append(&input, &chunks[0]);
     let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
     let m = d.metrics_addr(Duration::from_secs(20));
 
@@ -505,6 +507,25 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         }
         u
     };
+    let letter_files = || {
+        fs::read_dir(&dead)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
+            .count()
+    };
+    let mut seen = 0;
+    for chunk in &chunks[1..] {
+        assert!(
+            wait_until(Duration::from_secs(20), || letter_files() > seen
+                && spool_segments(&state) == 0),
+            "no new dead letter\n{}",
+            d.log_tail(30)
+        );
+        seen = letter_files();
+        append(&input, chunk);
+    }
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
             &first_kept,
@@ -561,6 +582,12 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         d.log_tail(30)
     );
     assert_eq!(http::get(m, "/healthz").map(|r| r.0), Ok(200));
+    assert_eq!(
+        http::get(m, "/readyz").map(|r| r.0),
+        Ok(503),
+        "{} rejected requests in a row must make /readyz fail",
+        ndjson.len()
+    );
 
     // The cause is fixed: new flows are delivered by the same daemon...
     adx.set_mode(Mode::Up);
@@ -578,6 +605,12 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     assert!(
         flows::missing(&first_kept, &adx.uuids()).len() == first_kept.len(),
         "dead-lettered flows must not have been delivered yet"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || http::get(m, "/readyz")
+            .map(|r| r.0)
+            == Ok(200)),
+        "/readyz did not recover once batches were accepted again"
     );
     assert_clean_exit(&mut d, Duration::from_secs(10), "after dead-lettering");
 
