@@ -18,8 +18,9 @@ if [ -x crates/hubble-adx/scripts/azurite.sh ] && command -v npm >/dev/null 2>&1
 fi
 
 # Network-input tests drive the daemon with real Fluentd clients: fluent-logger (Fluentd's own Python client),
-# msgpack for hand-built Forward frames, zstandard for zstd HTTP bodies. Installed into a gitignored venv; the
-# tests find it through HUBBLE_INGEST_TEST_PYTHON (or .cache/pyenv) and skip loudly without it.
+# msgpack for hand-built Forward frames, zstandard for zstd HTTP bodies; tests/adx_sdk.rs drives Microsoft's
+# Kusto SDK (azure-kusto-ingest) against the ADX stand-in. Installed into a gitignored venv; the tests find it
+# through HUBBLE_INGEST_TEST_PYTHON (or .cache/pyenv) and skip loudly without it.
 if command -v python3 >/dev/null 2>&1; then
   echo "== python test clients (.cache/pyenv)"
   scripts/pyenv.sh

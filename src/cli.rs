@@ -303,6 +303,34 @@ pub struct AdxArgs {
         env = "HUBBLE_INGEST_ADX_CONCURRENCY"
     )]
     pub adx_concurrency: usize,
+    /// Longest time one ADX request keeps being retried after transient failures (429, 5xx, timeouts, refused
+    /// connections) before its records count as not delivered: `replay` dead-letters them and exits 1, `run`
+    /// keeps them spooled and tries again later. `unbounded` retries until shutdown. Default: 10m for
+    /// `replay`, unbounded for `run`.
+    #[arg(long, value_name = "DURATION|unbounded", value_parser = parse_retry_budget, env = "HUBBLE_INGEST_ADX_MAX_RETRY_DURATION")]
+    pub adx_max_retry_duration: Option<RetryBudget>,
+}
+
+/// A retry budget: a duration, or `unbounded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryBudget {
+    /// Retry until shutdown.
+    Unbounded,
+    /// Give up after this long.
+    For(std::time::Duration),
+}
+
+/// Parses `unbounded` or a duration (`30s`, `10m`, `1h`).
+pub fn parse_retry_budget(s: &str) -> Result<RetryBudget, String> {
+    if s.trim().eq_ignore_ascii_case("unbounded") {
+        return Ok(RetryBudget::Unbounded);
+    }
+    match parse_duration(s)? {
+        d if d.is_zero() => {
+            Err("a retry duration of 0 would never retry; use e.g. 30s, or unbounded".into())
+        }
+        d => Ok(RetryBudget::For(d)),
+    }
 }
 
 /// `replay` options.

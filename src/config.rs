@@ -282,9 +282,17 @@ pub fn filter_settings(a: &FilterArgs, observe: &[(String, String)]) -> FilterSe
     }
 }
 
+/// `replay`'s default `--adx-max-retry-duration`: a one-shot command must end, and 10 minutes outlasts the
+/// usual throttling and failover windows. `run` defaults to unbounded (its spool holds the data).
+pub const REPLAY_MAX_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// `--adx-*` options and the standard Azure variables → a validated client configuration. Errors name the
 /// option or variable, never a secret's value.
-pub fn adx_config(args: &AdxArgs) -> Result<hubble_adx::AdxConfig, Error> {
+/// `default_max_retry` applies when `--adx-max-retry-duration` is not given (`None`: unbounded).
+pub fn adx_config(
+    args: &AdxArgs,
+    default_max_retry: Option<std::time::Duration>,
+) -> Result<hubble_adx::AdxConfig, Error> {
     use hubble_adx::{parse_url, AdxConfig, AuthConfig, IngestMode};
     let adx = |e: String| Error::Config(format!("adx: {e}"));
     let cluster = args
@@ -318,6 +326,11 @@ pub fn adx_config(args: &AdxArgs) -> Result<hubble_adx::AdxConfig, Error> {
         cfg.scope = scope.clone();
     }
     cfg.concurrency = args.adx_concurrency.max(1);
+    cfg.retry.max_elapsed = match args.adx_max_retry_duration {
+        None => default_max_retry,
+        Some(crate::cli::RetryBudget::Unbounded) => None,
+        Some(crate::cli::RetryBudget::For(d)) => Some(d),
+    };
     cfg.validate().map_err(|e| adx(e.to_string()))?;
     Ok(cfg)
 }
@@ -327,10 +340,11 @@ pub fn sink_settings(
     specs: &[SinkSpec],
     adx: &AdxArgs,
     state_dir: &std::path::Path,
+    default_max_retry: Option<std::time::Duration>,
 ) -> Result<SinkSettings, Error> {
     check_unique_sinks(specs)?;
     let adx = if specs.contains(&SinkSpec::Adx) {
-        Some(adx_config(adx)?)
+        Some(adx_config(adx, default_max_retry)?)
     } else {
         None
     };
@@ -348,6 +362,7 @@ fn pipeline_settings(
     enrich: &crate::cli::EnrichArgs,
     (sinks, adx, state_dir): (&[SinkSpec], &AdxArgs, &std::path::Path),
     no_flow_column: bool,
+    default_max_retry: Option<std::time::Duration>,
 ) -> Result<PipelineSettings, Error> {
     let filter_set = Arc::new(filter.build()?);
     Ok(PipelineSettings {
@@ -357,7 +372,7 @@ fn pipeline_settings(
         enrich: EnrichSettings {
             cidr_groups: enrich.cidr_groups.clone(),
         },
-        sinks: sink_settings(sinks, adx, state_dir)?,
+        sinks: sink_settings(sinks, adx, state_dir, default_max_retry)?,
         record: RecordSettings {
             include_flow: !no_flow_column,
         },
@@ -393,6 +408,7 @@ pub fn replay_settings(
             &a.enrich,
             (&a.sinks, &a.adx, &a.state_dir),
             a.no_flow_column,
+            Some(REPLAY_MAX_RETRY),
         )?,
         report: a.report.clone().map(|path| {
             let format = match a.report_format {
@@ -454,6 +470,7 @@ pub fn run_settings(
             &a.enrich,
             (&a.sinks, &a.adx, &a.state_dir),
             a.no_flow_column,
+            None,
         )?,
         network: network_settings(&a.network),
         config_file,
@@ -586,6 +603,77 @@ mod tests {
             joined.contains("--adx-cluster https://c.kusto.windows.net"),
             "{joined}"
         );
+    }
+
+    /// The ADX retry budget the settings of `argv` carry (managed identity: no environment needed).
+    fn retry_budget(argv: &[&str]) -> Option<std::time::Duration> {
+        let mut full: Vec<OsString> = argv.iter().map(OsString::from).collect();
+        full.extend(
+            [
+                "--sink",
+                "adx",
+                "--adx-cluster",
+                "https://c.kusto.windows.net",
+                "--adx-database",
+                "db",
+                "--adx-auth",
+                "managed-identity",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        let line = parse_command_line(full).map_err(|_| "parse").unwrap();
+        let pipeline = match &line.cli.command {
+            crate::cli::Command::Replay(a) => replay_settings(a, &line.observe).unwrap().pipeline,
+            crate::cli::Command::Run(a) => run_settings(a, &line.observe, None).unwrap().pipeline,
+            _ => unreachable!(),
+        };
+        pipeline.sinks.adx.unwrap().retry.max_elapsed
+    }
+
+    #[test]
+    fn adx_retry_budget_defaults_per_command_and_is_settable() {
+        use std::time::Duration;
+        assert_eq!(
+            retry_budget(&["hubble-ingest", "replay", "x.log"]),
+            Some(REPLAY_MAX_RETRY)
+        );
+        assert_eq!(
+            retry_budget(&["hubble-ingest", "run", "--input", "/x.log"]),
+            None
+        );
+        assert_eq!(
+            retry_budget(&[
+                "hubble-ingest",
+                "replay",
+                "x.log",
+                "--adx-max-retry-duration",
+                "unbounded"
+            ]),
+            None
+        );
+        assert_eq!(
+            retry_budget(&[
+                "hubble-ingest",
+                "run",
+                "--input",
+                "/x.log",
+                "--adx-max-retry-duration",
+                "90s"
+            ]),
+            Some(Duration::from_secs(90))
+        );
+        let out = merged(
+            "adx-max-retry-duration: 2m\n",
+            &["hubble-ingest", "replay", "x.log"],
+        )
+        .unwrap();
+        assert!(
+            out.join(" ").contains("--adx-max-retry-duration 2m"),
+            "{out:?}"
+        );
+        assert!(crate::cli::parse_retry_budget("0s").is_err());
+        assert!(crate::cli::parse_retry_budget("soon").is_err());
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The delivery loop of one sink: every spooled segment, oldest first, until stopped.
 //!
-//! Guarantees: a segment is marked done for a sink only after the sink accepted it durably (or after it was
-//! written to the dead-letter directory, for a permanent error); transient failures are retried with
-//! [`crate::retry::delivery_policy`] for as long as the daemon runs. A torn segment is quarantined
-//! by the spool and counted, never crashed on.
+//! Guarantees: a segment is marked done for a sink only after every record of it was either accepted durably
+//! or written to the dead-letter directory (only the records the sink rejected: a rejected ADX request's
+//! records, not its accepted siblings). What is still pending — a failure, or the sink's retry budget running
+//! out (`--adx-max-retry-duration`) — is retried with [`crate::retry::delivery_policy`] for as long as the
+//! daemon runs, re-sending only the records not yet accepted, and counted in `sink_retries{sink,reason}`. A
+//! dead letter that cannot be written is retried by itself (the records are not sent again); the segment
+//! stays spooled meanwhile. A torn segment is quarantined by the spool and counted, never crashed on.
 //!
 //! See ARCHITECTURE.md ("deliver").
 
-use crate::sink::batch::{BatchSink, DeliveryError};
+use crate::sink::batch::{BatchSink, Rejected};
 use crate::spool::Spool;
 use crate::telemetry::metrics::Metrics;
 use std::path::PathBuf;
@@ -104,63 +107,62 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
                     continue;
                 }
             };
-            let batch_id = hubble_adx::batch_id(&seg.payload);
             let mut delays = crate::retry::delivery_policy();
+            // What is left to deliver of this segment: all of it at first, then what the sink did not accept.
+            let mut payload = std::borrow::Cow::Borrowed(&seg.payload[..]);
+            let mut records = seg.records;
+            let mut pieces_dead_lettered = 0usize;
             loop {
-                match sink.deliver(&seg.payload, seg.records, &batch_id) {
-                    Ok(()) => {
-                        if rejected_in_a_row >= PERMANENT_FAILURES {
-                            tracing::info!(sink = %name, "sink accepts batches again");
-                        }
-                        rejected_in_a_row = 0;
-                        ctx.metrics.set_sink_failing(&name, false);
-                        ctx.metrics.sink_batches.get_or_create(&label).inc();
-                        ctx.metrics
-                            .sink_records
-                            .get_or_create(&label)
-                            .inc_by(seg.records);
-                        ctx.metrics
-                            .sink_bytes
-                            .get_or_create(&label)
-                            .inc_by(seg.payload.len() as u64);
-                        break;
+                let batch_id = hubble_adx::batch_id(&payload);
+                let delivery = sink.deliver(&payload, records, &batch_id);
+                if delivery.accepted_records > 0 {
+                    ctx.metrics.sink_batches.get_or_create(&label).inc();
+                    ctx.metrics
+                        .sink_records
+                        .get_or_create(&label)
+                        .inc_by(delivery.accepted_records);
+                    ctx.metrics
+                        .sink_bytes
+                        .get_or_create(&label)
+                        .inc_by(delivery.accepted_bytes);
+                }
+                if delivery.rejected.is_empty() && delivery.accepted_records > 0 {
+                    if rejected_in_a_row >= PERMANENT_FAILURES {
+                        tracing::info!(sink = %name, "sink accepts batches again");
                     }
-                    Err(DeliveryError::Permanent(msg)) => {
-                        ctx.metrics.dead_letters.get_or_create(&label).inc();
-                        rejected_in_a_row = rejected_in_a_row.saturating_add(1);
-                        if rejected_in_a_row == PERMANENT_FAILURES {
-                            ctx.metrics.set_sink_failing(&name, true);
-                            tracing::error!(sink = %name, "{PERMANENT_FAILURES} batches in a row rejected permanently: /readyz now reports not ready");
-                        }
-                        match crate::sink::dead_letter::write(
-                            &ctx.dead_letter_dir,
-                            id.0,
-                            &name,
-                            &seg.payload,
-                            &msg,
-                        ) {
-                            Ok(path) => tracing::error!(
-                                sink = %name, records = seg.records, dead_letter = %path.display(),
-                                "batch rejected permanently, moved to the dead-letter directory (fix the cause, then `hubble-ingest replay` the file with --sink {name}): {msg}"
-                            ),
-                            Err(e) => {
-                                tracing::error!(sink = %name, "batch rejected permanently ({msg}) and the dead letter cannot be written ({e}); keeping it spooled");
-                                ctx.doorbell.wait(Duration::from_secs(5));
-                                continue;
-                            }
-                        }
-                        break;
+                    rejected_in_a_row = 0;
+                    ctx.metrics.set_sink_failing(&name, false);
+                }
+                for rejected in &delivery.rejected {
+                    rejected_in_a_row = rejected_in_a_row.saturating_add(1);
+                    if rejected_in_a_row == PERMANENT_FAILURES {
+                        ctx.metrics.set_sink_failing(&name, true);
+                        tracing::error!(sink = %name, "{PERMANENT_FAILURES} requests in a row rejected permanently: /readyz now reports not ready");
                     }
-                    Err(DeliveryError::Transient(msg)) => {
-                        ctx.metrics.sink_retries.get_or_create(&label).inc();
-                        let delay = delays.next().unwrap_or(Duration::from_secs(30));
-                        tracing::warn!(sink = %name, retry_in_ms = delay.as_millis() as u64, "delivery failed, will retry: {msg}");
-                        sleep_unless_stopped(&ctx.stop, delay);
-                        if ctx.stop.load(Ordering::Relaxed) {
-                            return;
-                        }
+                    if !write_dead_letter(ctx, id.0, pieces_dead_lettered, &name, rejected) {
+                        return;
                     }
-                    Err(DeliveryError::Cancelled) => return,
+                    pieces_dead_lettered += 1;
+                    ctx.metrics.dead_letters.get_or_create(&label).inc();
+                    ctx.metrics
+                        .dead_lettered_records
+                        .get_or_create(&label)
+                        .inc_by(rejected.info.records);
+                }
+                let Some(pending) = delivery.pending else {
+                    break;
+                };
+                if pending.cancelled {
+                    return;
+                }
+                ctx.metrics.sink_retry(&name, pending.reason);
+                let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                tracing::warn!(sink = %name, records = pending.records, retry_in_ms = delay.as_millis() as u64, "delivery failed, will retry: {}", pending.message);
+                payload = std::borrow::Cow::Owned(pending.payload);
+                records = pending.records;
+                sleep_unless_stopped(&ctx.stop, delay);
+                if ctx.stop.load(Ordering::Relaxed) {
+                    return;
                 }
             }
             if let Err(e) = ctx.spool.mark_done(id, &name, &ctx.all_sinks) {
@@ -168,6 +170,46 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             }
             ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
             ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
+        }
+    }
+}
+
+/// Writes one dead letter, retrying the write alone (never re-sending the records) until it succeeds or the
+/// daemon stops; false when stopped first (the segment then stays spooled).
+fn write_dead_letter(
+    ctx: &DeliveryContext,
+    segment: u64,
+    piece: usize,
+    name: &str,
+    rejected: &Rejected,
+) -> bool {
+    let mut delays = crate::retry::spool_write_policy();
+    loop {
+        match crate::sink::dead_letter::write(
+            &ctx.dead_letter_dir,
+            segment,
+            piece,
+            name,
+            &rejected.payload,
+            &rejected.info,
+        ) {
+            Ok(path) => {
+                tracing::error!(
+                    sink = %name, records = rejected.info.records, dead_letter = %path.display(),
+                    resend = %crate::sink::dead_letter::resend_command(&path, &rejected.info.resend_args),
+                    "records rejected permanently, moved to the dead-letter directory (fix the cause, then re-send them): {}",
+                    rejected.info.summary()
+                );
+                return true;
+            }
+            Err(e) => {
+                let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                tracing::error!(sink = %name, records = rejected.info.records, "records rejected permanently ({}) and the dead letter cannot be written ({e}); retrying the write in {delay:?}, the segment stays spooled", rejected.info.summary());
+                sleep_unless_stopped(&ctx.stop, delay);
+                if ctx.stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+            }
         }
     }
 }

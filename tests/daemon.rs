@@ -57,16 +57,12 @@ fn run_cmd(state: &Path, inputs: &[String], extra: &[String], env: &[(String, St
     if !extra.iter().any(|a| a == "--batch-max-bytes") {
         cmd.args(["--batch-max-bytes", "32KiB"]);
     }
+    if !extra.iter().any(|a| a == "--flush-interval") {
+        cmd.args(["--flush-interval", "100ms"]);
+    }
     cmd.arg("--state-dir")
         .arg(state)
-        .args([
-            "--flush-interval",
-            "100ms",
-            "--poll-interval",
-            "50ms",
-            "--log-format",
-            "json",
-        ])
+        .args(["--poll-interval", "50ms", "--log-format", "json"])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
@@ -383,6 +379,16 @@ fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
         metric(m, "hubble_ingest_spool_bytes", ""),
         d.log_tail(30)
     );
+    // The client's own retries are visible, by reason.
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(
+            m,
+            "hubble_ingest_sink_retries_total",
+            "reason=\"http_5xx\""
+        ) >= 1.0),
+        "503 retries not counted in sink_retries{{reason=\"http_5xx\"}}:\n{}",
+        metrics(m)
+    );
     let spooled_1 = metric(m, "hubble_ingest_spool_bytes", "");
     append(&input, &lines(&mut gen, &mut rng, 300));
     assert!(
@@ -419,6 +425,14 @@ fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
         adx.ok_requests(),
         0,
         "nothing may be accepted during the outage"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(
+            m,
+            "hubble_ingest_sink_retries_total",
+            "reason=\"connect\""
+        ) >= 1.0),
+        "refused connections not counted in sink_retries{{reason=\"connect\"}}"
     );
     assert!(
         d.is_running(),
@@ -476,8 +490,10 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     let input = dir.path().join("events.log");
     let mut gen = FlowGen::new(0x2002);
     let mut rng = XorShift::new(2002);
-    append(&input, &lines(&mut gen, &mut rng, 80));
+    // Three chunks written one after the other: at least three rejected requests in a row.
+    let chunks: Vec<String> = (0..3).map(|_| lines(&mut gen, &mut rng, 27)).collect();
     let first_kept = gen.kept.clone();
+    append(&input, &chunks[0]);
     let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
     let m = d.metrics_addr(Duration::from_secs(20));
 
@@ -491,6 +507,25 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         }
         u
     };
+    let letter_files = || {
+        fs::read_dir(&dead)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
+            .count()
+    };
+    let mut seen = 0;
+    for chunk in &chunks[1..] {
+        assert!(
+            wait_until(Duration::from_secs(20), || letter_files() > seen
+                && spool_segments(&state) == 0),
+            "no new dead letter\n{}",
+            d.log_tail(30)
+        );
+        seen = letter_files();
+        append(&input, chunk);
+    }
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
             &first_kept,
@@ -508,13 +543,29 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     for e in fs::read_dir(&dead).expect("dead-letter dir").flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "ndjson") {
-            let err = p.with_extension("error.txt");
+            let err = p.with_extension("error.json");
             let why = fs::read_to_string(&err)
                 .unwrap_or_else(|e| panic!("{} has no {}: {e}", p.display(), err.display()));
-            assert!(
-                why.contains("BadRequest_MappingReferenceWasNotFound"),
-                "{} does not name the ADX error code: {why:?}",
+            let why: serde_json::Value = serde_json::from_str(&why).expect("sidecar is JSON");
+            assert_eq!(
+                why["code"],
+                "BadRequest_MappingReferenceWasNotFound",
+                "{} does not name the ADX error code: {why}",
                 err.display()
+            );
+            assert_eq!(why["message"], support::adx::MAPPING_NOT_FOUND_MESSAGE);
+            assert_eq!(why["kind"], "rejected");
+            assert!(
+                why["client_request_id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("hubble-ingest.Ingest;")),
+                "{why}"
+            );
+            assert!(
+                why["resend"].as_str().is_some_and(|c| c
+                    .starts_with(&format!("hubble-ingest replay {}", p.display()))
+                    && c.contains("--sink adx")),
+                "{why}"
             );
             ndjson.push(p);
         }
@@ -531,6 +582,12 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         d.log_tail(30)
     );
     assert_eq!(http::get(m, "/healthz").map(|r| r.0), Ok(200));
+    assert_eq!(
+        http::get(m, "/readyz").map(|r| r.0),
+        Ok(503),
+        "{} rejected requests in a row must make /readyz fail",
+        ndjson.len()
+    );
 
     // The cause is fixed: new flows are delivered by the same daemon...
     adx.set_mode(Mode::Up);
@@ -548,6 +605,12 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     assert!(
         flows::missing(&first_kept, &adx.uuids()).len() == first_kept.len(),
         "dead-lettered flows must not have been delivered yet"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || http::get(m, "/readyz")
+            .map(|r| r.0)
+            == Ok(200)),
+        "/readyz did not recover once batches were accepted again"
     );
     assert_clean_exit(&mut d, Duration::from_secs(10), "after dead-lettering");
 
@@ -594,6 +657,221 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     assert_eq!(rec["TrafficDirection"], "EGRESS");
     assert_eq!(rec["EventSubType"], 181);
     assert_eq!(rec["Flow"]["uuid"], first_kept[0].as_str());
+}
+
+#[test]
+fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
+    let _serial = serial();
+    let adx = AdxStandIn::start(Mode::Up);
+    // A 12 MiB batch goes out as three ≤ 4 MiB requests; the second to arrive is rejected.
+    adx.reject_request(2);
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("events.log");
+    let mut gen = FlowGen::new(0x2003);
+    let mut text = String::new();
+    for _ in 0..14_000 {
+        text.push_str(&gen.kept_flow());
+        text.push('\n');
+    }
+    append(&input, &text);
+    let mut d = adx_daemon(
+        &state,
+        &input.display().to_string(),
+        &adx,
+        &["--batch-max-bytes", "12MiB", "--flush-interval", "60s"],
+    );
+    let m = d.metrics_addr(Duration::from_secs(20));
+    let dead = state.join("dead-letter");
+    let letters = || -> Vec<std::path::PathBuf> {
+        fs::read_dir(&dead)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || letters().len() == 1
+            && adx.ok_requests() >= 2
+            && metric(m, "hubble_ingest_sink_records_total", "sink=\"adx\"")
+                > 0.0),
+        "no dead letter and two accepted requests: {:?}, ok={}\n{}",
+        letters(),
+        adx.ok_requests(),
+        d.log_tail(30)
+    );
+    let rejected = adx.rejected();
+    assert_eq!(rejected.len(), 1);
+    let letter = &letters()[0];
+    let lines: Vec<String> = fs::read_to_string(letter)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        lines, rejected[0].1,
+        "the dead letter is exactly the rejected request"
+    );
+    let why: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(letter.with_extension("error.json")).unwrap())
+            .unwrap();
+    assert_eq!(why["client_request_id"], rejected[0].0.as_str());
+    assert_eq!(why["code"], "BadRequest_MappingReferenceWasNotFound");
+    let dead_uuids: std::collections::HashSet<String> =
+        flows::quick_uuids(lines.join("\n").as_bytes())
+            .into_iter()
+            .collect();
+    let got = adx.uuids();
+    assert_eq!(flows::duplicates(&got), 0, "siblings were re-sent");
+    assert!(
+        got.iter().all(|u| !dead_uuids.contains(u)),
+        "a dead-lettered record was ingested"
+    );
+    assert_eq!(
+        metric(m, "hubble_ingest_sink_records_total", "sink=\"adx\""),
+        got.len() as f64
+    );
+    assert_eq!(
+        metric(
+            m,
+            "hubble_ingest_dead_lettered_records_total",
+            "sink=\"adx\""
+        ),
+        lines.len() as f64
+    );
+    eprintln!(
+        "large batch: {} records accepted in {} requests, {} dead-lettered",
+        got.len(),
+        adx.ok_requests(),
+        lines.len()
+    );
+    assert_clean_exit(
+        &mut d,
+        Duration::from_secs(20),
+        "after a partial dead letter",
+    );
+}
+
+#[test]
+fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
+    let _serial = serial();
+    let adx = AdxStandIn::start(Mode::RejectMapping);
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    // The dead-letter directory's path is taken by a file: writing a dead letter fails until it is removed.
+    let dead = state.join("dead-letter");
+    fs::write(&dead, "in the way").unwrap();
+    let input = dir.path().join("events.log");
+    let mut gen = FlowGen::new(0x2005);
+    for _ in 0..20 {
+        append(&input, &format!("{}\n", gen.kept_flow()));
+    }
+    let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
+    let m = d.metrics_addr(Duration::from_secs(20));
+    assert!(
+        wait_until(Duration::from_secs(30), || d
+            .log()
+            .matches("dead letter cannot be written")
+            .count()
+            >= 3),
+        "the failed dead-letter write was not retried\n{}",
+        d.log_tail(30)
+    );
+    assert_eq!(
+        adx.failed_requests(),
+        1,
+        "the rejected batch was sent again"
+    );
+    assert_eq!(
+        metric(m, "hubble_ingest_dead_letters_total", "sink=\"adx\""),
+        0.0
+    );
+    assert_eq!(
+        spool_segments(&state),
+        1,
+        "the segment stays spooled meanwhile"
+    );
+    fs::remove_file(&dead).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || spool_segments(&state) == 0),
+        "the dead letter was not written once possible\n{}",
+        d.log_tail(30)
+    );
+    assert_eq!(
+        adx.failed_requests(),
+        1,
+        "the rejected batch was sent again"
+    );
+    assert_eq!(
+        metric(m, "hubble_ingest_dead_letters_total", "sink=\"adx\""),
+        1.0
+    );
+    let letters: Vec<_> = fs::read_dir(&dead)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    assert_eq!(letters.len(), 1);
+    let uuids = flows::quick_uuids(&fs::read(letters[0].path()).unwrap());
+    assert!(flows::missing(&gen.kept, &uuids).is_empty());
+    assert_eq!(uuids.len(), gen.kept.len());
+    assert_clean_exit(
+        &mut d,
+        Duration::from_secs(10),
+        "after the dead-letter retry",
+    );
+}
+
+#[test]
+fn run_keeps_records_spooled_when_the_retry_budget_runs_out_and_counts_it() {
+    let _serial = serial();
+    let adx = AdxStandIn::start(Mode::Unavailable);
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("events.log");
+    let mut gen = FlowGen::new(0x2004);
+    let mut rng = XorShift::new(2004);
+    append(&input, &lines(&mut gen, &mut rng, 200));
+    let mut d = adx_daemon(
+        &state,
+        &input.display().to_string(),
+        &adx,
+        &["--adx-max-retry-duration", "1s"],
+    );
+    let m = d.metrics_addr(Duration::from_secs(20));
+    assert!(
+        wait_until(Duration::from_secs(30), || metric(
+            m,
+            "hubble_ingest_sink_retries_total",
+            "reason=\"not_delivered\""
+        ) >= 2.0),
+        "the exhausted budget was not counted as sink_retries{{reason=\"not_delivered\"}}\n{}",
+        d.log_tail(30)
+    );
+    assert!(
+        spool_segments(&state) >= 1,
+        "undelivered records must stay spooled"
+    );
+    assert_eq!(
+        fs::read_dir(state.join("dead-letter")).map_or(0, |rd| rd.count()),
+        0,
+        "run never dead-letters what it could not deliver"
+    );
+    adx.set_mode(Mode::Up);
+    assert!(
+        wait_until(Duration::from_secs(30), || flows::missing(
+            &gen.kept,
+            &adx.uuids()
+        )
+        .is_empty()
+            && spool_segments(&state) == 0),
+        "not delivered after the outage\n{}",
+        d.log_tail(30)
+    );
+    assert_clean_exit(&mut d, Duration::from_secs(10), "after the budget test");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use crate::process::{OutputMode, Processor};
 use crate::record::encode::EncodeOptions;
 use crate::report;
 use crate::settings::{FilterCommandSettings, InputSettings, ReplaySettings};
-use crate::sink::{self, Sink};
+use crate::sink::{self, Sink, SinkDelivery};
 use crate::source::files::FileSource;
 use crate::source::input::InputSpec;
 use crate::stats::{render_summary, BatchStats, InputProblem, ProblemKind};
@@ -80,8 +80,10 @@ fn unopened(problems: &[InputProblem]) -> Vec<&str> {
         .collect()
 }
 
-/// `replay`: every input to its end through the pipeline into the sinks, then the summary. Not delivering
-/// everything (an input that cannot be opened, records dead-lettered) is [`Error::NotDelivered`] (exit 1).
+/// `replay`: every input to its end through the pipeline into the sinks, then the summary, which says per sink
+/// how many records were delivered, dead-lettered (rejected), not delivered (retry budget) and lost (always 0)
+/// and names the dead letters. Not delivering everything (an input that cannot be opened, any record
+/// dead-lettered or not delivered) is [`Error::NotDelivered`] (exit 1).
 pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     log_filter_warnings(&settings.pipeline.filter_set);
     let tagger = load_cidr_table(&settings.pipeline.enrich.cidr_groups)?;
@@ -117,8 +119,10 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     let started = Instant::now();
     let counter = Arc::clone(&raw_bytes);
     let source = FileSource::new(inputs, cfg.block_size, Arc::clone(&raw_bytes));
+    let mut records_out = 0u64;
     let result = pipeline::run(source, &cfg, processor, |event| {
         if let Event::Batch(o) = event {
+            records_out += memchr::memchr_iter(b'\n', o.out).count() as u64;
             write_to_sinks(&mut sinks, o.out)?;
             if let Some(pb) = &pb {
                 pb.set_position(counter.load(Ordering::Relaxed));
@@ -167,29 +171,52 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
         report::write(path, *format, &data)
             .map_err(|e| Error::runtime(&format!("report {}", path.display()), e))?;
     }
+    let deliveries: Vec<(String, SinkDelivery)> = sinks
+        .iter()
+        .map(|s| {
+            let d = s.delivery().unwrap_or(SinkDelivery {
+                records: records_out,
+                delivered: records_out,
+                ..SinkDelivery::default()
+            });
+            (s.name().to_owned(), d)
+        })
+        .collect();
     if settings.summary_json {
-        eprintln!(
-            "{}",
-            summary_json(&outcome.stats, &outcome.problems, input_bytes, elapsed)
-        );
+        let mut v = summary_json(&outcome.stats, &outcome.problems, input_bytes, elapsed);
+        v["sinks"] = deliveries_json(&deliveries);
+        eprintln!("{v}");
     } else {
         eprint!(
             "{}",
             render_summary(&outcome.stats, &outcome.problems, elapsed, input_bytes)
         );
+        eprint!("{}", render_deliveries(&deliveries));
     }
     let mut not_delivered = Vec::new();
     let unopened = unopened(&outcome.problems);
     if !unopened.is_empty() {
         not_delivered.push(format!("cannot open {}", unopened.join(", ")));
     }
-    for s in &sinks {
-        let n = s.dead_lettered();
-        if n > 0 {
+    for (name, d) in &deliveries {
+        if d.dead_lettered > 0 {
             not_delivered.push(format!(
-                "{n} records rejected by {} are in {}",
-                s.name(),
+                "{} records rejected by {name} are in {}",
+                d.dead_lettered,
                 settings.pipeline.sinks.dead_letter_dir.display()
+            ));
+        }
+        if d.not_delivered > 0 {
+            not_delivered.push(format!(
+                "{} records not delivered to {name} within the retry budget are in {}",
+                d.not_delivered,
+                settings.pipeline.sinks.dead_letter_dir.display()
+            ));
+        }
+        if d.lost() > 0 {
+            not_delivered.push(format!(
+                "{} records given to {name} are unaccounted for",
+                d.lost()
             ));
         }
     }
@@ -226,12 +253,67 @@ fn write_to_sinks(sinks: &mut [Box<dyn Sink>], out: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The delivery part of the text summary: per sink, what happened to every record it was given.
+fn render_deliveries(deliveries: &[(String, SinkDelivery)]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (name, d) in deliveries {
+        let _ = writeln!(
+            out,
+            "sink {name}: {} records: {} delivered, {} dead-lettered (rejected), {} not delivered, {} lost",
+            d.records,
+            d.delivered,
+            d.dead_lettered,
+            d.not_delivered,
+            d.lost()
+        );
+        if !d.retries.is_empty() {
+            let r: Vec<String> = d.retries.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(out, "  retries: {}", r.join(", "));
+        }
+        if !d.dead_letters.is_empty() {
+            let dir = d
+                .dead_letter_dir
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            let _ = writeln!(
+                out,
+                "  {} dead letters in {dir} (why: the .error.json beside each; re-send: its \"resend\" command):",
+                d.dead_letters.len()
+            );
+            for p in &d.dead_letters {
+                let _ = writeln!(out, "    {}", p.display());
+            }
+        }
+    }
+    out
+}
+
+fn deliveries_json(deliveries: &[(String, SinkDelivery)]) -> serde_json::Value {
+    deliveries
+        .iter()
+        .map(|(name, d)| {
+            serde_json::json!({
+                "sink": name,
+                "records": d.records,
+                "delivered": d.delivered,
+                "dead_lettered": d.dead_lettered,
+                "not_delivered": d.not_delivered,
+                "lost": d.lost(),
+                "retries": d.retries,
+                "dead_letter_dir": d.dead_letter_dir.as_ref().map(|p| p.display().to_string()),
+                "dead_letters": d.dead_letters.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
 fn summary_json(
     s: &BatchStats,
     problems: &[InputProblem],
     input_bytes: u64,
     elapsed: std::time::Duration,
-) -> String {
+) -> serde_json::Value {
     use hubble_flow::{RecordKind, Skip};
     let records: serde_json::Map<String, serde_json::Value> = RecordKind::ALL
         .iter()
@@ -263,7 +345,7 @@ fn summary_json(
             .map(|p| serde_json::json!({"input": p.input, "message": p.message}))
             .collect::<Vec<_>>(),
     });
-    v.to_string()
+    v
 }
 
 /// `filter`: the input records that pass the filter, byte for byte, to stdout.

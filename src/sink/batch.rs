@@ -1,23 +1,77 @@
 //! Batch sinks: destinations the daemon's delivery loops ([`crate::deliver`]) hand whole spooled batches to, one
 //! [`BatchSink`] per configured sink, each fed every segment in order. See ARCHITECTURE.md ("sink").
 //!
-//! A delivery either succeeds (the segment is marked done for that sink), fails permanently (the batch goes to
-//! the dead-letter directory with the error, is logged once and counted, and is marked done so it never blocks
-//! the queue), or fails transiently (retried with jittered exponential backoff until it succeeds or the daemon
-//! stops; the batch stays spooled).
+//! A delivery reports, record for record, what happened ([`Delivery`]): records accepted, records rejected for
+//! good (each [`Rejected`] part holds exactly those records and why; the loop writes it to the dead-letter
+//! directory and counts it), and what is still pending ([`Pending`]: not accepted yet — retried by the loop
+//! with jittered exponential backoff until it succeeds or the daemon stops; the segment stays spooled). A sink
+//! that splits a batch (ADX: ≤ 4 MiB requests) reports only the failed requests' records as rejected or
+//! pending, so accepted siblings are neither dead-lettered nor re-sent.
 
+use super::dead_letter::DeadLetterInfo;
 use super::Sink;
 use std::io;
 
-/// Why a delivery did not succeed.
-#[derive(Debug)]
-pub enum DeliveryError {
-    /// Retrying cannot help (e.g. a mapping error); dead-letter the batch.
-    Permanent(String),
-    /// Retry later.
-    Transient(String),
-    /// The daemon is stopping; the batch stays spooled.
-    Cancelled,
+/// Records rejected for good, with why.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// Exactly the rejected records (NDJSON).
+    pub payload: Vec<u8>,
+    /// Why, for the dead letter's sidecar.
+    pub info: DeadLetterInfo,
+}
+
+/// Records not accepted yet.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Exactly the records still to deliver (NDJSON): the whole batch, or the part not yet accepted.
+    pub payload: Vec<u8>,
+    /// Records in `payload`.
+    pub records: u64,
+    /// Why, for logs.
+    pub message: String,
+    /// `sink_retries{reason}` label (`io`, `not_delivered`).
+    pub reason: &'static str,
+    /// The daemon is stopping: do not retry now, leave the segment spooled.
+    pub cancelled: bool,
+}
+
+/// What one delivery attempt did with a batch.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    /// Records accepted.
+    pub accepted_records: u64,
+    /// Uncompressed bytes accepted.
+    pub accepted_bytes: u64,
+    /// Parts rejected for good.
+    pub rejected: Vec<Rejected>,
+    /// The part still to deliver, if any.
+    pub pending: Option<Pending>,
+}
+
+impl Delivery {
+    /// Everything accepted.
+    pub fn all(payload: &[u8], records: u64) -> Self {
+        Delivery {
+            accepted_records: records,
+            accepted_bytes: payload.len() as u64,
+            ..Delivery::default()
+        }
+    }
+
+    /// Nothing accepted; retry the whole batch.
+    pub fn retry_all(payload: &[u8], records: u64, message: String, reason: &'static str) -> Self {
+        Delivery {
+            pending: Some(Pending {
+                payload: payload.to_vec(),
+                records,
+                message,
+                reason,
+                cancelled: false,
+            }),
+            ..Delivery::default()
+        }
+    }
 }
 
 /// A destination for whole batches.
@@ -25,12 +79,7 @@ pub trait BatchSink: Send {
     /// The sink's stable name (spool markers, metrics, logs).
     fn name(&self) -> &str;
     /// Delivers one batch of NDJSON records; `batch_id` is stable for the batch's content.
-    fn deliver(
-        &mut self,
-        payload: &[u8],
-        records: u64,
-        batch_id: &str,
-    ) -> Result<(), DeliveryError>;
+    fn deliver(&mut self, payload: &[u8], records: u64, batch_id: &str) -> Delivery;
 }
 
 /// A local [`Sink`] (file, stdout) delivering batches durably.
@@ -54,13 +103,11 @@ impl BatchSink for LocalBatchSink {
         &self.name
     }
 
-    fn deliver(
-        &mut self,
-        payload: &[u8],
-        _records: u64,
-        _batch_id: &str,
-    ) -> Result<(), DeliveryError> {
+    fn deliver(&mut self, payload: &[u8], records: u64, _batch_id: &str) -> Delivery {
         let r: io::Result<()> = self.sink.write(payload).and_then(|()| self.sink.sync());
-        r.map_err(|e| DeliveryError::Transient(format!("{}: {e}", self.name)))
+        match r {
+            Ok(()) => Delivery::all(payload, records),
+            Err(e) => Delivery::retry_all(payload, records, format!("{}: {e}", self.name), "io"),
+        }
     }
 }

@@ -27,24 +27,60 @@ pub trait Sink: Send {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()
     }
-    /// Records the destination rejected permanently and that went to the dead-letter directory instead (counted
-    /// once [`Sink::flush`] has returned).
+    /// Records that went to the dead-letter directory instead of the destination (rejected permanently, or not
+    /// delivered within the retry budget; counted once [`Sink::flush`] has returned).
     fn dead_lettered(&self) -> u64 {
         0
+    }
+    /// The record-by-record account of a sink that can reject records (ADX), once [`Sink::flush`] has returned;
+    /// `None` for local sinks (everything written was delivered, or the command failed).
+    fn delivery(&self) -> Option<SinkDelivery> {
+        None
+    }
+}
+
+/// What a sink did with the records it was given: `records = delivered + dead_lettered + not_delivered + lost`,
+/// and `lost` must be 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkDelivery {
+    /// Records given to the sink.
+    pub records: u64,
+    /// Records the destination accepted.
+    pub delivered: u64,
+    /// Records rejected permanently (in dead letters).
+    pub dead_lettered: u64,
+    /// Records not delivered within the retry budget (in dead letters too).
+    pub not_delivered: u64,
+    /// Where the dead letters go.
+    pub dead_letter_dir: Option<std::path::PathBuf>,
+    /// The dead letters written (records files; each has an `.error.json` beside it).
+    pub dead_letters: Vec<std::path::PathBuf>,
+    /// The client's retries, by reason.
+    pub retries: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl SinkDelivery {
+    /// Records given to the sink but neither delivered nor in a dead letter (must be 0).
+    pub fn lost(&self) -> u64 {
+        self.records
+            .saturating_sub(self.delivered + self.dead_lettered + self.not_delivered)
     }
 }
 
 pub use crate::settings::SinkSpec;
 
-/// Builds the ADX client (one per process and sink) on the process runtime.
+/// Builds the ADX client (one per process and sink) on the process runtime; `retries` hears every retry.
 fn adx_client(
     cfg: &hubble_adx::AdxConfig,
     runtime: &tokio::runtime::Handle,
     cancel: &hubble_adx::CancellationToken,
+    retries: Arc<adx::RetryCounter>,
 ) -> Result<Arc<hubble_adx::AdxClient>, Error> {
     hubble_adx::install_crypto_provider();
     let _guard = runtime.enter();
-    hubble_adx::AdxClient::new(cfg.clone(), cancel.clone())
+    let mut cfg = cfg.clone();
+    cfg.observer = hubble_adx::Observer::new(retries);
+    hubble_adx::AdxClient::new(cfg, cancel.clone())
         .map(Arc::new)
         .map_err(|e| Error::Config(format!("adx: {e}")))
 }
@@ -57,8 +93,8 @@ fn adx_settings(settings: &SinkSettings) -> Result<&hubble_adx::AdxConfig, Error
 }
 
 /// The one sink factory. Opens the sinks for `replay` and `filter`: record streams, written as the pipeline
-/// produces output (`adx` batches 4 MiB requests and keeps several in flight; rejected batches go to the
-/// dead-letter directory).
+/// produces output (`adx` batches 4 MiB requests and keeps several in flight; rejected and undelivered requests'
+/// records go to the dead-letter directory).
 pub fn open_record_sinks(
     settings: &SinkSettings,
     runtime: &tokio::runtime::Handle,
@@ -73,13 +109,19 @@ pub fn open_record_sinks(
             SinkSpec::Stdout => Box::new(stdout::StdoutSink::new()),
             SinkSpec::Adx => {
                 let cfg = adx_settings(settings)?;
-                let client = adx_client(cfg, runtime, &hubble_adx::CancellationToken::new())?;
+                let retries = Arc::new(adx::RetryCounter::default());
+                let client = adx_client(
+                    cfg,
+                    runtime,
+                    &hubble_adx::CancellationToken::new(),
+                    Arc::clone(&retries),
+                )?;
                 Box::new(adx::AdxRecordSink::new(
                     client,
                     runtime.clone(),
                     4 << 20,
-                    cfg.concurrency,
                     settings.dead_letter_dir.clone(),
+                    retries,
                 ))
             }
         });
@@ -105,7 +147,8 @@ pub fn open_batch_sinks(
                 stdout::StdoutSink::new(),
             ))),
             SinkSpec::Adx => {
-                let client = adx_client(adx_settings(settings)?, runtime, cancel)?;
+                let retries = Arc::new(adx::RetryCounter::with_metrics(Arc::clone(metrics)));
+                let client = adx_client(adx_settings(settings)?, runtime, cancel, retries)?;
                 Box::new(
                     adx::AdxBatchSink::new(client, runtime.clone())
                         .with_metrics(Arc::clone(metrics)),

@@ -35,10 +35,14 @@ pub struct Metrics {
     pub sink_records: Family<Labels, Counter>,
     /// Bytes delivered, per sink.
     pub sink_bytes: Family<Labels, Counter>,
-    /// Failed delivery attempts that will be retried, per sink.
+    /// Failed delivery attempts that will be retried, per sink and reason (the ADX client's own retries
+    /// included: `throttled`, `http_5xx`, `timeout`, `connect`, `unauthorized`, `token`, `other`; the delivery
+    /// loop's: `io` for local sinks, `not_delivered` when a sink's retry budget ran out).
     pub sink_retries: Family<Labels, Counter>,
-    /// Batches moved to the dead-letter directory, per sink.
+    /// Dead letters written (one per rejected request), per sink.
     pub dead_letters: Family<Labels, Counter>,
+    /// Records in those dead letters, per sink.
+    pub dead_lettered_records: Family<Labels, Counter>,
     /// Bytes queued in the spool.
     pub spool_bytes: Gauge,
     /// Segments queued in the spool.
@@ -147,7 +151,12 @@ impl Metrics {
             ),
             dead_letters: reg!(
                 "dead_letters",
-                "Batches moved to the dead-letter directory, per sink",
+                "Dead letters written (one per rejected request), per sink",
+                Family::default()
+            ),
+            dead_lettered_records: reg!(
+                "dead_lettered_records",
+                "Records moved to the dead-letter directory, per sink",
                 Family::default()
             ),
             spool_bytes: reg!("spool_bytes", "Bytes queued in the spool", Gauge::default()),
@@ -340,14 +349,29 @@ impl Metrics {
         }
     }
 
+    /// The `reason` label values of `sink_retries` created at zero for every sink.
+    pub const RETRY_REASONS: [&'static str; 2] = ["io", "not_delivered"];
+
+    /// Counts one retry of `sink` for `reason`.
+    pub fn sink_retry(&self, sink: &str, reason: &str) {
+        self.sink_retries
+            .get_or_create(&Self::labels2("sink", sink, "reason", reason))
+            .inc();
+    }
+
     /// Creates every per-sink series at zero, so alerts on `increase()` see the first event.
     pub fn register_sink(&self, sink: &str) {
         let l = Self::label("sink", sink);
         self.sink_batches.get_or_create(&l).inc_by(0);
         self.sink_records.get_or_create(&l).inc_by(0);
         self.sink_bytes.get_or_create(&l).inc_by(0);
-        self.sink_retries.get_or_create(&l).inc_by(0);
+        for reason in Self::RETRY_REASONS {
+            self.sink_retries
+                .get_or_create(&Self::labels2("sink", sink, "reason", reason))
+                .inc_by(0);
+        }
         self.dead_letters.get_or_create(&l).inc_by(0);
+        self.dead_lettered_records.get_or_create(&l).inc_by(0);
     }
 
     /// `/readyz`: configuration loaded and no sink failing permanently.

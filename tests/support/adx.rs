@@ -1,7 +1,10 @@
-//! A minimal ADX stand-in on 127.0.0.1 for driving the daemon's `adx` sink: the Azure AD token endpoint
+//! A minimal ADX stand-in on 127.0.0.1 for driving the binary's `adx` sink: the Azure AD token endpoint
 //! (`POST /{tenant}/oauth2/v2.0/token`) and streaming ingestion (`POST /v1/rest/ingest/{db}/{table}?...`, gzip
-//! body). It records every ingested record and can be switched between [`Mode`]s: up, 503, connection refused
-//! (listener closed and open connections aborted), or a permanent 400 (mapping not found).
+//! body). It answers as ADX does: a successful ingest with the v1 result table ([`STREAMING_RESULT`], which the
+//! official Python SDK parses), errors with OneApiError bodies. It records every ingested record and can be
+//! switched between [`Mode`]s: up, 503, 429 with `Retry-After`, connection refused (listener closed and open
+//! connections aborted), or a permanent 400 (mapping not found); [`AdxStandIn::reject_request`] rejects
+//! exactly the n-th streaming request, and [`AdxStandIn::lose_reply`] ingests one and drops the connection.
 //!
 //! It runs on its own small tokio runtime so tests stay plain `#[test]` functions.
 
@@ -11,7 +14,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,8 +21,17 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// The body ADX sends when an ingestion mapping does not exist (a permanent error).
-pub const MAPPING_NOT_FOUND: &str = r#"{"error":{"code":"BadRequest_MappingReferenceWasNotFound","message":"x","@permanent":true}}"#;
+/// The body ADX sends when an ingestion mapping does not exist (a permanent error, OneApiError format).
+pub const MAPPING_NOT_FOUND: &str = r#"{"error":{"code":"BadRequest_MappingReferenceWasNotFound","message":"Request is invalid and cannot be executed.","@type":"Kusto.DataNode.Exceptions.MappingNotFoundException","@message":"Mapping reference 'HubbleFlowsMapping' of type 'mappingReference' in database 'db' could not be found.","@context":{"timestamp":"2026-01-01T00:00:00.0000000Z","serviceAlias":"STANDIN","clientRequestId":"","activityId":"standin-activity"},"@permanent":true}}"#;
+
+/// The `@message` of [`MAPPING_NOT_FOUND`]: what a dead letter's message must say.
+pub const MAPPING_NOT_FOUND_MESSAGE: &str =
+    "Mapping reference 'HubbleFlowsMapping' of type 'mappingReference' in database 'db' could not be found.";
+
+/// What ADX answers a successful streaming ingest with: a v1 REST result set with one table (the shape
+/// Microsoft's SDK tests mock in `azure-kusto-ingest/tests/test_kusto_streaming_ingest_client.py`; the Python
+/// SDK parses it as `KustoResponseDataSetV1` and fails on `{}` and on `{"Tables":[]}`).
+pub const STREAMING_RESULT: &str = r#"{"Tables":[{"TableName":"Table_0","Columns":[{"ColumnName":"ConsumedRecordsCount","DataType":"Int64"},{"ColumnName":"UpdatePolicyStatus","DataType":"String"},{"ColumnName":"UpdatePolicyFailureCode","DataType":"String"},{"ColumnName":"UpdatePolicyFailureReason","DataType":"String"}],"Rows":[[0,"Inactive","Unknown",null]]}]}"#;
 
 /// How the stand-in answers streaming ingestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +44,11 @@ pub enum Mode {
     Refused,
     /// Answer 400 with [`MAPPING_NOT_FOUND`] (permanent).
     RejectMapping,
+    /// Answer 429 with `Retry-After: 1` (throttled).
+    Throttled,
+    /// Ingest and answer 200 with `{}` — what the stand-in answered before it was made faithful; only as the
+    /// negative control of the SDK test (Microsoft's SDK fails on it).
+    EmptyReply,
 }
 
 #[derive(Default)]
@@ -43,6 +59,14 @@ struct Shared {
     token_requests: AtomicUsize,
     bad_bodies: AtomicUsize,
     connections: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Streaming requests seen (1-based numbering for `reject_nth`).
+    stream_requests: AtomicUsize,
+    /// Reject exactly this streaming request (1-based) with [`MAPPING_NOT_FOUND`].
+    reject_nth: Mutex<Option<usize>>,
+    /// Ingest the next streaming request, then drop the connection without a reply.
+    lose_next_reply: std::sync::atomic::AtomicBool,
+    /// Rejected requests: (`x-ms-client-request-id`, their record lines).
+    rejected: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 /// The running stand-in.
@@ -119,6 +143,28 @@ impl AdxStandIn {
     /// Streaming requests answered with an error (503 or 400).
     pub fn failed_requests(&self) -> usize {
         self.shared.failed_requests.load(Ordering::SeqCst)
+    }
+
+    /// Rejects exactly the `n`-th streaming request (1-based, counted from the start) with 400
+    /// [`MAPPING_NOT_FOUND`], whatever the mode.
+    pub fn reject_request(&self, n: usize) {
+        if let Ok(mut r) = self.shared.reject_nth.lock() {
+            *r = Some(n);
+        }
+    }
+
+    /// Ingests the next streaming request, then drops its connection without answering (a lost reply).
+    pub fn lose_reply(&self) {
+        self.shared.lose_next_reply.store(true, Ordering::SeqCst);
+    }
+
+    /// Requests rejected with a permanent error: (`x-ms-client-request-id`, their record lines).
+    pub fn rejected(&self) -> Vec<(String, Vec<String>)> {
+        self.shared
+            .rejected
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// Token requests served.
@@ -227,13 +273,31 @@ fn reply(status: u16, body: &str) -> Response<Full<Bytes>> {
     r
 }
 
+/// The connection is dropped without a reply (a lost reply).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reply dropped on purpose")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 async fn handle(
     shared: Arc<Shared>,
     mode: watch::Receiver<Mode>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let path = req.uri().path().to_owned();
     let post = req.method() == hyper::Method::POST;
+    let request_id = req
+        .headers()
+        .get("x-ms-client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let gzip = req
         .headers()
         .get(hyper::header::CONTENT_ENCODING)
@@ -255,7 +319,13 @@ async fn handle(
             r#"{"error":{"code":"NotFound","message":"no such path"}}"#,
         ));
     }
-    let current = *mode.borrow();
+    let n = shared.stream_requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let reject_this = shared.reject_nth.lock().is_ok_and(|r| *r == Some(n));
+    let current = if reject_this {
+        Mode::RejectMapping
+    } else {
+        *mode.borrow()
+    };
     match current {
         Mode::Unavailable | Mode::Refused => {
             shared.failed_requests.fetch_add(1, Ordering::SeqCst);
@@ -264,11 +334,27 @@ async fn handle(
                 r#"{"error":{"code":"ServiceUnavailable","message":"down for the test","@permanent":false}}"#,
             ));
         }
+        Mode::Throttled => {
+            shared.failed_requests.fetch_add(1, Ordering::SeqCst);
+            let mut r = reply(
+                429,
+                r#"{"error":{"code":"TooManyRequests","message":"throttled for the test","@permanent":false}}"#,
+            );
+            r.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            return Ok(r);
+        }
         Mode::RejectMapping => {
             shared.failed_requests.fetch_add(1, Ordering::SeqCst);
+            let lines = gunzip_lines(gzip, &body);
+            if let Ok(mut r) = shared.rejected.lock() {
+                r.push((request_id, lines));
+            }
             return Ok(reply(400, MAPPING_NOT_FOUND));
         }
-        Mode::Up => {}
+        Mode::Up | Mode::EmptyReply => {}
     }
     let mut raw = Vec::new();
     let decoded = if gzip {
@@ -294,6 +380,27 @@ async fn handle(
     if let Ok(mut r) = shared.records.lock() {
         r.extend(lines.iter().map(|l| (*l).to_owned()));
     }
+    if shared.lose_next_reply.swap(false, Ordering::SeqCst) {
+        return Err(Dropped);
+    }
     shared.ok_requests.fetch_add(1, Ordering::SeqCst);
-    Ok(reply(200, r#"{"Tables":[]}"#))
+    if current == Mode::EmptyReply {
+        return Ok(reply(200, "{}"));
+    }
+    Ok(reply(200, STREAMING_RESULT))
+}
+
+/// The record lines of a (gzip) request body.
+fn gunzip_lines(gzip: bool, body: &[u8]) -> Vec<String> {
+    let mut raw = Vec::new();
+    if gzip {
+        let _ = flate2::read::MultiGzDecoder::new(body).read_to_end(&mut raw);
+    } else {
+        raw.extend_from_slice(body);
+    }
+    String::from_utf8_lossy(&raw)
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

@@ -2,19 +2,22 @@
 //! retry loop, 401 handling, 413 splitting, the managed-mode fallback and cool-down, and the
 //! concurrency limit. Guarantees:
 //! - a transient failure is retried (jittered exponential backoff, `Retry-After` honoured) until it
-//!   succeeds, a configured limit is hit, or the shutdown token fires (checked between attempts and
-//!   while waiting for a permit; once one piece reports `Cancelled` the batch's other in-flight
-//!   requests are dropped — the caller still holds the batch and re-sends it later);
-//! - `Ok` means every record of the batch was accepted by ADX (streaming) or queued for ingestion;
+//!   succeeds, the retry budget ([`crate::RetryPolicy`]: attempts, `max_elapsed`) runs out, or the
+//!   shutdown token fires (checked between attempts, while waiting for a permit and during a request);
+//!   every retry is reported to the configured [`crate::IngestObserver`] with its reason;
+//! - every piece of a batch (≤ `max_request_bytes` request, or a 413 half of one) ends in exactly one
+//!   of accepted, rejected (permanent error, with ADX's code and message and the request id) or
+//!   undelivered (budget exhausted, shutdown): [`AdxClient::ingest_outcome`]. A permanent error on
+//!   one piece neither cancels nor hides its siblings, so the caller dead-letters exactly the
+//!   rejected records and re-sending them never duplicates an accepted one;
 //! - at most `concurrency` HTTP requests are in flight across all calls; a batch is compressed one
 //!   ≤ `max_request_bytes` piece at a time per permit holder, so memory is bounded by batch size ×
-//!   concurrent calls;
-//! - a permanent error aborts the batch (pieces already accepted stay ingested: the caller's
-//!   dead-letter replay may then duplicate them, removable by `Uuid`).
+//!   concurrent calls.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -23,32 +26,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenProvider;
 use crate::backoff::{sleep_or_cancel, Backoff};
-use crate::batch::{batch_id, halve, has_records, split_records, Batch};
+use crate::batch::{batch_id, count_records, halve, has_records, split_records, Batch};
 use crate::config::{AdxConfig, ConfigError, IngestMode};
-use crate::error::{Failure, IngestError};
+use crate::error::{Failure, IngestError, RetryReason};
 use crate::http::RequestContext;
+use crate::observe::RetryEvent;
+use crate::outcome::{FailedPiece, IngestOutcome, IngestReceipt};
 use crate::queued::{QueuedBlob, QueuedIngestor};
 use crate::Secret;
-
-/// What a successful [`AdxClient::ingest`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IngestReceipt {
-    /// Records in the batch.
-    pub records: usize,
-    /// Pieces accepted by streaming ingestion.
-    pub streamed_requests: u32,
-    /// Blobs queued (queued mode, or managed fallback).
-    pub queued_blobs: u32,
-    /// HTTP ingest attempts made (including retries).
-    pub attempts: u32,
-    /// Retries after transient failures.
-    pub retries: u32,
-    /// Times a 413 made the client split a piece.
-    pub splits: u32,
-    /// Uncompressed / compressed bytes sent in successful requests.
-    pub bytes_uncompressed: u64,
-    pub bytes_compressed: u64,
-}
 
 #[derive(Debug, Default)]
 struct Stats {
@@ -62,7 +47,7 @@ struct Stats {
 }
 
 /// Why the retry loop stopped without success.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Stop {
     Error(IngestError),
     TooLarge(String),
@@ -77,6 +62,30 @@ impl Stop {
             Stop::Exhausted { attempts, last } => IngestError::RetriesExhausted { attempts, last },
         }
     }
+}
+
+/// Why one piece failed, with the request that carried it last.
+#[derive(Debug, Clone)]
+struct Failed {
+    stop: Stop,
+    request_id: Option<String>,
+    at: SystemTime,
+}
+
+impl Failed {
+    fn now(stop: Stop) -> Self {
+        Failed {
+            stop,
+            request_id: None,
+            at: SystemTime::now(),
+        }
+    }
+}
+
+/// The fate of one piece inside the client.
+struct Done {
+    data: Bytes,
+    result: Result<(), Failed>,
 }
 
 /// Async ADX ingestion client. Cheap to clone (shared state).
@@ -146,40 +155,81 @@ impl AdxClient {
         self.inner.tokens.exchanges()
     }
 
-    /// Delivers `batch`. Transient failures are retried inside; `Err(Permanent)` means dead-letter.
+    /// Delivers `batch`, all or error: `Ok` when every record was accepted (or queued), else the first
+    /// permanent error, else why the rest was not delivered. Pieces accepted before an error stay ingested:
+    /// callers that dead-letter use [`AdxClient::ingest_outcome`], which says which records failed.
     pub async fn ingest(&self, batch: &Batch) -> Result<IngestReceipt, IngestError> {
+        self.ingest_outcome(batch).await.into_result()
+    }
+
+    /// Delivers `batch` and says what happened to every record: accepted, rejected (with ADX's error) or
+    /// undelivered (retry budget exhausted, shutdown). Transient failures are retried inside.
+    pub async fn ingest_outcome(&self, batch: &Batch) -> IngestOutcome {
         let stats = Arc::new(Stats::default());
+        let mut done = Vec::new();
         if has_records(&batch.data) {
             match self.inner.config.mode {
                 IngestMode::Queued => {
-                    self.inner
+                    let result = self
+                        .inner
                         .clone()
                         .deliver_queued(batch.data.clone(), batch.id.clone(), stats.clone())
                         .await
-                        .map_err(Stop::into_error)?;
+                        .map_err(Failed::now);
+                    done.push(Done {
+                        data: batch.data.clone(),
+                        result,
+                    });
                 }
                 IngestMode::Streaming | IngestMode::Managed => {
-                    self.deliver_pieces(batch, &stats).await?
+                    done = self.deliver_pieces(batch, &stats).await;
                 }
             }
         }
-        Ok(IngestReceipt {
-            records: batch.records,
-            streamed_requests: stats.streamed.load(Ordering::Relaxed),
-            queued_blobs: stats.queued.load(Ordering::Relaxed),
-            attempts: stats.attempts.load(Ordering::Relaxed),
-            retries: stats.retries.load(Ordering::Relaxed),
-            splits: stats.splits.load(Ordering::Relaxed),
-            bytes_uncompressed: stats.raw.load(Ordering::Relaxed),
-            bytes_compressed: stats.gz.load(Ordering::Relaxed),
-        })
+        let mut outcome = IngestOutcome {
+            receipt: IngestReceipt {
+                records: batch.records,
+                streamed_requests: stats.streamed.load(Ordering::Relaxed),
+                queued_blobs: stats.queued.load(Ordering::Relaxed),
+                attempts: stats.attempts.load(Ordering::Relaxed),
+                retries: stats.retries.load(Ordering::Relaxed),
+                splits: stats.splits.load(Ordering::Relaxed),
+                bytes_uncompressed: stats.raw.load(Ordering::Relaxed),
+                bytes_compressed: stats.gz.load(Ordering::Relaxed),
+            },
+            ..IngestOutcome::default()
+        };
+        for d in done {
+            let records = count_records(&d.data);
+            match d.result {
+                Ok(()) => outcome.accepted_records += records,
+                Err(f) => {
+                    let error = f.stop.into_error();
+                    let piece = FailedPiece {
+                        data: d.data,
+                        records,
+                        client_request_id: f.request_id,
+                        at: f.at,
+                        error,
+                    };
+                    if piece.error.is_permanent() {
+                        outcome.rejected.push(piece);
+                    } else {
+                        outcome.undelivered.push(piece);
+                    }
+                }
+            }
+        }
+        outcome
     }
 
-    /// Splits into ≤ `max_request_bytes` pieces and delivers them concurrently (bounded by permits).
-    async fn deliver_pieces(&self, batch: &Batch, stats: &Arc<Stats>) -> Result<(), IngestError> {
+    /// Splits into ≤ `max_request_bytes` pieces and delivers them concurrently (bounded by permits). Every
+    /// piece runs to its own end: one piece's failure never cancels another.
+    async fn deliver_pieces(&self, batch: &Batch, stats: &Arc<Stats>) -> Vec<Done> {
         let pieces = split_records(&batch.data, self.inner.config.max_request_bytes);
         let whole = pieces.len() == 1;
         let mut tasks = JoinSet::new();
+        let mut spawned = HashMap::new();
         for piece in pieces {
             let inner = self.inner.clone();
             let stats = stats.clone();
@@ -188,61 +238,84 @@ impl AdxClient {
             } else {
                 batch_id(&piece.data)
             };
-            tasks.spawn(async move {
+            let data = piece.data.clone();
+            let handle = tasks.spawn(async move {
+                let data = piece.data;
                 match (inner.config.mode, piece.oversize) {
                     (IngestMode::Managed, true) => {
-                        inner.deliver_queued(piece.data, dedup_id, stats).await
+                        let result = inner
+                            .deliver_queued(data.clone(), dedup_id, stats)
+                            .await
+                            .map_err(Failed::now);
+                        vec![Done { data, result }]
                     }
-                    (_, true) => Err(Stop::Error(IngestError::client(
-                        "RecordTooLarge",
-                        format!(
-                            "a single record of {} bytes exceeds the {}-byte streaming limit",
-                            piece.data.len(),
-                            inner.config.max_request_bytes
-                        ),
-                    ))),
+                    (_, true) => {
+                        let error = IngestError::client(
+                            "RecordTooLarge",
+                            format!(
+                                "a single record of {} bytes exceeds the {}-byte streaming limit",
+                                data.len(),
+                                inner.config.max_request_bytes
+                            ),
+                        );
+                        vec![Done {
+                            data,
+                            result: Err(Failed::now(Stop::Error(error))),
+                        }]
+                    }
                     (IngestMode::Managed, false) => {
-                        inner.deliver_managed(piece.data, dedup_id, stats).await
+                        let result = inner.deliver_managed(data.clone(), dedup_id, stats).await;
+                        vec![Done { data, result }]
                     }
-                    _ => inner.deliver_streaming(piece.data, stats).await,
+                    _ => inner.deliver_streaming(data, stats).await,
                 }
             });
+            spawned.insert(handle.id(), data);
         }
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            let outcome = match joined {
-                Ok(r) => r.map_err(Stop::into_error),
-                Err(e) => Err(IngestError::client(
-                    "InternalError",
-                    format!("ingest task failed: {e}"),
-                )),
-            };
-            if let Err(e) = outcome {
-                if e.is_permanent() || first_error.is_none() {
-                    first_error = Some(e);
+        let mut out = Vec::new();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, done)) => {
+                    spawned.remove(&id);
+                    out.extend(done);
                 }
-                tasks.abort_all();
+                Err(e) => {
+                    // A task that panicked: its piece was not delivered (never reported as rejected).
+                    if let Some(data) = spawned.remove(&e.id()) {
+                        out.push(Done {
+                            data,
+                            result: Err(Failed::now(Stop::Exhausted {
+                                attempts: 0,
+                                last: format!("ingest task failed: {e}"),
+                            })),
+                        });
+                    }
+                }
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        out
     }
 }
 
 impl Inner {
-    /// Streaming with 413 → halve and retry each half.
-    async fn deliver_streaming(
-        self: Arc<Self>,
-        data: Bytes,
-        stats: Arc<Stats>,
-    ) -> Result<(), Stop> {
+    /// Streaming with 413 → halve and retry each half. A permanent error on one half does not stop the
+    /// other; a stop for every request (shutdown, retry budget) leaves the halves not yet sent undelivered.
+    async fn deliver_streaming(self: Arc<Self>, data: Bytes, stats: Arc<Stats>) -> Vec<Done> {
         let mut todo = vec![data];
+        let mut out = Vec::new();
         while let Some(data) = todo.pop() {
-            match self.stream_once(data.clone(), None, &stats).await {
-                Ok(()) => {}
-                Err(Stop::TooLarge(message)) => match halve(&data) {
+            let failed = match self.stream_once(data.clone(), None, &stats).await {
+                Ok(()) => {
+                    out.push(Done {
+                        data,
+                        result: Ok(()),
+                    });
+                    continue;
+                }
+                Err(f) => f,
+            };
+            match failed.stop {
+                Stop::TooLarge(ref message) => match halve(&data) {
                     Some((a, b)) => {
                         stats.splits.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(
@@ -253,18 +326,43 @@ impl Inner {
                         todo.push(a);
                     }
                     None => {
-                        return Err(Stop::Error(IngestError::Permanent {
+                        let error = IngestError::Permanent {
                             status: Some(413),
                             code: "PayloadTooLarge".to_string(),
                             message: format!("a single record was refused as too large: {message}"),
                             activity_id: None,
-                        }))
+                        };
+                        out.push(Done {
+                            data,
+                            result: Err(Failed {
+                                stop: Stop::Error(error),
+                                ..failed
+                            }),
+                        });
                     }
                 },
-                Err(other) => return Err(other),
+                Stop::Error(ref e) if e.is_permanent() => out.push(Done {
+                    data,
+                    result: Err(failed),
+                }),
+                _ => {
+                    for rest in todo.drain(..).rev() {
+                        out.push(Done {
+                            data: rest,
+                            result: Err(Failed {
+                                request_id: None,
+                                ..failed.clone()
+                            }),
+                        });
+                    }
+                    out.push(Done {
+                        data,
+                        result: Err(failed),
+                    });
+                }
             }
         }
-        Ok(())
+        out
     }
 
     /// Managed: streaming unless paused; 413 → queued; exhausted transient retries → pause + queued.
@@ -273,28 +371,34 @@ impl Inner {
         data: Bytes,
         dedup_id: String,
         stats: Arc<Stats>,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Failed> {
         if !self.streaming_paused() {
             let limit = self.config.managed.streaming_attempts;
-            match self.stream_once(data.clone(), Some(limit), &stats).await {
+            match self
+                .stream_once(data.clone(), Some(limit), &stats)
+                .await
+                .map_err(|f| (f.stop.clone(), f))
+            {
                 Ok(()) => return Ok(()),
-                Err(Stop::TooLarge(_)) => {
+                Err((Stop::TooLarge(_), _)) => {
                     tracing::info!(
                         bytes = data.len(),
                         "streaming refused the request as too large; sending it queued"
                     );
                 }
-                Err(Stop::Exhausted { attempts, last }) => {
+                Err((Stop::Exhausted { attempts, last }, _)) => {
                     let cooldown = self.config.managed.streaming_cooldown;
                     tracing::warn!(attempts, last, ?cooldown, "streaming ingestion keeps failing; using queued ingestion for the cool-down");
                     if let Ok(mut paused) = self.streaming_paused_until.lock() {
                         *paused = Some(Instant::now() + cooldown);
                     }
                 }
-                Err(other) => return Err(other),
+                Err((_, failed)) => return Err(failed),
             }
         }
-        self.deliver_queued(data, dedup_id, stats).await
+        self.deliver_queued(data, dedup_id, stats)
+            .await
+            .map_err(Failed::now)
     }
 
     fn streaming_paused(&self) -> bool {
@@ -312,22 +416,36 @@ impl Inner {
         }
     }
 
-    /// Compresses once, then posts with retries.
+    /// Compresses once, then posts with retries; a failure carries the last request id sent.
     async fn stream_once(
         self: &Arc<Self>,
         data: Bytes,
         limit: Option<u32>,
         stats: &Stats,
-    ) -> Result<(), Stop> {
-        let gz = self.compress(data.clone()).await?;
+    ) -> Result<(), Failed> {
+        let gz = self.compress(data.clone()).await.map_err(Failed::now)?;
         let gz_len = gz.len() as u64;
         let inner = self.clone();
-        self.with_retries("streaming ingest", limit, stats, move |token| {
-            let inner = inner.clone();
-            let gz = gz.clone();
-            async move { crate::streaming::post(&inner, gz, token).await }
-        })
-        .await?;
+        let last_request_id = Arc::new(Mutex::new(None::<String>));
+        let ids = last_request_id.clone();
+        let result = self
+            .with_retries("streaming ingest", limit, stats, move |token| {
+                let inner = inner.clone();
+                let gz = gz.clone();
+                let request_id = crate::streaming::request_id(&inner.config.app_name);
+                if let Ok(mut last) = ids.lock() {
+                    *last = Some(request_id.clone());
+                }
+                async move { crate::streaming::post(&inner, gz, token, &request_id).await }
+            })
+            .await;
+        if let Err(stop) = result {
+            return Err(Failed {
+                stop,
+                request_id: last_request_id.lock().ok().and_then(|l| l.clone()),
+                at: SystemTime::now(),
+            });
+        }
         stats.streamed.fetch_add(1, Ordering::Relaxed);
         stats.raw.fetch_add(data.len() as u64, Ordering::Relaxed);
         stats.gz.fetch_add(gz_len, Ordering::Relaxed);
@@ -400,7 +518,10 @@ impl Inner {
                 return Err(Stop::Error(IngestError::Cancelled));
             }
             let failure = match self.tokens.token().await {
-                Err(e) => Failure::transient(format!("cannot obtain an access token: {e}")),
+                Err(e) => Failure::transient_kind(
+                    RetryReason::Token,
+                    format!("cannot obtain an access token: {e}"),
+                ),
                 Ok(token) => {
                     let permit = tokio::select! {
                         biased;
@@ -408,7 +529,11 @@ impl Inner {
                         p = self.permits.acquire() => p,
                     };
                     stats.attempts.fetch_add(1, Ordering::Relaxed);
-                    let outcome = attempt(token.clone()).await;
+                    let outcome = tokio::select! {
+                        biased;
+                        _ = self.shutdown.cancelled() => return Err(Stop::Error(IngestError::Cancelled)),
+                        o = attempt(token.clone()) => o,
+                    };
                     drop(permit);
                     match outcome {
                         Ok(()) => return Ok(()),
@@ -417,27 +542,29 @@ impl Inner {
                             tracing::info!(what, "{message}; refreshing the token and retrying");
                             match self.tokens.refresh_rejected(&token).await {
                                 Ok(_) => continue,
-                                Err(e) => Failure::transient(format!(
-                                    "token refresh after 401 failed: {e}"
-                                )),
+                                Err(e) => Failure::transient_kind(
+                                    RetryReason::Token,
+                                    format!("token refresh after 401 failed: {e}"),
+                                ),
                             }
                         }
                         Err(Failure::Unauthorized(message)) => {
                             tracing::error!(what, "{message} even with a fresh token: check the principal's Ingestor role on the database");
-                            Failure::transient(message)
+                            Failure::transient_kind(RetryReason::Unauthorized, message)
                         }
                         Err(f) => f,
                     }
                 }
             };
-            let (reason, retry_after) = match failure {
+            let (reason, retry_after, kind) = match failure {
                 Failure::Permanent(e) => return Err(Stop::Error(e)),
                 Failure::TooLarge(m) => return Err(Stop::TooLarge(m)),
-                Failure::Unauthorized(m) => (m, None),
+                Failure::Unauthorized(m) => (m, None, RetryReason::Unauthorized),
                 Failure::Transient {
                     reason,
                     retry_after,
-                } => (reason, retry_after),
+                    kind,
+                } => (reason, retry_after, kind),
             };
             transient += 1;
             if limit.is_some_and(|l| transient >= l) {
@@ -453,6 +580,12 @@ impl Inner {
                 });
             };
             stats.retries.fetch_add(1, Ordering::Relaxed);
+            self.config.observer.retry(&RetryEvent {
+                what,
+                reason: kind,
+                attempt: transient,
+                delay,
+            });
             tracing::warn!(what, attempt = transient, retry_in = ?delay, "transient failure, will retry: {reason}");
             sleep_or_cancel(delay, &self.shutdown)
                 .await

@@ -49,7 +49,8 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// Give up after this many attempts (`None`: never; the default).
     pub max_attempts: Option<u32>,
-    /// Give up once this much time has passed (`None`: never; the default).
+    /// Give up on a request once this much time has passed since its first attempt (`None`: never; the
+    /// default). A retry whose wait would end past it is not started. The binary's `--adx-max-retry-duration`.
     pub max_elapsed: Option<Duration>,
 }
 
@@ -247,6 +248,8 @@ pub struct AdxConfig {
     /// Extra trusted CA certificates (PEM), added to the system roots (TLS-inspecting proxies,
     /// private endpoints, tests).
     pub extra_ca_certificates_pem: Vec<Vec<u8>>,
+    /// Told about every retry (metrics in the caller); none by default.
+    pub observer: crate::observe::Observer,
 }
 
 impl AdxConfig {
@@ -278,6 +281,7 @@ impl AdxConfig {
             gzip_level: 1,
             resources_refresh: Duration::from_secs(3600),
             extra_ca_certificates_pem: Vec::new(),
+            observer: crate::observe::Observer::default(),
         }
     }
 

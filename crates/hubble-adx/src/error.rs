@@ -73,6 +73,63 @@ impl fmt::Display for PermanentDisplay<'_> {
     }
 }
 
+/// Why a transient failure is retried, as reported to an [`crate::IngestObserver`] (a metric label in the
+/// binary: `sink_retries{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryReason {
+    /// HTTP 429: the service throttled the request.
+    Throttled,
+    /// HTTP 5xx from the service.
+    Http5xx,
+    /// The request timed out (client timeout or HTTP 408/504-like answers without a body verdict).
+    Timeout,
+    /// The connection could not be established (refused, DNS, TLS handshake).
+    Connect,
+    /// HTTP 401 (a fresh token is fetched first), or 401 again with a fresh token.
+    Unauthorized,
+    /// No access token could be obtained from Azure AD / IMDS.
+    Token,
+    /// Anything else transient: a connection reset mid-request, an unexpected status, storage errors.
+    Other,
+}
+
+impl RetryReason {
+    /// Every reason, for registering metric series.
+    pub const ALL: [RetryReason; 7] = [
+        RetryReason::Throttled,
+        RetryReason::Http5xx,
+        RetryReason::Timeout,
+        RetryReason::Connect,
+        RetryReason::Unauthorized,
+        RetryReason::Token,
+        RetryReason::Other,
+    ];
+
+    /// A stable snake_case name (`throttled`, `http_5xx`, `timeout`, `connect`, `unauthorized`, `token`, `other`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReason::Throttled => "throttled",
+            RetryReason::Http5xx => "http_5xx",
+            RetryReason::Timeout => "timeout",
+            RetryReason::Connect => "connect",
+            RetryReason::Unauthorized => "unauthorized",
+            RetryReason::Token => "token",
+            RetryReason::Other => "other",
+        }
+    }
+
+    /// The reason an HTTP status implies.
+    pub(crate) fn for_status(status: u16) -> RetryReason {
+        match status {
+            429 => RetryReason::Throttled,
+            408 | 504 => RetryReason::Timeout,
+            401 => RetryReason::Unauthorized,
+            500..=599 => RetryReason::Http5xx,
+            _ => RetryReason::Other,
+        }
+    }
+}
+
 /// The outcome of one failed attempt, before retry policy is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -84,6 +141,7 @@ pub(crate) enum Failure {
     Transient {
         reason: String,
         retry_after: Option<Duration>,
+        kind: RetryReason,
     },
 }
 
@@ -92,20 +150,30 @@ impl Failure {
         Failure::Transient {
             reason: reason.into(),
             retry_after: None,
+            kind: RetryReason::Other,
+        }
+    }
+
+    /// A transient failure of a known kind.
+    pub(crate) fn transient_kind(kind: RetryReason, reason: impl Into<String>) -> Self {
+        Failure::Transient {
+            reason: reason.into(),
+            retry_after: None,
+            kind,
         }
     }
 
     /// A reqwest error (timeout, connection reset, ...), with its URL removed (it may carry a SAS).
     pub(crate) fn from_reqwest(what: &str, err: reqwest::Error) -> Self {
-        let kind = if err.is_timeout() {
-            "timeout"
+        let (kind, retry) = if err.is_timeout() {
+            ("timeout", RetryReason::Timeout)
         } else if err.is_connect() {
-            "connect error"
+            ("connect error", RetryReason::Connect)
         } else {
-            "request error"
+            ("request error", RetryReason::Other)
         };
         let err = err.without_url();
-        Failure::transient(format!("{what}: {kind}: {}", error_chain(&err)))
+        Failure::transient_kind(retry, format!("{what}: {kind}: {}", error_chain(&err)))
     }
 }
 
@@ -198,6 +266,7 @@ pub(crate) fn classify_adx(status: StatusCode, headers: &HeaderMap, body: &[u8])
     Failure::Transient {
         reason: summary,
         retry_after: retry_after(headers),
+        kind: RetryReason::for_status(s),
     }
 }
 

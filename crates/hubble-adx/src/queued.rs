@@ -187,9 +187,11 @@ impl QueuedIngestor {
                 Failure::Transient {
                     reason,
                     retry_after,
+                    kind,
                 } => Failure::Transient {
                     reason: format!("{csl}: {reason}"),
                     retry_after,
+                    kind,
                 },
                 other => other,
             });
@@ -303,6 +305,7 @@ impl QueuedIngestor {
         Err(Failure::Transient {
             reason: format!("{what}: storage answered {status} {code}"),
             retry_after,
+            kind: crate::error::RetryReason::for_status(status.as_u16()),
         })
     }
 }

@@ -34,16 +34,25 @@ pub(crate) fn streaming_url(cluster: &Url, database: &str, table: &str, mapping:
     url
 }
 
-/// Sends one gzip body; `Ok` only on 2xx.
-pub(crate) async fn post(inner: &RequestContext, gz: Bytes, token: Secret) -> Result<(), Failure> {
-    let request_id = format!("{}.Ingest;{}", inner.config.app_name, uuid_v4());
+/// A fresh `x-ms-client-request-id` for a streaming request (`{app}.Ingest;{uuid}`, the SDKs' shape).
+pub(crate) fn request_id(app_name: &str) -> String {
+    format!("{app_name}.Ingest;{}", uuid_v4())
+}
+
+/// Sends one gzip body with `request_id`; `Ok` only on 2xx.
+pub(crate) async fn post(
+    inner: &RequestContext,
+    gz: Bytes,
+    token: Secret,
+    request_id: &str,
+) -> Result<(), Failure> {
     let response = inner
         .http
         .post(inner.streaming_url.clone())
         .bearer_auth(token.expose())
         .header(CONTENT_ENCODING, "gzip")
         .header(ACCEPT, "application/json")
-        .header("x-ms-client-request-id", &request_id)
+        .header("x-ms-client-request-id", request_id)
         .header("x-ms-app", &inner.config.app_name)
         .header("x-ms-client-version", &inner.client_version)
         .body(gz)

@@ -86,9 +86,22 @@ pub struct State {
     /// Benchmark mode: accept gzip bodies without decompressing them (the server's CPU is not ours).
     pub discard: std::sync::atomic::AtomicBool,
     pub max_in_flight: std::sync::atomic::AtomicUsize,
+    /// A request whose uncompressed body contains this text is rejected with 400 [`MAPPING_NOT_FOUND`]
+    /// (before any scripted fault), as ADX rejects bad data on every attempt.
+    pub poison: Mutex<Option<String>>,
+    /// Requests answered with an error status: (`x-ms-client-request-id`, the record lines they carried).
+    pub faulted: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 pub const TOKEN_MARK: &str = "SECRETTOKEN";
+
+/// What ADX answers a successful streaming ingest with: a v1 REST result set holding one table (the shape
+/// Microsoft's own SDK tests mock, `azure-kusto-ingest/tests/test_kusto_streaming_ingest_client.py`; the Python
+/// SDK parses the body as `KustoResponseDataSetV1` and fails on `{}` or `{"Tables":[]}`).
+pub const STREAMING_RESULT: &str = r#"{"Tables":[{"TableName":"Table_0","Columns":[{"ColumnName":"ConsumedRecordsCount","DataType":"Int64"},{"ColumnName":"UpdatePolicyStatus","DataType":"String"},{"ColumnName":"UpdatePolicyFailureCode","DataType":"String"},{"ColumnName":"UpdatePolicyFailureReason","DataType":"String"}],"Rows":[[0,"Inactive","Unknown",null]]}]}"#;
+
+/// ADX's answer when the ingestion mapping named in the request does not exist (a real OneApiError body).
+pub const MAPPING_NOT_FOUND: &str = r#"{"error":{"code":"BadRequest_MappingReferenceWasNotFound","message":"Request is invalid and cannot be executed.","@type":"Kusto.DataNode.Exceptions.MappingNotFoundException","@message":"Mapping reference 'HubbleFlowsMapping' of type 'mappingReference' in database 'Net' could not be found.","@context":{"timestamp":"2026-01-01T00:00:00.0000000Z","serviceAlias":"STANDIN","clientRequestId":"","activityId":"standin-mapping-activity"},"@permanent":true}}"#;
 
 pub struct StandIn {
     pub addr: SocketAddr,
@@ -179,6 +192,11 @@ impl StandIn {
 
     pub fn token_requests(&self) -> Vec<HashMap<String, String>> {
         self.state.token_requests.lock().unwrap().clone()
+    }
+
+    /// Requests answered with an error status: (request id, record lines).
+    pub fn faulted(&self) -> Vec<(String, Vec<String>)> {
+        self.state.faulted.lock().unwrap().clone()
     }
 }
 
@@ -426,7 +444,7 @@ async fn streaming(
     }
     if state.discard.load(Ordering::Relaxed) {
         state.counted.fetch_add(body.len(), Ordering::Relaxed);
-        return reply(200, "{}");
+        return reply(200, STREAMING_RESULT);
     }
     let mut raw = Vec::new();
     if headers.get("content-encoding").map(String::as_str) != Some("gzip")
@@ -450,7 +468,30 @@ async fn streaming(
             );
         }
     }
-    let fault = {
+    let lines_of = |raw: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(raw)
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let request_id = headers
+        .get("x-ms-client-request-id")
+        .cloned()
+        .unwrap_or_default();
+    let poisoned = state
+        .poison
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|p| memchr::memmem::find(&raw, p.as_bytes()).is_some());
+    let fault = if poisoned {
+        Some(Fault::Status {
+            code: 400,
+            body: MAPPING_NOT_FOUND.to_string(),
+            retry_after: None,
+        })
+    } else {
         let scripted = state.faults.lock().unwrap().pop_front();
         scripted.or_else(|| state.always.lock().unwrap().clone())
     };
@@ -475,7 +516,7 @@ async fn streaming(
             }
             ingest(state);
             log("ok", raw.len());
-            reply(200, r#"{"Tables":[]}"#)
+            reply(200, STREAMING_RESULT)
         }
         Some(Fault::Status {
             code,
@@ -483,6 +524,11 @@ async fn streaming(
             retry_after,
         }) => {
             log("fault", raw.len());
+            state
+                .faulted
+                .lock()
+                .unwrap()
+                .push((request_id.clone(), lines_of(&raw)));
             let mut r = reply(code, body)?;
             if let Some(s) = retry_after {
                 r.headers_mut()
@@ -500,7 +546,7 @@ async fn streaming(
         Some(Fault::Delay(d)) => {
             log("slow", raw.len());
             tokio::time::sleep(d).await;
-            reply(200, "{}")
+            reply(200, STREAMING_RESULT)
         }
     }
 }
