@@ -22,11 +22,12 @@ use hubble_flow::enums::{DROP_REASON, VERDICT};
 use hubble_flow::flow::{Endpoint, Flow};
 use hubble_flow::json::EnumValue;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 /// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
 /// collisions.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use hashbrown::HashTable;
+use std::hash::BuildHasher as _;
 
 /// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
 /// with `…`.
@@ -50,19 +51,85 @@ pub const MATRIX_CAPACITY: usize = 4096;
 /// `(capacity + 1)`-th largest count `c` from every key and drops the keys left at zero or below; what was
 /// subtracted goes to [`TopCounter::other`], and `c` adds to [`TopCounter::max_error`]. Amortised cost is
 /// O(1) per value.
+///
+/// Cost per value, which the report's overhead budget depends on (`benches/report.rs`): the key is hashed
+/// once; a held key is found with one probe of the table, whose 64-byte slots hold the hash, the count and
+/// keys up to [`INLINE_KEY_BYTES`] inline (IP addresses, namespaces, workloads, most matrix pairs), so a hit
+/// touches one cache line beyond the control bytes; pruning removes entries in place without rehashing.
 #[derive(Debug, Clone)]
 pub struct TopCounter {
-    /// Keys are `String`s (not `Box<str>`) so an evicted key's buffer is reused as is, never reallocated.
-    map: FastMap<String, u64>,
+    table: HashTable<Slot>,
+    hasher: foldhash::fast::RandomState,
     capacity: usize,
     max_key_bytes: usize,
     total: u64,
     other: u64,
     max_error: u64,
-    /// Buffers of evicted keys, reused for new keys.
+    /// Buffers of evicted long keys, reused for new long keys.
     spare: Vec<String>,
     /// Scratch for pruning (kept to avoid reallocating).
-    prune_buf: Vec<(String, u64)>,
+    counts: Vec<u64>,
+}
+
+/// Keys up to this many bytes are stored inside the table's slot.
+pub const INLINE_KEY_BYTES: usize = 46;
+
+/// A held key: inline when short, else a heap buffer (reused after eviction).
+#[derive(Clone)]
+enum Key {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
+    Heap(String),
+}
+
+impl Key {
+    fn new(key: &str, spare: &mut Vec<String>) -> Key {
+        if key.len() <= INLINE_KEY_BYTES {
+            let mut bytes = [0; INLINE_KEY_BYTES];
+            bytes[..key.len()].copy_from_slice(key.as_bytes());
+            Key::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            let mut owned = spare.pop().unwrap_or_default();
+            owned.clear();
+            owned.push_str(key);
+            Key::Heap(owned)
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Built from a `&str` cut at a character boundary: always valid.
+            Key::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Key::Heap(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// One held key.
+#[derive(Debug, Clone)]
+struct Slot {
+    hash: u64,
+    count: u64,
+    key: Key,
 }
 
 impl TopCounter {
@@ -73,16 +140,16 @@ impl TopCounter {
 
     /// A counter whose keys are cut to `max_key_bytes`.
     pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
-        let capacity = capacity.max(1);
         TopCounter {
-            map: FastMap::with_capacity_and_hasher(64, foldhash::fast::RandomState::default()),
-            capacity,
+            table: HashTable::with_capacity(64),
+            hasher: foldhash::fast::RandomState::default(),
+            capacity: capacity.max(1),
             max_key_bytes,
             total: 0,
             other: 0,
             max_error: 0,
             spare: Vec::new(),
-            prune_buf: Vec::new(),
+            counts: Vec::new(),
         }
     }
 
@@ -91,15 +158,22 @@ impl TopCounter {
     pub fn add(&mut self, key: &str, n: u64) {
         self.total += n;
         let key = cut(key, self.max_key_bytes);
-        if let Some(c) = self.map.get_mut(key.as_ref()) {
-            *c += n;
+        let bytes = key.as_bytes();
+        let hash = self.hasher.hash_one(bytes);
+        if let Some(slot) = self
+            .table
+            .find_mut(hash, |s| s.hash == hash && s.key.as_bytes() == bytes)
+        {
+            slot.count += n;
             return;
         }
-        let mut owned = self.spare.pop().unwrap_or_default();
-        owned.clear();
-        owned.push_str(&key);
-        self.map.insert(owned, n);
-        if self.map.len() > 2 * self.capacity {
+        let slot = Slot {
+            hash,
+            count: n,
+            key: Key::new(&key, &mut self.spare),
+        };
+        self.table.insert_unique(hash, slot, |s| s.hash);
+        if self.table.len() > 2 * self.capacity {
             self.prune();
         }
     }
@@ -112,44 +186,47 @@ impl TopCounter {
 
     fn prune(&mut self) {
         let k = self.capacity;
-        if self.map.len() <= k {
+        if self.table.len() <= k {
             return;
         }
-        let mut buf = std::mem::take(&mut self.prune_buf);
-        buf.clear();
-        buf.extend(self.map.drain());
-        buf.select_nth_unstable_by(k, |a, b| b.1.cmp(&a.1));
-        let threshold = buf[k].1;
-        for (key, count) in buf.drain(..) {
-            if count > threshold {
-                self.other += threshold;
-                self.map.insert(key, count - threshold);
+        let mut counts = std::mem::take(&mut self.counts);
+        counts.clear();
+        counts.extend(self.table.iter().map(|s| s.count));
+        counts.select_nth_unstable_by(k, |a, b| b.cmp(a));
+        let threshold = counts[k];
+        self.counts = counts;
+        let spare = &mut self.spare;
+        let max_spare = 2 * self.capacity;
+        let mut other = 0;
+        self.table.retain(|s| {
+            if s.count > threshold {
+                other += threshold;
+                s.count -= threshold;
+                true
             } else {
-                self.other += count;
-                if self.spare.len() < 2 * self.capacity {
-                    self.spare.push(key);
+                other += s.count;
+                if let Key::Heap(h) = &mut s.key {
+                    if spare.len() < max_spare {
+                        spare.push(std::mem::take(h));
+                    }
                 }
+                false
             }
-        }
+        });
+        self.other += other;
         self.max_error += threshold;
-        self.prune_buf = buf;
     }
 
     /// Adds another counter's counts (summaries merge: the error bounds add).
     pub fn merge(&mut self, o: &TopCounter) {
-        self.total += o.total;
+        let total = self.total;
+        for s in o.table.iter() {
+            self.add(s.key.as_str(), s.count);
+        }
+        // `add` counted the held counts into the total; the other counter's total is the exact one.
+        self.total = total + o.total;
         self.other += o.other;
         self.max_error += o.max_error;
-        for (k, &v) in &o.map {
-            if let Some(c) = self.map.get_mut(k) {
-                *c += v;
-            } else {
-                self.map.insert(k.clone(), v);
-            }
-        }
-        if self.map.len() > 2 * self.capacity {
-            self.prune();
-        }
     }
 
     /// Exact number of values counted.
@@ -169,7 +246,7 @@ impl TopCounter {
 
     /// Keys held now.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     /// Whether nothing was counted.
@@ -184,18 +261,36 @@ impl TopCounter {
 
     /// The count held for `key` (0 if not held).
     pub fn get(&self, key: &str) -> u64 {
-        self.map
-            .get(cut(key, self.max_key_bytes).as_ref())
-            .copied()
-            .unwrap_or(0)
+        let key = cut(key, self.max_key_bytes);
+        let bytes = key.as_bytes();
+        let hash = self.hasher.hash_one(bytes);
+        self.table
+            .find(hash, |s| s.hash == hash && s.key.as_bytes() == bytes)
+            .map_or(0, |s| s.count)
     }
 
     /// The `n` largest counts, largest first, ties by key.
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<(&str, u64)> = self.map.iter().map(|(k, &c)| (k.as_str(), c)).collect();
+        let mut v: Vec<(&str, u64)> = self
+            .table
+            .iter()
+            .map(|s| (s.key.as_str(), s.count))
+            .collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v.truncate(n);
         v
+    }
+
+    /// Every held key (tests).
+    #[cfg(test)]
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.table.iter().map(|s| s.key.as_str())
+    }
+
+    /// Slots reserved (tests).
+    #[cfg(test)]
+    fn slot_capacity(&self) -> usize {
+        self.table.capacity()
     }
 }
 
@@ -240,6 +335,8 @@ pub struct Timeline {
     /// next bucket starts: `i64::MIN` when none.
     cur_start: i64,
     cur: [u64; MAX_CATEGORIES],
+    /// The category of the previous flow (an index into `categories`).
+    last_category: usize,
 }
 
 impl Default for Timeline {
@@ -254,6 +351,7 @@ impl Default for Timeline {
             last_ns: None,
             cur_start: i64::MIN,
             cur: [0; MAX_CATEGORIES],
+            last_category: 0,
         }
     }
 }
@@ -261,6 +359,20 @@ impl Default for Timeline {
 impl Timeline {
     /// The index of `name` among the categories (the last slot is [`OTHER_CATEGORY`] once full).
     fn category(&mut self, name: &str) -> usize {
+        // Most flows share the previous flow's category.
+        if self
+            .categories
+            .get(self.last_category)
+            .is_some_and(|c| &**c == name)
+        {
+            return self.last_category;
+        }
+        let i = self.find_category(name);
+        self.last_category = i;
+        i
+    }
+
+    fn find_category(&mut self, name: &str) -> usize {
         if let Some(i) = self.categories.iter().position(|c| &**c == name) {
             return i;
         }
@@ -788,9 +900,11 @@ impl FlowAggregate {
             Some((l4, p)) => {
                 self.k_tmp.push_str(p.name());
                 if let Some((_, dport)) = l4.ports() {
-                    let _ = write!(self.k_tmp, "/{dport}");
+                    self.k_tmp.push('/');
+                    self.k_tmp.push_str(itoa::Buffer::new().format(dport));
                 } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
-                    let _ = write!(self.k_tmp, " type {}", i.icmp_type);
+                    self.k_tmp.push_str(" type ");
+                    self.k_tmp.push_str(itoa::Buffer::new().format(i.icmp_type));
                 }
             }
             None => self.k_tmp.push_str("(no L4)"),
@@ -894,6 +1008,12 @@ fn endpoint_fallback(out: &mut String, ep: Option<&Endpoint<'_>>, ip: Option<&st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+    }
 
     #[test]
     fn counts_exactly_below_capacity() {
@@ -969,15 +1089,15 @@ mod tests {
         assert!(c.len() <= 2 * DEFAULT_CAPACITY);
         assert!(c.spare.len() <= 2 * DEFAULT_CAPACITY);
         assert!(
-            c.map.capacity() <= 8 * DEFAULT_CAPACITY,
+            c.slot_capacity() <= 8 * DEFAULT_CAPACITY,
             "{}",
-            c.map.capacity()
+            c.slot_capacity()
         );
         // Long attacker-chosen keys are cut, so the bytes held are bounded too.
         let long = "x".repeat(100_000);
         c.bump(&long);
-        assert!(c.map.keys().all(|k| k.len() <= MAX_KEY_BYTES));
-        assert!(c.map.keys().any(|k| k.ends_with('…')));
+        assert!(c.keys().all(|k| k.len() <= MAX_KEY_BYTES));
+        assert!(c.keys().any(|k| k.ends_with('…')));
     }
 
     #[test]

@@ -1,0 +1,67 @@
+//! Per-flow cost of the report's aggregation (`replay --report`): [`FlowAggregate::add_flow`] over decoded,
+//! realistic kept flows, the part the report adds to a replay.
+//!
+//! Input: the first 20,000 lines of `$HUBBLE_BENCH_FLOWS`, default
+//! `target/bench-data/allkept-realistic-300MB.log` (made by `scripts/bench-report.sh`, i.e. `gen-flows logs
+//! --flow-share 1 --kept-share 1 --shape realistic --seed 2`); without it, the kept flows of the bundled
+//! fixture, said loudly (those repeat a few endpoints, so they understate key churn).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hubble_flow::record::{decode_str, Record};
+use hubble_ingest::enrich::enrich;
+use hubble_ingest::report::FlowAggregate;
+use std::io::BufRead;
+
+fn lines() -> Vec<String> {
+    let path = std::env::var("HUBBLE_BENCH_FLOWS")
+        .unwrap_or_else(|_| "target/bench-data/allkept-realistic-300MB.log".into());
+    match std::fs::File::open(&path) {
+        Ok(f) => std::io::BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .take(20_000)
+            .collect(),
+        Err(e) => {
+            eprintln!("report bench: {path}: {e}; using the fixture's kept flows (NOT realistic)");
+            include_str!("../fixtures/agent-stdout.log")
+                .lines()
+                .filter(|l| l.contains("\"sub_type\":181"))
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let lines = lines();
+    let records: Vec<Record<'_>> = lines.iter().filter_map(|l| decode_str(l).ok()).collect();
+    let flows: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Flow {
+                flow, node_name, ..
+            } => Some((flow, node_name.as_deref())),
+            _ => None,
+        })
+        .collect();
+    let tags: Vec<_> = flows
+        .iter()
+        .map(|(f, _)| enrich(f, None).unwrap_or_default())
+        .collect();
+    let mut g = c.benchmark_group("report");
+    g.throughput(Throughput::Elements(flows.len() as u64));
+    // One aggregate for the whole run, as a replay worker has: the steady state (counters full, pruning).
+    let mut agg = FlowAggregate::default();
+    g.bench_function("add_flow", |b| {
+        b.iter(|| {
+            for ((flow, node), t) in flows.iter().zip(&tags) {
+                agg.add_flow(flow, *node, t);
+            }
+            agg.flows
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
