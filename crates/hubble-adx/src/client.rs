@@ -125,7 +125,12 @@ impl AdxClient {
                 http: http.clone(),
                 config: config.clone(),
             },
-            tokens: TokenProvider::new(http, config.auth.clone(), config.scope.clone()),
+            tokens: TokenProvider::new(
+                http,
+                config.auth.clone(),
+                config.scope.clone(),
+                &config.cluster,
+            ),
             permits: Semaphore::new(config.concurrency),
             queued,
             shutdown,
@@ -143,7 +148,12 @@ impl AdxClient {
 
     /// Successful Azure AD token exchanges so far (the first token and every refresh), for metrics.
     pub fn token_exchanges(&self) -> u64 {
-        self.inner.tokens.exchanges()
+        self.inner.tokens.requests().ok
+    }
+
+    /// Azure AD token requests so far, by result, for metrics (`token_requests{credential,result}`).
+    pub fn token_requests(&self) -> crate::TokenRequests {
+        self.inner.tokens.requests()
     }
 
     /// Delivers `batch`. Transient failures are retried inside; `Err(Permanent)` means dead-letter.
