@@ -31,13 +31,13 @@ mod queued;
 mod secret;
 mod streaming;
 
-pub use auth::AuthError;
+pub use auth::{AuthError, TokenRequests};
 pub use batch::{batch_id, count_records, has_records, Batch};
 pub use client::{AdxClient, IngestReceipt};
 pub use config::{
     check_endpoint, is_loopback_host, parse_url, AdxConfig, AuthConfig, ClientSecretSource,
-    ConfigError, IngestMode, ManagedPolicy, RetryPolicy, DEFAULT_AUTHORITY, DEFAULT_IMDS_ENDPOINT,
-    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SCOPE,
+    ConfigError, Dedup, IngestMode, ManagedPolicy, RetryPolicy, DEFAULT_AUTHORITY,
+    DEFAULT_IMDS_ENDPOINT, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SCOPE,
 };
 pub use error::{IngestError, OneApiError};
 pub use gzip::gzip;

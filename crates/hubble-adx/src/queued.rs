@@ -2,9 +2,10 @@
 //! token` on the data-management endpoint (cached for `resources_refresh`, dropped on storage
 //! 403/404 so a rotated SAS is re-fetched), Put Blob `*.json.gz` to a TempStorage container and a
 //! base64 ingestion message to a SecuredReadyForAggregationQueue, both rotated round-robin.
-//! Guarantees: `RawDataSize` is the uncompressed size; `tags` = `["ingest-by:<id>"]` and
-//! `ingestIfNotExists` = `["<id>"]` (JSON-encoded strings), so a re-sent batch with the same id is
-//! not ingested twice; SAS URLs and the authorization context never appear in logs or errors.
+//! Guarantees: `RawDataSize` is the uncompressed size; with [`crate::Dedup::IngestBy`] (the
+//! default) `tags` = `["ingest-by:<id>"]` and `ingestIfNotExists` = `["<id>"]` (JSON-encoded
+//! strings), so a re-sent batch with the same id is not ingested twice; with
+//! [`crate::Dedup::None`] neither is sent (no tag metadata, blobs aggregate; a re-send duplicates); SAS URLs and the authorization context never appear in logs or errors.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -346,9 +347,7 @@ pub(crate) fn ingestion_message(
     blob_url: &Secret,
     blob: &QueuedBlob,
 ) -> Secret {
-    let tags = serde_json::json!([format!("ingest-by:{}", blob.dedup_id)]).to_string();
-    let if_not_exists = serde_json::json!([blob.dedup_id]).to_string();
-    let message = serde_json::json!({
+    let mut message = serde_json::json!({
         "Id": uuid_v4(),
         "BlobPath": blob_url.expose(),
         "RawDataSize": blob.raw_size,
@@ -366,10 +365,14 @@ pub(crate) fn ingestion_message(
             "format": "json",
             "ingestionMappingReference": config.mapping,
             "ingestionMappingType": "Json",
-            "tags": tags,
-            "ingestIfNotExists": if_not_exists,
         }
     });
+    if config.dedup == crate::Dedup::IngestBy {
+        let tags = serde_json::json!([format!("ingest-by:{}", blob.dedup_id)]).to_string();
+        let if_not_exists = serde_json::json!([blob.dedup_id]).to_string();
+        message["AdditionalProperties"]["tags"] = tags.into();
+        message["AdditionalProperties"]["ingestIfNotExists"] = if_not_exists.into();
+    }
     Secret::new(message.to_string())
 }
 
@@ -434,6 +437,17 @@ mod tests {
         assert_eq!(v["AdditionalProperties"]["ingestIfNotExists"], "[\"abc\"]");
         assert_eq!(v["AdditionalProperties"]["format"], "json");
         assert_eq!(v["AdditionalProperties"]["authorizationContext"], "ctx");
+
+        let mut untagged = config.clone();
+        untagged.dedup = crate::Dedup::None;
+        let m = ingestion_message(&untagged, &resources, &Secret::new("https://a/b"), &blob);
+        let v: serde_json::Value = serde_json::from_str(m.expose()).unwrap();
+        assert!(v["AdditionalProperties"].get("tags").is_none(), "{v}");
+        assert!(
+            v["AdditionalProperties"].get("ingestIfNotExists").is_none(),
+            "{v}"
+        );
+        assert_eq!(v["AdditionalProperties"]["ingestionMappingReference"], "M");
     }
 
     #[test]
