@@ -212,8 +212,8 @@ pub fn config_arg() -> clap::Arg {
 // ---- The command line → settings -------------------------------------------------------------------------
 
 use crate::cli::{
-    observe_flags_in_order, AdxArgs, AdxAuth, AdxMode, Cli, FilterArgs, FilterCmdArgs, InputArgs,
-    ProgressMode, ReplayArgs, RunArgs,
+    observe_flags_in_order, AdxArgs, AdxAuth, AdxDedup, AdxMode, Cli, FilterArgs, FilterCmdArgs,
+    InputArgs, ProgressMode, ReplayArgs, RunArgs,
 };
 use crate::error::Error;
 use crate::settings::{
@@ -315,8 +315,12 @@ pub fn adx_config(args: &AdxArgs) -> Result<hubble_adx::AdxConfig, Error> {
             Some(parse_url("--adx-ingest-endpoint", e).map_err(|e| adx(e.to_string()))?);
     }
     if let Some(scope) = &args.adx_scope {
-        cfg.scope = scope.clone();
+        cfg.scope = Some(scope.clone());
     }
+    cfg.dedup = match args.adx_dedup {
+        AdxDedup::IngestBy => hubble_adx::Dedup::IngestBy,
+        AdxDedup::None => hubble_adx::Dedup::None,
+    };
     cfg.concurrency = args.adx_concurrency.max(1);
     cfg.validate().map_err(|e| adx(e.to_string()))?;
     Ok(cfg)

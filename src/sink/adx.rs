@@ -146,7 +146,8 @@ pub struct AdxBatchSink {
     client: Arc<AdxClient>,
     runtime: tokio::runtime::Handle,
     metrics: Option<Arc<Metrics>>,
-    token_exchanges_seen: u64,
+    /// Token requests already added to the metrics (the client's counters are totals).
+    token_requests_seen: hubble_adx::TokenRequests,
 }
 
 impl AdxBatchSink {
@@ -156,12 +157,16 @@ impl AdxBatchSink {
             client,
             runtime,
             metrics: None,
-            token_exchanges_seen: 0,
+            token_requests_seen: hubble_adx::TokenRequests::default(),
         }
     }
 
-    /// Reports token exchanges into `metrics`.
+    /// Reports token requests into `metrics` (`token_requests{credential,result}`, both series created at 0).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        let credential = self.client.token_requests().credential;
+        if credential != "static" {
+            metrics.add_token_requests(credential, 0, 0);
+        }
         self.metrics = Some(metrics);
         self
     }
@@ -185,11 +190,16 @@ impl BatchSink for AdxBatchSink {
         );
         let result = self.runtime.block_on(self.client.ingest(&batch));
         if let Some(m) = &self.metrics {
-            // The client counts exchanges since it was built; the metric is a counter, so add what is new.
-            let total = self.client.token_exchanges();
-            m.adx_token_exchanges
-                .inc_by(total.saturating_sub(self.token_exchanges_seen));
-            self.token_exchanges_seen = total;
+            // The client counts requests since it was built (background refreshes included); the metric is a
+            // counter, so add what is new.
+            let total = self.client.token_requests();
+            let seen = self.token_requests_seen;
+            m.add_token_requests(
+                total.credential,
+                total.ok.saturating_sub(seen.ok),
+                total.error.saturating_sub(seen.error),
+            );
+            self.token_requests_seen = total;
         }
         match result {
             Ok(_) => Ok(()),

@@ -51,8 +51,8 @@ pub struct Metrics {
     pub checkpoint_lag_bytes: Family<Labels, Gauge>,
     /// Tailer events (rotations, truncations, ...), by kind.
     pub tail_events: Family<Labels, Counter>,
-    /// Azure AD token exchanges (first token and refreshes) of the ADX sink.
-    pub adx_token_exchanges: Counter,
+    /// Azure AD token requests of the ADX sink, by credential and result (`ok`, `error`).
+    pub token_requests: Family<Labels, Counter>,
     /// Prefixes in the CIDR-group table.
     pub cidr_prefixes: Gauge,
     /// Groups in the CIDR-group table.
@@ -176,10 +176,10 @@ impl Metrics {
                 "Tailer events (new file, rotation, truncation, ...), by kind",
                 Family::default()
             ),
-            adx_token_exchanges: reg!(
-                "adx_token_exchanges",
-                "Azure AD token exchanges of the ADX sink (first token and refreshes)",
-                Counter::default()
+            token_requests: reg!(
+                "token_requests",
+                "Azure AD token requests of the ADX sink (first token and refreshes), by credential and result",
+                Family::default()
             ),
             cidr_prefixes: reg!(
                 "cidr_prefixes",
@@ -324,6 +324,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts Azure AD token requests of `credential` (`ok` and `error` are increments).
+    pub fn add_token_requests(&self, credential: &str, ok: u64, error: u64) {
+        for (result, n) in [("ok", ok), ("error", error)] {
+            self.token_requests
+                .get_or_create(&Self::labels2("credential", credential, "result", result))
+                .inc_by(n);
+        }
+    }
+
     /// Marks the daemon ready (configuration loaded, pipeline running).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
@@ -410,5 +419,15 @@ mod tests {
         assert!(m
             .render()
             .contains("hubble_ingest_dead_letters_total{sink=\"file:/x\"} 0"));
+        m.add_token_requests("workload-identity", 2, 1);
+        let text = m.render();
+        assert!(
+            text.contains("hubble_ingest_token_requests_total{credential=\"workload-identity\",result=\"ok\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hubble_ingest_token_requests_total{credential=\"workload-identity\",result=\"error\"} 1"),
+            "{text}"
+        );
     }
 }
