@@ -48,6 +48,8 @@ pub struct IngestReceipt {
     /// Uncompressed / compressed bytes sent in successful requests.
     pub bytes_uncompressed: u64,
     pub bytes_compressed: u64,
+    /// The blobs queued (queued mode, managed fallback), whose ingestion ADX reports later.
+    pub queued: Vec<QueuedSource>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +61,17 @@ struct Stats {
     splits: AtomicU32,
     raw: AtomicU64,
     gz: AtomicU64,
+    queued_sources: std::sync::Mutex<Vec<QueuedSource>>,
+}
+
+/// One blob queued for ingestion: ADX reports its fate later under `source_id`
+/// ([`AdxClient::poll_reports`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedSource {
+    /// The ingestion message `Id` (ADX's `IngestionSourceId`).
+    pub source_id: String,
+    /// The blob's records (uncompressed NDJSON), for the caller to keep until ADX reports.
+    pub data: Bytes,
 }
 
 /// Why the retry loop stopped without success.
@@ -156,6 +169,43 @@ impl AdxClient {
         self.inner.tokens.requests()
     }
 
+    /// ADX's notifications about queued blobs for this client's database and table (at most 32 per
+    /// queue per call), read from the failed- and successful-ingestions queues `.get ingestion
+    /// resources` lists. Each read hides the message for `visibility`; [`AdxClient::ack_report`]
+    /// deletes it, otherwise it reappears (for another reader, e.g. the daemon that queued it).
+    pub async fn poll_reports(
+        &self,
+        visibility: std::time::Duration,
+    ) -> Result<Vec<crate::IngestionReport>, IngestError> {
+        crate::reports::poll(
+            &self.inner.ctx,
+            self.queued_ingestor()?,
+            &self.inner.tokens,
+            visibility,
+        )
+        .await
+    }
+
+    /// Deletes a notification returned by [`AdxClient::poll_reports`] (it was handled).
+    pub async fn ack_report(&self, report: &crate::IngestionReport) -> Result<(), IngestError> {
+        crate::reports::ack(
+            &self.inner.ctx,
+            self.queued_ingestor()?,
+            &self.inner.tokens,
+            report,
+        )
+        .await
+    }
+
+    fn queued_ingestor(&self) -> Result<&QueuedIngestor, IngestError> {
+        self.inner.queued.as_ref().ok_or_else(|| {
+            IngestError::client(
+                "QueuedNotConfigured",
+                "queued ingestion is not enabled in streaming mode".to_string(),
+            )
+        })
+    }
+
     /// Delivers `batch`. Transient failures are retried inside; `Err(Permanent)` means dead-letter.
     pub async fn ingest(&self, batch: &Batch) -> Result<IngestReceipt, IngestError> {
         let stats = Arc::new(Stats::default());
@@ -182,6 +232,11 @@ impl AdxClient {
             splits: stats.splits.load(Ordering::Relaxed),
             bytes_uncompressed: stats.raw.load(Ordering::Relaxed),
             bytes_compressed: stats.gz.load(Ordering::Relaxed),
+            queued: stats
+                .queued_sources
+                .lock()
+                .map(|mut q| std::mem::take(&mut *q))
+                .unwrap_or_default(),
         })
     }
 
@@ -353,10 +408,12 @@ impl Inner {
     ) -> Result<(), Stop> {
         let gz = self.compress(data.clone()).await?;
         let gz_len = gz.len() as u64;
+        let source_id = crate::http::uuid_v4();
         let blob = Arc::new(QueuedBlob {
             gz,
             raw_size: data.len(),
             dedup_id,
+            source_id: source_id.clone(),
         });
         let uploaded = Arc::new(std::sync::Mutex::new(None::<Secret>));
         let inner = self.clone();
@@ -376,6 +433,12 @@ impl Inner {
         })
         .await?;
         stats.queued.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut sources) = stats.queued_sources.lock() {
+            sources.push(QueuedSource {
+                source_id,
+                data: data.clone(),
+            });
+        }
         stats.raw.fetch_add(data.len() as u64, Ordering::Relaxed);
         stats.gz.fetch_add(gz_len, Ordering::Relaxed);
         Ok(())

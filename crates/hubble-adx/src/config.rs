@@ -266,6 +266,9 @@ pub struct AdxConfig {
     pub scope: Option<String>,
     /// Dedup tags on queued blobs (default: `ingest-by`).
     pub dedup: Dedup,
+    /// Queued blobs ask for success notifications too (`ReportLevel` 2 instead of 0), so a caller
+    /// keeping a copy until ADX reports can release it ([`crate::AdxClient::poll_reports`]).
+    pub report_successes: bool,
     /// Sent as `x-ms-app` and in `x-ms-client-request-id`.
     pub app_name: String,
     pub app_version: String,
@@ -304,6 +307,7 @@ impl AdxConfig {
             connect_timeout: Duration::from_secs(10),
             scope: None,
             dedup: Dedup::IngestBy,
+            report_successes: false,
             app_name: "hubble-ingest".to_string(),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             retry: RetryPolicy::default(),

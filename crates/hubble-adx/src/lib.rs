@@ -28,12 +28,13 @@ mod error;
 mod gzip;
 mod http;
 mod queued;
+mod reports;
 mod secret;
 mod streaming;
 
 pub use auth::{AuthError, TokenRequests};
 pub use batch::{batch_id, count_records, has_records, Batch};
-pub use client::{AdxClient, IngestReceipt};
+pub use client::{AdxClient, IngestReceipt, QueuedSource};
 pub use config::{
     check_endpoint, is_loopback_host, parse_url, AdxConfig, AuthConfig, ClientSecretSource,
     ConfigError, Dedup, IngestMode, ManagedPolicy, RetryPolicy, DEFAULT_AUTHORITY,
@@ -42,6 +43,7 @@ pub use config::{
 pub use error::{IngestError, OneApiError};
 pub use gzip::gzip;
 pub use http::install_crypto_provider;
+pub use reports::{IngestionReport, ReportKind};
 pub use secret::Secret;
 pub use tokio_util::sync::CancellationToken;
 pub use url::Url;
