@@ -316,6 +316,10 @@ pub struct AdxArgs {
         env = "HUBBLE_INGEST_ADX_DEDUP"
     )]
     pub adx_dedup: AdxDedup,
+    /// `run` with queued or managed ingestion: how often ADX's failed/successful-ingestions notifications are
+    /// read (a queued blob's records are kept in STATE_DIR/adx-queued until ADX reports on it).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "HUBBLE_INGEST_ADX_REPORT_INTERVAL")]
+    pub adx_report_interval: std::time::Duration,
     /// Requests in flight at once.
     #[arg(
         long,

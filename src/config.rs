@@ -333,15 +333,17 @@ pub fn sink_settings(
     state_dir: &std::path::Path,
 ) -> Result<SinkSettings, Error> {
     check_unique_sinks(specs)?;
-    let adx = if specs.contains(&SinkSpec::Adx) {
+    let adx_config = if specs.contains(&SinkSpec::Adx) {
         Some(adx_config(adx)?)
     } else {
         None
     };
     Ok(SinkSettings {
         specs: specs.to_vec(),
-        adx,
+        adx: adx_config,
         dead_letter_dir: state_dir.join("dead-letter"),
+        adx_queued_dir: state_dir.join("adx-queued"),
+        adx_report_interval: adx.adx_report_interval,
     })
 }
 

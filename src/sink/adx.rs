@@ -148,6 +148,8 @@ pub struct AdxBatchSink {
     metrics: Option<Arc<Metrics>>,
     /// Token requests already added to the metrics (the client's counters are totals).
     token_requests_seen: hubble_adx::TokenRequests,
+    /// Queued blobs' records, kept until ADX reports on them (queued and managed modes).
+    pending: Option<Arc<super::adx_queued::PendingBlobs>>,
 }
 
 impl AdxBatchSink {
@@ -158,6 +160,7 @@ impl AdxBatchSink {
             runtime,
             metrics: None,
             token_requests_seen: hubble_adx::TokenRequests::default(),
+            pending: None,
         }
     }
 
@@ -168,6 +171,14 @@ impl AdxBatchSink {
             metrics.add_token_requests(credential, 0, 0);
         }
         self.metrics = Some(metrics);
+        self
+    }
+}
+
+impl AdxBatchSink {
+    /// Keeps each queued blob's records in `pending` before a batch counts as delivered.
+    pub fn with_pending(mut self, pending: Arc<super::adx_queued::PendingBlobs>) -> Self {
+        self.pending = Some(pending);
         self
     }
 }
@@ -202,7 +213,24 @@ impl BatchSink for AdxBatchSink {
             self.token_requests_seen = total;
         }
         match result {
-            Ok(_) => Ok(()),
+            Ok(receipt) => {
+                // See adx_queued: the spool segment may be released only once every queued blob's records
+                // are kept until ADX reports on them.
+                if let Some(pending) = &self.pending {
+                    for q in &receipt.queued {
+                        pending.keep(&q.source_id, &q.data).map_err(|e| {
+                            DeliveryError::Transient(format!(
+                                "cannot keep the records of queued blob {} until ADX reports: {e}",
+                                q.source_id
+                            ))
+                        })?;
+                    }
+                    if let Some(m) = &self.metrics {
+                        m.adx_queued_pending.set(pending.count() as i64);
+                    }
+                }
+                Ok(())
+            }
             Err(IngestError::Cancelled) => Err(DeliveryError::Cancelled),
             Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
             Err(e) => Err(DeliveryError::Transient(e.to_string())),

@@ -46,6 +46,8 @@ struct Shared {
     /// `KustoServiceResourceId` answered at `/v1/rest/auth/metadata`; `None`: 404 (as a cluster without it).
     metadata_resource: Mutex<Option<String>>,
     metadata_requests: AtomicUsize,
+    /// `(ResourceTypeName, StorageRoot)` rows answered to `.get ingestion resources` (queued ingestion).
+    ingestion_resources: Mutex<Vec<(String, String)>>,
     bad_bodies: AtomicUsize,
     connections: Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -144,6 +146,17 @@ impl AdxStandIn {
     pub fn set_metadata_resource(&self, resource: &str) {
         if let Ok(mut m) = self.shared.metadata_resource.lock() {
             *m = Some(resource.to_owned());
+        }
+    }
+
+    /// Answers `.get ingestion resources` on `/v1/rest/mgmt` with these `(ResourceTypeName, StorageRoot)` rows
+    /// (and `.get kusto identity token` with a fixed context), for queued ingestion into Azurite.
+    pub fn set_ingestion_resources(&self, rows: &[(&str, String)]) {
+        if let Ok(mut r) = self.shared.ingestion_resources.lock() {
+            *r = rows
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
         }
     }
 
@@ -319,6 +332,34 @@ async fn handle(
             200,
             r#"{"token_type":"Bearer","expires_in":3600,"access_token":"standin-token"}"#,
         ));
+    }
+    if post && path == "/v1/rest/mgmt" {
+        let csl = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["csl"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let table = |column: &str, rows: Vec<serde_json::Value>| {
+            serde_json::json!({"Tables": [{"TableName": "Table_0",
+                "Columns": [{"ColumnName": "ResourceTypeName", "DataType": "String"},
+                            {"ColumnName": column, "DataType": "String"}],
+                "Rows": rows}]})
+            .to_string()
+        };
+        if csl == ".get ingestion resources" {
+            let rows = shared
+                .ingestion_resources
+                .lock()
+                .map(|r| r.iter().map(|(k, v)| serde_json::json!([k, v])).collect())
+                .unwrap_or_default();
+            return Ok(reply(200, &table("StorageRoot", rows)));
+        }
+        if csl == ".get kusto identity token" {
+            let body = serde_json::json!({"Tables": [{"TableName": "Table_0",
+                "Columns": [{"ColumnName": "AuthorizationContext", "DataType": "String"}],
+                "Rows": [["standin-authorization-context"]]}]})
+            .to_string();
+            return Ok(reply(200, &body));
+        }
     }
     if !(post && path.starts_with("/v1/rest/ingest/")) {
         return Ok(reply(
