@@ -7,12 +7,19 @@
 //!   failures are retried inside with jittered exponential backoff honouring `Retry-After`, forever
 //!   unless limits are configured, until the shutdown token fires ([`IngestError::Cancelled`]).
 //! - Azure AD auth (workload identity, managed identity, client secret) is hand-written on reqwest
-//!   rather than using the `azure_identity` crate. Why: `azure_identity` needs `azure_core` and
-//!   `typespec` (178 crates in the tree against 116 for reqwest alone) for three small, documented
-//!   HTTP exchanges (~250 lines here), and it does not expose what we must control and test: the
-//!   IMDS base URL, the IMDS retry rules, an authority on loopback `http://` for tests, re-reading
-//!   the federated token file on every exchange, and one refresh in flight with a forced refresh on
-//!   401. Tokens and secrets live in [`Secret`] and never reach logs, errors or `Debug` output.
+//!   rather than using Microsoft's `azure_identity` crate: measured with `azure_identity` 1.0.0, its
+//!   client-secret and workload-identity credentials refuse a loopback `http://` authority ("authority
+//!   host doesn't use HTTPS scheme"), its IMDS URL is a constant no option overrides, and its token
+//!   cache holds a lock across the token request and fails a request when an early refresh fails —
+//!   the full record is in the `auth` module doc. Tokens are refreshed in the background; a failed
+//!   refresh keeps serving the still-valid token ([`AdxClient::token_requests`] counts exchanges).
+//!   The scope comes from the cluster's `/v1/rest/auth/metadata` unless [`AdxConfig::scope`] is set.
+//!   Tokens and secrets live in [`Secret`] and never reach logs, errors or `Debug` output.
+//! - Queued blobs are tagged per [`Dedup`] and can ask for success reports too
+//!   ([`AdxConfig::report_successes`]); [`IngestReceipt::queued`] hands back each blob's source id
+//!   and records, and [`AdxClient::poll_reports`] / [`AdxClient::ack_report`] read and delete ADX's
+//!   notifications (failed/successful-ingestions queues) so a caller can keep a blob's records until
+//!   ADX has reported on it.
 //! - TLS is rustls with the pure-Rust `ring` provider (no C toolchain for aws-lc); call
 //!   [`install_crypto_provider`] before building any other `reqwest::Client` in the process.
 //! - The crate knows no table layout: it ingests whatever NDJSON the caller's table and JSON
