@@ -130,6 +130,8 @@ struct Shared {
     imds_retry_base: Duration,
     ok: AtomicU64,
     error: AtomicU64,
+    /// Callers waiting for a refresh stop waiting when this fires (the client's shutdown).
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl TokenProvider {
@@ -139,6 +141,7 @@ impl TokenProvider {
         auth: AuthConfig,
         scope: Option<String>,
         cluster: &Url,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         let mut metadata_url = cluster.clone();
         metadata_url.set_path("/v1/rest/auth/metadata");
@@ -154,6 +157,7 @@ impl TokenProvider {
                 imds_retry_base: Duration::from_secs(1),
                 ok: AtomicU64::new(0),
                 error: AtomicU64::new(0),
+                shutdown,
             }),
         }
     }
@@ -201,8 +205,16 @@ impl TokenProvider {
                 }
                 state.generation
             };
-            if done.wait_for(|g| *g > seen).await.is_err() {
-                return Err(self.shared.error("token refresh task ended".to_string()));
+            tokio::select! {
+                finished = done.wait_for(|g| *g > seen) => {
+                    if finished.is_err() {
+                        return Err(self.shared.error("token refresh task ended".to_string()));
+                    }
+                }
+                // The refresh task goes on (IMDS retries may take a minute); this caller stops.
+                _ = self.shared.shutdown.cancelled() => {
+                    return Err(self.shared.error("shutting down while waiting for a token".to_string()));
+                }
             }
             waited = true;
         }

@@ -143,6 +143,7 @@ impl AdxClient {
                 config.auth.clone(),
                 config.scope.clone(),
                 &config.cluster,
+                shutdown.clone(),
             ),
             permits: Semaphore::new(config.concurrency),
             queued,

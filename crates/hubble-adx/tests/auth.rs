@@ -459,3 +459,24 @@ async fn token_endpoint_errors_are_retried_and_reported_without_secrets() {
         .unwrap();
     assert_eq!(s.records().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_a_request_waiting_for_a_stalled_token() {
+    let s = StandIn::start().await;
+    s.state.hold_tokens.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let shutdown = CancellationToken::new();
+    let c = AdxClient::new(base(&s, client_secret_auth(&s, &dir)), shutdown.clone()).unwrap();
+    let task =
+        tokio::spawn(async move { c.ingest(&Batch::from_ndjson(ndjson("sd", 1, 100))).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!task.is_finished(), "waits while the token endpoint stalls");
+    shutdown.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("shutdown did not stop the wait for a token")
+        .unwrap();
+    assert_eq!(outcome.unwrap_err(), hubble_adx::IngestError::Cancelled);
+    assert!(s.records().is_empty());
+    s.state.hold_tokens.store(false, Ordering::SeqCst);
+}
