@@ -27,6 +27,19 @@ fn append(path: &std::path::Path, text: &str) {
 
 /// The queued ingestion messages in `queue` (peeked, so they stay): (Id, BlobPath).
 fn queued_messages(queue_base: &str, sas: &str) -> Vec<(String, String)> {
+    queued_message_json(queue_base, sas)
+        .iter()
+        .map(|m| {
+            (
+                m["Id"].as_str().unwrap_or_default().to_owned(),
+                m["BlobPath"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The queued ingestion messages as JSON (peeked).
+fn queued_message_json(queue_base: &str, sas: &str) -> Vec<serde_json::Value> {
     let (status, body) = request(
         "GET",
         &format!("{queue_base}/ready1/messages?peekonly=true&numofmessages=32&{sas}"),
@@ -39,10 +52,7 @@ fn queued_messages(queue_base: &str, sas: &str) -> Vec<(String, String)> {
             let json = azurite::base64_decode(t).expect("base64 message");
             let m: serde_json::Value = serde_json::from_slice(&json).expect("JSON message");
             assert_eq!(m["ReportLevel"], 2, "run asks for success reports: {m}");
-            (
-                m["Id"].as_str().unwrap_or_default().to_owned(),
-                m["BlobPath"].as_str().unwrap_or_default().to_owned(),
-            )
+            m
         })
         .collect()
 }
@@ -95,26 +105,8 @@ fn notification(source_id: &str, failure: Option<&str>) -> Vec<u8> {
     .into_bytes()
 }
 
-fn files_ending(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(suffix))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-#[test]
-fn queued_failure_notification_dead_letters_exactly_that_blob() {
-    let Some(az) = azurite::start("queued_failure_notification_dead_letters_exactly_that_blob")
-    else {
-        return;
-    };
-    let sas = azurite::account_sas();
+/// Azurite with the container and queues, and the stand-in's management endpoint pointing at them.
+fn storage(az: &azurite::Azurite, sas: &str) -> AdxStandIn {
     let (blob_base, queue_base) = (az.blob_base.clone(), az.queue_base.clone());
     let (status, body) = request(
         "PUT",
@@ -144,23 +136,23 @@ fn queued_failure_notification_dead_letters_exactly_that_blob() {
             format!("{queue_base}/success1?{sas}"),
         ),
     ]);
+    adx
+}
 
-    let dir = TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("flows.log");
-    let mut gen = FlowGen::new(0x0e0e_0001);
-    let first: String = (0..25).map(|_| gen.kept_flow() + "\n").collect();
-    let mut first_uuids = gen.kept.clone();
-    first_uuids.sort();
-    append(&input, &first);
-
+/// `run` in queued mode on `input` into the stand-in, with `extra` flags.
+fn queued_daemon(
+    adx: &AdxStandIn,
+    input: &std::path::Path,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> Proc {
     let mut cmd = hubble_ingest();
     cmd.arg("run")
         .arg("--input")
-        .arg(&input)
+        .arg(input)
         .arg("--read-from-head")
         .arg("--state-dir")
-        .arg(&state)
+        .arg(state)
         .args([
             "--flush-interval",
             "100ms",
@@ -177,13 +169,49 @@ fn queued_failure_notification_dead_letters_exactly_that_blob() {
             "--adx-report-interval",
             "200ms",
         ])
+        .args(extra)
         .args(adx.sink_args())
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     for (k, v) in adx.env() {
         cmd.env(k, v);
     }
-    let mut d = Proc::spawn(&mut cmd);
+    Proc::spawn(&mut cmd)
+}
+
+fn files_ending(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn queued_failure_notification_dead_letters_exactly_that_blob() {
+    let Some(az) = azurite::start("queued_failure_notification_dead_letters_exactly_that_blob")
+    else {
+        return;
+    };
+    let sas = azurite::account_sas();
+    let queue_base = az.queue_base.clone();
+    let adx = storage(&az, &sas);
+
+    let dir = TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("flows.log");
+    let mut gen = FlowGen::new(0x0e0e_0001);
+    let first: String = (0..25).map(|_| gen.kept_flow() + "\n").collect();
+    let mut first_uuids = gen.kept.clone();
+    first_uuids.sort();
+    append(&input, &first);
+
+    let mut d = queued_daemon(&adx, &input, &state, &[]);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert!(
         wait_until(Duration::from_secs(30), || queued_messages(
@@ -208,6 +236,16 @@ fn queued_failure_notification_dead_letters_exactly_that_blob() {
         d.log_tail(30)
     );
     let messages = queued_messages(&queue_base, &sas);
+    for m in queued_message_json(&queue_base, &sas) {
+        let tags = m["AdditionalProperties"]["tags"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            tags.starts_with("[\"ingest-by:"),
+            "--adx-dedup ingest-by is the default: {m}"
+        );
+    }
     let (bad_id, bad_blob) = messages[0].clone();
     let (good_id, _) = messages[1].clone();
     assert_eq!(
@@ -316,6 +354,41 @@ fn queued_failure_notification_dead_letters_exactly_that_blob() {
             "{q} still holds a notification"
         );
     }
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn adx_dedup_none_sends_no_ingest_by_tags() {
+    let Some(az) = azurite::start("adx_dedup_none_sends_no_ingest_by_tags") else {
+        return;
+    };
+    let sas = azurite::account_sas();
+    let adx = storage(&az, &sas);
+    let dir = TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("flows.log");
+    let mut gen = FlowGen::new(0x0e0e_0002);
+    append(
+        &input,
+        &(0..10).map(|_| gen.kept_flow() + "\n").collect::<String>(),
+    );
+    let mut d = queued_daemon(&adx, &input, &state, &["--adx-dedup", "none"]);
+    assert!(
+        wait_until(Duration::from_secs(30), || queued_messages(
+            &az.queue_base,
+            &sas
+        )
+        .len()
+            == 1),
+        "blob not queued\n{}",
+        d.log_tail(30)
+    );
+    let m = &queued_message_json(&az.queue_base, &sas)[0];
+    let props = &m["AdditionalProperties"];
+    assert!(props.get("tags").is_none(), "{m}");
+    assert!(props.get("ingestIfNotExists").is_none(), "{m}");
+    assert_eq!(props["ingestionMappingReference"], "HubbleFlowsMapping");
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
 }
