@@ -19,6 +19,14 @@
 //!    dropped on a timer; an operator can replay such a file once `.show ingestion failures` or the table
 //!    shows what happened.
 //!
+//! Known limits: the notification queues are shared by every client of the cluster, so with many nodes a
+//! node reads (and hides for the visibility timeout) others' notifications too, which delays each node's
+//! own by a few polls; a notification no node acknowledges before the queue's message lifetime leaves its
+//! blob in `adx-queued/` (kept, counted, never dropped). A crash after a blob is queued but before its copy
+//! is written leaves the segment undelivered: it is queued again, and with `--adx-dedup ingest-by` ADX skips
+//! the duplicate — should ADX report that skip as a failure, the blob's records are dead-lettered although
+//! ingested (re-sending them is then a no-op with the same tag, or a duplicate without it).
+//!
 //! Guarantees: a file name is a source id this process generated (a UUID), never a value read from a
 //! notification unless it has that shape; notification text is logged as data, never as a path.
 
