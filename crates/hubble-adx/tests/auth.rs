@@ -114,8 +114,9 @@ async fn system_assigned_identity_sends_no_client_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_refreshed_before_expiry() {
     let s = StandIn::start().await;
-    // A 2-second token is refreshed at half its life (the 5-minute margin does not fit).
-    *s.state.token_lifetime_secs.lock().unwrap() = 2;
+    // A 4-second token is refreshed at half its life (the 5-minute margin does not fit) and used
+    // until 3.6 s.
+    *s.state.token_lifetime_secs.lock().unwrap() = 4;
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("s");
     std::fs::write(&secret, "x").unwrap();
@@ -138,7 +139,7 @@ async fn token_refreshed_before_expiry() {
         .await
         .unwrap();
     assert_eq!(s.token_requests().len(), 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     // Due for refresh but still valid: this request goes out with the old token while the refresh
     // runs in the background; the next one carries the new token.
     c.ingest(&Batch::from_ndjson(ndjson("e3", 1, 100)))
@@ -195,8 +196,8 @@ fn client_secret_auth(s: &StandIn, dir: &tempfile::TempDir) -> AuthConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() {
     let s = StandIn::start().await;
-    // Refresh due after 2 s, token usable until 3.6 s.
-    *s.state.token_lifetime_secs.lock().unwrap() = 4;
+    // Refresh due after 4 s, token usable until 7.2 s.
+    *s.state.token_lifetime_secs.lock().unwrap() = 8;
     let dir = tempfile::tempdir().unwrap();
     let c = AdxClient::new(
         base(&s, client_secret_auth(&s, &dir)),
@@ -210,7 +211,7 @@ async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() 
         503,
         r#"{"error":"temporarily_unavailable","error_description":"AADSTS90033"}"#.into(),
     ));
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     // The refresh this starts fails; the request still goes out with the cached token.
     c.ingest(&Batch::from_ndjson(ndjson("r2", 1, 100)))
         .await
@@ -224,8 +225,9 @@ async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() 
         2,
         "no retry before half the remaining lifetime"
     );
-    // Half the remaining lifetime (~0.75 s) later, a call retries the refresh in the background.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Half the remaining lifetime (~1.55 s) later, a call retries the refresh in the background
+    // (still about 1.3 s before the cached token expires).
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     c.ingest(&Batch::from_ndjson(ndjson("r4", 1, 100)))
         .await
         .unwrap();
@@ -251,7 +253,8 @@ async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_refresh_does_not_block_requests_with_a_valid_token() {
     let s = StandIn::start().await;
-    *s.state.token_lifetime_secs.lock().unwrap() = 4;
+    // Refresh due after 4 s, token usable until 7.2 s.
+    *s.state.token_lifetime_secs.lock().unwrap() = 8;
     let dir = tempfile::tempdir().unwrap();
     let c = AdxClient::new(
         base(&s, client_secret_auth(&s, &dir)),
@@ -262,7 +265,7 @@ async fn stalled_refresh_does_not_block_requests_with_a_valid_token() {
         .await
         .unwrap();
     s.state.hold_tokens.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     // The token endpoint does not answer while these run: had any of them waited for the refresh
     // (or for a lock the refresh holds), the hang guard would fire.
     for i in 0..3 {
