@@ -15,6 +15,11 @@
 //! - a 401 forces at most one refresh per rejected token;
 //! - the federated token file and client-secret file are read on every exchange;
 //! - every exchange is counted ok/error ([`TokenRequests`]);
+//! - every token retry is reported to the client's [`crate::IngestObserver`] with
+//!   [`crate::RetryReason::Token`]: each IMDS retry (`what` = `managed identity token`) and each failed
+//!   early refresh that will be retried in the background (`token refresh`, delay = the wait before the
+//!   next attempt, which a later call starts). A request that gets no token at all is retried, and
+//!   reported, by the client's request loop;
 //! - tokens and secrets are only ever held in [`Secret`] and never appear in logs or error messages
 //!   (only AAD's `error`/`error_description` fields are reported).
 //!
@@ -52,6 +57,8 @@ use reqwest::StatusCode;
 use url::Url;
 
 use crate::config::{AuthConfig, ClientSecretSource, DEFAULT_SCOPE};
+use crate::error::RetryReason;
+use crate::observe::{Observer, RetryEvent};
 use crate::Secret;
 
 /// Refresh this long before the token expires.
@@ -108,6 +115,8 @@ struct State {
     last_error: Option<AuthError>,
     /// After a failed early refresh: no new background attempt before this instant.
     retry_at: Option<Instant>,
+    /// Failed refreshes since the last successful one.
+    failures: u32,
 }
 
 /// Caching token source shared by all requests of one client. Cheap to clone.
@@ -132,6 +141,8 @@ struct Shared {
     error: AtomicU64,
     /// Callers waiting for a refresh stop waiting when this fires (the client's shutdown).
     shutdown: tokio_util::sync::CancellationToken,
+    /// Hears every token retry (the client's observer).
+    observer: Observer,
 }
 
 impl TokenProvider {
@@ -142,6 +153,7 @@ impl TokenProvider {
         scope: Option<String>,
         cluster: &Url,
         shutdown: tokio_util::sync::CancellationToken,
+        observer: Observer,
     ) -> Self {
         let mut metadata_url = cluster.clone();
         metadata_url.set_path("/v1/rest/auth/metadata");
@@ -158,6 +170,7 @@ impl TokenProvider {
                 ok: AtomicU64::new(0),
                 error: AtomicU64::new(0),
                 shutdown,
+                observer,
             }),
         }
     }
@@ -274,9 +287,11 @@ impl Shared {
                     state.cached = Some(fresh);
                     state.last_error = None;
                     state.retry_at = None;
+                    state.failures = 0;
                 }
                 Err(e) => {
                     self.error.fetch_add(1, Ordering::Relaxed);
+                    state.failures = state.failures.saturating_add(1);
                     let left = state
                         .cached
                         .as_ref()
@@ -293,6 +308,12 @@ impl Shared {
                                 "token refresh failed; still using the cached token: {e}"
                             );
                             state.retry_at = Some(now + wait);
+                            self.observer.retry(&RetryEvent {
+                                what: "token refresh",
+                                reason: RetryReason::Token,
+                                attempt: state.failures,
+                                delay: wait,
+                            });
                         }
                         None => {
                             tracing::warn!(flow = self.flow_name(), "token request failed: {e}")
@@ -475,6 +496,7 @@ impl Shared {
             }
         }
         let mut delays = ImdsRetry::new(self.imds_retry_base);
+        let mut failures = 0u32;
         loop {
             let outcome = self
                 .http
@@ -499,6 +521,13 @@ impl Shared {
             };
             match retry_delay {
                 Some(delay) => {
+                    failures = failures.saturating_add(1);
+                    self.observer.retry(&RetryEvent {
+                        what: "managed identity token",
+                        reason: RetryReason::Token,
+                        attempt: failures,
+                        delay,
+                    });
                     tracing::warn!(flow, retry_in = ?delay, "{message}");
                     tokio::time::sleep(delay).await;
                 }

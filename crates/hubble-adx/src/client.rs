@@ -141,6 +141,7 @@ impl AdxClient {
                 config.scope.clone(),
                 &config.cluster,
                 shutdown.clone(),
+                config.observer.clone(),
             ),
             permits: Semaphore::new(config.concurrency),
             queued,

@@ -8,8 +8,40 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hubble_adx::{AdxClient, AdxConfig, AuthConfig, Batch, CancellationToken, Url};
+use std::sync::{Arc, Mutex};
+
+use hubble_adx::{
+    AdxClient, AdxConfig, AuthConfig, Batch, CancellationToken, IngestObserver, Observer,
+    RetryEvent, RetryReason, Url,
+};
 use support::{ndjson, StandIn, TOKEN_MARK};
+
+/// Records the client's retry events.
+#[derive(Default)]
+struct Retries(Mutex<Vec<RetryEvent>>);
+
+impl IngestObserver for Retries {
+    fn on_retry(&self, event: &RetryEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Retries {
+    fn attach(c: &mut AdxConfig) -> Arc<Retries> {
+        let r = Arc::new(Retries::default());
+        c.observer = Observer::new(r.clone());
+        r
+    }
+
+    fn seen(&self) -> Vec<(&'static str, RetryReason, u32)> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| (e.what, e.reason, e.attempt))
+            .collect()
+    }
+}
 
 fn base(s: &StandIn, auth: AuthConfig) -> AdxConfig {
     let mut c = AdxConfig::new(Url::parse(&s.url()).unwrap(), "Net", "T", "M", auth);
@@ -74,12 +106,19 @@ async fn managed_identity_via_imds_with_retry() {
         client_id: Some("uami-1".into()),
         endpoint: Url::parse(&s.url()).unwrap(),
     };
-    let c = AdxClient::new(base(&s, auth), CancellationToken::new()).unwrap();
+    let mut cfg = base(&s, auth);
+    let retries = Retries::attach(&mut cfg);
+    let c = AdxClient::new(cfg, CancellationToken::new()).unwrap();
     c.ingest(&Batch::from_ndjson(ndjson("mi", 5, 100)))
         .await
         .unwrap();
     let imds = s.state.imds_requests.lock().unwrap().clone();
     assert_eq!(imds.len(), 2, "one 429, then success");
+    assert_eq!(
+        retries.seen(),
+        [("managed identity token", RetryReason::Token, 1)],
+        "the IMDS retry is reported to the observer"
+    );
     for (query, metadata) in &imds {
         assert_eq!(metadata.as_deref(), Some("true"));
         assert_eq!(
@@ -199,11 +238,9 @@ async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() 
     // Refresh due after 4 s, token usable until 7.2 s.
     *s.state.token_lifetime_secs.lock().unwrap() = 8;
     let dir = tempfile::tempdir().unwrap();
-    let c = AdxClient::new(
-        base(&s, client_secret_auth(&s, &dir)),
-        CancellationToken::new(),
-    )
-    .unwrap();
+    let mut cfg = base(&s, client_secret_auth(&s, &dir));
+    let retries = Retries::attach(&mut cfg);
+    let c = AdxClient::new(cfg, CancellationToken::new()).unwrap();
     c.ingest(&Batch::from_ndjson(ndjson("r1", 1, 100)))
         .await
         .unwrap();
@@ -248,6 +285,11 @@ async fn failed_early_refresh_keeps_serving_the_valid_token_and_retries_later() 
     let counts = c.token_requests();
     assert_eq!((counts.ok, counts.error), (2, 1));
     assert_eq!(s.records().len(), 5);
+    assert_eq!(
+        retries.seen(),
+        [("token refresh", RetryReason::Token, 1)],
+        "the failed refresh's background retry is reported, and no request was retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
