@@ -413,3 +413,98 @@ fn adx_dedup_none_sends_no_ingest_by_tags() {
     d.signal("TERM");
     assert!(d.wait_exit(Duration::from_secs(10)).is_some());
 }
+
+#[test]
+fn a_queued_blob_whose_copy_cannot_be_kept_is_sent_again_and_counted_once() {
+    let Some(az) = azurite::start("a_queued_blob_whose_copy_cannot_be_kept_is_sent_again") else {
+        return;
+    };
+    let sas = azurite::account_sas();
+    let adx = storage(&az, &sas);
+    let dir = TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("flows.log");
+    let mut d = queued_daemon(&adx, &input, &state, &[]);
+    let m = d.metrics_addr(Duration::from_secs(20));
+    // The copies' directory exists once the sink is open; make it unusable (a file in its place).
+    let kept = state.join("adx-queued");
+    assert!(wait_until(Duration::from_secs(10), || kept.is_dir()));
+    std::fs::remove_dir(&kept).unwrap();
+    std::fs::write(&kept, b"not a directory").unwrap();
+
+    let mut gen = FlowGen::new(0x0e0e_0003);
+    append(
+        &input,
+        &(0..10).map(|_| gen.kept_flow() + "\n").collect::<String>(),
+    );
+    let mut batch_uuids = gen.kept.clone();
+    batch_uuids.sort();
+    // Queued, but its copy cannot be written: the records are not accepted, the blob is queued again.
+    assert!(
+        wait_until(Duration::from_secs(30), || queued_messages(
+            &az.queue_base,
+            &sas
+        )
+        .len()
+            >= 2),
+        "blob not re-sent\n{}",
+        d.log_tail(30)
+    );
+    let metrics = http::get(m, "/metrics").unwrap().1;
+    assert!(
+        http::metric(
+            &metrics,
+            "hubble_ingest_sink_retries_total",
+            "sink=\"adx\",reason=\"io\""
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        http::metric(&metrics, "hubble_ingest_sink_records_total", "sink=\"adx\"").unwrap_or(0.0),
+        0.0,
+        "nothing counted as delivered while its copy cannot be kept\n{metrics}"
+    );
+    assert!(
+        d.log().contains("cannot keep the records of queued blob"),
+        "{}",
+        d.log_tail(20)
+    );
+
+    std::fs::remove_file(&kept).unwrap();
+    std::fs::create_dir(&kept).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || files_ending(&kept, ".ndjson")
+            .len()
+            == 1),
+        "copy never kept\n{}",
+        d.log_tail(30)
+    );
+    let copy = std::fs::read_to_string(&files_ending(&kept, ".ndjson")[0]).unwrap();
+    assert_eq!(uuids(&copy), batch_uuids, "the copy holds the batch");
+    let messages = queued_message_json(&az.queue_base, &sas);
+    let tags: std::collections::BTreeSet<String> = messages
+        .iter()
+        .map(|m| {
+            m["AdditionalProperties"]["tags"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        tags.len(),
+        1,
+        "every re-send carries the same ingest-by tag, so ADX ingests the blob once: {messages:?}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || http::metric(
+        &http::get(m, "/metrics").unwrap().1,
+        "hubble_ingest_sink_records_total",
+        "sink=\"adx\""
+    ) == Some(
+        batch_uuids.len() as f64
+    )));
+    d.signal("TERM");
+    assert!(d.wait_exit(Duration::from_secs(10)).is_some());
+}
