@@ -7,7 +7,8 @@
 //! 1. every blob is queued with `ReportLevel` 2 (failures and successes);
 //! 2. before the spool segment is marked delivered for `adx`, the records of each queued blob are written
 //!    durably (fsync, rename, directory fsync) to `STATE_DIR/adx-queued/<source id>.ndjson` ([`PendingBlobs`]);
-//!    if that fails the batch stays spooled and is sent again;
+//!    if that fails, that blob's records are not reported accepted: `AdxBatchSink` hands them back as pending,
+//!    the segment stays spooled and they are queued again (same content, same `ingest-by` tag);
 //! 3. a poller reads ADX's notifications for the table every `--adx-report-interval`: a success deletes the
 //!    blob's file; a failure moves exactly that blob's records to the dead-letter directory (the format of
 //!    `dead_letter.rs`: the records as sent, and an `.error.json` sidecar with the ADX error code, details,
