@@ -66,8 +66,8 @@ pub enum Command {
     /// Daemon: follow --input files (or stdin), or receive from Fluent Bit/Fluentd (forward://, http://), until
     /// SIGTERM/SIGINT; spool durably, deliver to every sink.
     Run(RunArgs),
-    /// Print the KQL for the ADX table, its JSON ingestion mapping, the streaming policy, a dedup view and the
-    /// record's JSON Schema.
+    /// Print the KQL for the ADX table, its JSON ingestion mapping, the streaming policy, the extent-tags retention
+    /// policy for `ingest-by:` tags, a dedup view and the record's JSON Schema.
     Schema(SchemaArgs),
 }
 
@@ -227,6 +227,18 @@ pub enum AdxMode {
     Managed,
 }
 
+/// Dedup tags on queued blobs (`--adx-dedup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdxDedup {
+    /// Tag each queued blob `ingest-by:<batch id>` with ingestIfNotExists: a re-sent batch is not ingested
+    /// twice, at the cost of one extent tag per blob and no aggregation (expire the tags with the policy
+    /// `hubble-ingest schema` prints).
+    IngestBy,
+    /// No tags: blobs aggregate and no tag metadata accumulates, but a batch re-sent after a lost reply is
+    /// ingested twice (duplicates are removable by Uuid).
+    None,
+}
+
 /// Azure AD authentication methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AdxAuth {
@@ -292,9 +304,22 @@ pub struct AdxArgs {
         env = "HUBBLE_INGEST_ADX_CLIENT_SECRET_FILE"
     )]
     pub adx_client_secret_file: Option<PathBuf>,
-    /// Token scope.
+    /// Azure AD token scope (default: `{KustoServiceResourceId}/.default` from the cluster's
+    /// `/v1/rest/auth/metadata`, `https://kusto.kusto.windows.net/.default` if it answers 404).
     #[arg(long, value_name = "SCOPE", env = "HUBBLE_INGEST_ADX_SCOPE")]
     pub adx_scope: Option<String>,
+    /// Dedup tags on queued blobs (queued and managed modes; streaming has none).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "ingest-by",
+        env = "HUBBLE_INGEST_ADX_DEDUP"
+    )]
+    pub adx_dedup: AdxDedup,
+    /// `run` with queued or managed ingestion: how often ADX's failed/successful-ingestions notifications are
+    /// read (a queued blob's records are kept in STATE_DIR/adx-queued until ADX reports on it).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "HUBBLE_INGEST_ADX_REPORT_INTERVAL")]
+    pub adx_report_interval: std::time::Duration,
     /// Requests in flight at once.
     #[arg(
         long,

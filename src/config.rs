@@ -212,8 +212,8 @@ pub fn config_arg() -> clap::Arg {
 // ---- The command line → settings -------------------------------------------------------------------------
 
 use crate::cli::{
-    observe_flags_in_order, AdxArgs, AdxAuth, AdxMode, Cli, FilterArgs, FilterCmdArgs, InputArgs,
-    ProgressMode, ReplayArgs, RunArgs,
+    observe_flags_in_order, AdxArgs, AdxAuth, AdxDedup, AdxMode, Cli, FilterArgs, FilterCmdArgs,
+    InputArgs, ProgressMode, ReplayArgs, RunArgs,
 };
 use crate::error::Error;
 use crate::settings::{
@@ -323,8 +323,12 @@ pub fn adx_config(
             Some(parse_url("--adx-ingest-endpoint", e).map_err(|e| adx(e.to_string()))?);
     }
     if let Some(scope) = &args.adx_scope {
-        cfg.scope = scope.clone();
+        cfg.scope = Some(scope.clone());
     }
+    cfg.dedup = match args.adx_dedup {
+        AdxDedup::IngestBy => hubble_adx::Dedup::IngestBy,
+        AdxDedup::None => hubble_adx::Dedup::None,
+    };
     cfg.concurrency = args.adx_concurrency.max(1);
     cfg.retry.max_elapsed = match args.adx_max_retry_duration {
         None => default_max_retry,
@@ -343,15 +347,17 @@ pub fn sink_settings(
     default_max_retry: Option<std::time::Duration>,
 ) -> Result<SinkSettings, Error> {
     check_unique_sinks(specs)?;
-    let adx = if specs.contains(&SinkSpec::Adx) {
+    let adx_config = if specs.contains(&SinkSpec::Adx) {
         Some(adx_config(adx, default_max_retry)?)
     } else {
         None
     };
     Ok(SinkSettings {
         specs: specs.to_vec(),
-        adx,
+        adx: adx_config,
         dead_letter_dir: state_dir.join("dead-letter"),
+        adx_queued_dir: state_dir.join("adx-queued"),
+        adx_report_interval: adx.adx_report_interval,
     })
 }
 

@@ -140,6 +140,10 @@ pub struct SinkSettings {
     pub adx: Option<hubble_adx::AdxConfig>,
     /// Where rejected batches are written.
     pub dead_letter_dir: PathBuf,
+    /// `run`, ADX queued/managed: where queued blobs' records wait for ADX's report (`STATE_DIR/adx-queued`).
+    pub adx_queued_dir: PathBuf,
+    /// `run`, ADX queued/managed: how often ADX's ingestion notifications are read.
+    pub adx_report_interval: std::time::Duration,
 }
 
 /// The output record.

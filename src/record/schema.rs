@@ -243,6 +243,21 @@ pub fn streaming_policy(table: &str) -> String {
     )
 }
 
+/// How long ADX keeps the `ingest-by:` tags of queued blobs (`--adx-dedup ingest-by`): one day.
+/// A queued batch is re-sent only when its queue message may have been posted but the reply was
+/// lost (retried within minutes, or at the next start from the spool); a re-send after the tag
+/// expired is ingested twice (removable by `Uuid`). KQL timespan `d.hh:mm:ss`.
+pub const INGEST_BY_TAG_RETENTION: &str = "1.00:00:00";
+
+/// `.alter table T policy extent_tags_retention` dropping `ingest-by:` tags after
+/// [`INGEST_BY_TAG_RETENTION`] (Microsoft advises expiring such tags: each one is extent metadata).
+pub fn extent_tags_retention_policy(table: &str) -> String {
+    format!(
+        ".alter table {} policy extent_tags_retention ```[{{\"TagPrefix\": \"ingest-by:\", \"RetentionPeriod\": \"{INGEST_BY_TAG_RETENTION}\"}}]```",
+        kql_name(table)
+    )
+}
+
 /// A materialized view keeping one row per `Uuid`, plus the equivalent ad-hoc query.
 pub fn dedup_view(table: &str) -> String {
     let t = kql_name(table);
@@ -315,6 +330,12 @@ pub fn render_schema(table: &str, mapping: &str) -> String {
          // to reach the streaming service; run `.clear cache streaming ingestion schema` after changing them.\n{}\n",
         streaming_policy(table)
     );
+    let _ = writeln!(
+        out,
+        "// Queued ingestion with --adx-dedup ingest-by (the default) tags every blob `ingest-by:<batch id>` so a\n\
+         // re-sent batch is not ingested twice. Each tag is extent metadata: expire them after a day.\n{}\n",
+        extent_tags_retention_policy(table)
+    );
     let _ = writeln!(out, "{}\n", dedup_view(table));
     let schema = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
     let _ = writeln!(out, "// JSON Schema of one record:");
@@ -379,5 +400,12 @@ mod tests {
         assert!(create_table("T").contains("Timestamp:datetime,\n    Uuid:string"));
         assert!(render_schema("T", "M").contains(".alter table T policy streamingingestion enable"));
         assert!(dedup_view("T").contains("take_any(*) by Uuid"));
+        assert_eq!(
+            extent_tags_retention_policy("my-table"),
+            ".alter table ['my-table'] policy extent_tags_retention ```[{\"TagPrefix\": \"ingest-by:\", \"RetentionPeriod\": \"1.00:00:00\"}]```"
+        );
+        assert!(
+            render_schema("T", "M").contains(".alter table T policy extent_tags_retention ```[")
+        );
     }
 }

@@ -312,8 +312,11 @@ pub struct AdxBatchSink {
     client: Arc<AdxClient>,
     runtime: tokio::runtime::Handle,
     metrics: Option<Arc<Metrics>>,
-    token_exchanges_seen: u64,
+    /// Token requests already added to the metrics (the client's counters are totals).
+    token_requests_seen: hubble_adx::TokenRequests,
     resend_args: String,
+    /// Queued blobs' records, kept until ADX reports on them (queued and managed modes).
+    pending: Option<Arc<super::adx_queued::PendingBlobs>>,
 }
 
 impl AdxBatchSink {
@@ -324,13 +327,26 @@ impl AdxBatchSink {
             client,
             runtime,
             metrics: None,
-            token_exchanges_seen: 0,
+            token_requests_seen: hubble_adx::TokenRequests::default(),
+            pending: None,
         }
     }
 
-    /// Reports token exchanges into `metrics`.
+    /// Reports token requests into `metrics` (`token_requests{credential,result}`, both series created at 0).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        let credential = self.client.token_requests().credential;
+        if credential != "static" {
+            metrics.add_token_requests(credential, 0, 0);
+        }
         self.metrics = Some(metrics);
+        self
+    }
+}
+
+impl AdxBatchSink {
+    /// Keeps each queued blob's records in `pending` before a batch counts as delivered.
+    pub fn with_pending(mut self, pending: Arc<super::adx_queued::PendingBlobs>) -> Self {
+        self.pending = Some(pending);
         self
     }
 }
@@ -357,20 +373,50 @@ impl BatchSink for AdxBatchSink {
         );
         let outcome = self.runtime.block_on(self.client.ingest_outcome(&batch));
         if let Some(m) = &self.metrics {
-            // The client counts exchanges since it was built; the metric is a counter, so add what is new.
-            let total = self.client.token_exchanges();
-            m.adx_token_exchanges
-                .inc_by(total.saturating_sub(self.token_exchanges_seen));
-            self.token_exchanges_seen = total;
+            // The client counts requests since it was built (background refreshes included); the metric is a
+            // counter, so add what is new.
+            let total = self.client.token_requests();
+            let seen = self.token_requests_seen;
+            m.add_token_requests(
+                total.credential,
+                total.ok.saturating_sub(seen.ok),
+                total.error.saturating_sub(seen.error),
+            );
+            self.token_requests_seen = total;
         }
-        let accepted_bytes = (payload.len() as u64).saturating_sub(
-            outcome
-                .rejected
-                .iter()
-                .chain(&outcome.undelivered)
-                .map(|p| p.data.len() as u64)
-                .sum(),
-        );
+        // See adx_queued: a queued blob counts as accepted only once its records are kept until ADX reports on
+        // it; a blob whose copy cannot be written is sent again with the rest (its `ingest-by` tag lets ADX skip
+        // the duplicate).
+        let mut unkept: Vec<(u64, &[u8])> = Vec::new();
+        let mut keep_error = None;
+        if let Some(kept) = &self.pending {
+            for q in &outcome.receipt.queued {
+                if let Err(e) = kept.keep(&q.source_id, &q.data) {
+                    keep_error.get_or_insert_with(|| {
+                        format!(
+                            "cannot keep the records of queued blob {} until ADX reports: {e}",
+                            q.source_id
+                        )
+                    });
+                    unkept.push((hubble_adx::count_records(&q.data) as u64, &q.data[..]));
+                }
+            }
+            if let Some(m) = &self.metrics {
+                m.adx_queued_pending.set(kept.count() as i64);
+            }
+        }
+        let unkept_records: u64 = unkept.iter().map(|(n, _)| n).sum();
+        let unkept_bytes: u64 = unkept.iter().map(|(_, d)| d.len() as u64).sum();
+        let accepted_bytes = (payload.len() as u64)
+            .saturating_sub(
+                outcome
+                    .rejected
+                    .iter()
+                    .chain(&outcome.undelivered)
+                    .map(|p| p.data.len() as u64)
+                    .sum(),
+            )
+            .saturating_sub(unkept_bytes);
         let rejected = outcome
             .rejected
             .iter()
@@ -379,25 +425,37 @@ impl BatchSink for AdxBatchSink {
                 info: dead_letter_info(p, DeadLetterKind::Rejected, &self.resend_args),
             })
             .collect();
-        let pending = (!outcome.undelivered.is_empty()).then(|| {
+        let pending = if !outcome.undelivered.is_empty() {
             let cancelled = outcome
                 .undelivered
                 .iter()
                 .any(|p| p.error == IngestError::Cancelled);
             let first = &outcome.undelivered[0].error;
-            Pending {
-                payload: concat(&outcome.undelivered),
-                records: outcome.undelivered_records() as u64,
+            let mut payload = concat(&outcome.undelivered);
+            for (_, d) in &unkept {
+                payload.extend_from_slice(d);
+            }
+            Some(Pending {
+                payload,
+                records: outcome.undelivered_records() as u64 + unkept_records,
                 message: format!(
                     "{} of {records} records not delivered within --adx-max-retry-duration: {first}",
                     outcome.undelivered_records()
                 ),
                 reason: "not_delivered",
                 cancelled,
-            }
-        });
+            })
+        } else {
+            keep_error.map(|message| Pending {
+                payload: unkept.iter().flat_map(|(_, d)| d.iter().copied()).collect(),
+                records: unkept_records,
+                message,
+                reason: "io",
+                cancelled: false,
+            })
+        };
         Delivery {
-            accepted_records: outcome.accepted_records as u64,
+            accepted_records: (outcome.accepted_records as u64).saturating_sub(unkept_records),
             accepted_bytes,
             rejected,
             pending,

@@ -3,6 +3,7 @@
 //! [`open_batch_sinks`] are the one factory; see ARCHITECTURE.md ("sink") for how to add a sink.
 
 pub mod adx;
+pub mod adx_queued;
 pub mod batch;
 pub mod dead_letter;
 pub mod file;
@@ -147,12 +148,35 @@ pub fn open_batch_sinks(
                 stdout::StdoutSink::new(),
             ))),
             SinkSpec::Adx => {
+                let mut cfg = adx_settings(settings)?.clone();
+                let queued = cfg.mode != hubble_adx::IngestMode::Streaming;
+                // Queued blobs ask for success reports too: see adx_queued for the rule.
+                cfg.report_successes = queued;
                 let retries = Arc::new(adx::RetryCounter::with_metrics(Arc::clone(metrics)));
-                let client = adx_client(adx_settings(settings)?, runtime, cancel, retries)?;
-                Box::new(
-                    adx::AdxBatchSink::new(client, runtime.clone())
-                        .with_metrics(Arc::clone(metrics)),
-                )
+                let client = adx_client(&cfg, runtime, cancel, retries)?;
+                let mut sink = adx::AdxBatchSink::new(Arc::clone(&client), runtime.clone())
+                    .with_metrics(Arc::clone(metrics));
+                if queued {
+                    let dir = &settings.adx_queued_dir;
+                    let pending =
+                        adx_queued::PendingBlobs::open(dir)
+                            .map(Arc::new)
+                            .map_err(|e| {
+                                Error::Config(format!("adx: cannot open {}: {e}", dir.display()))
+                            })?;
+                    adx_queued::ReportPoller {
+                        resend_args: adx::resend_args(client.config()),
+                        client,
+                        pending: Arc::clone(&pending),
+                        dead_letter_dir: settings.dead_letter_dir.clone(),
+                        metrics: Arc::clone(metrics),
+                        interval: settings.adx_report_interval,
+                        cancel: cancel.clone(),
+                    }
+                    .spawn(runtime);
+                    sink = sink.with_pending(pending);
+                }
+                Box::new(sink)
             }
         });
     }

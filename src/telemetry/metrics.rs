@@ -55,8 +55,12 @@ pub struct Metrics {
     pub checkpoint_lag_bytes: Family<Labels, Gauge>,
     /// Tailer events (rotations, truncations, ...), by kind.
     pub tail_events: Family<Labels, Counter>,
-    /// Azure AD token exchanges (first token and refreshes) of the ADX sink.
-    pub adx_token_exchanges: Counter,
+    /// Queued ADX blobs ADX reported as failed (dead-lettered), by ADX error code.
+    pub adx_queued_failures: Family<Labels, Counter>,
+    /// Queued ADX blobs awaiting ADX's report (kept in `STATE_DIR/adx-queued`).
+    pub adx_queued_pending: Gauge,
+    /// Azure AD token requests of the ADX sink, by credential and result (`ok`, `error`).
+    pub token_requests: Family<Labels, Counter>,
     /// Prefixes in the CIDR-group table.
     pub cidr_prefixes: Gauge,
     /// Groups in the CIDR-group table.
@@ -185,10 +189,20 @@ impl Metrics {
                 "Tailer events (new file, rotation, truncation, ...), by kind",
                 Family::default()
             ),
-            adx_token_exchanges: reg!(
-                "adx_token_exchanges",
-                "Azure AD token exchanges of the ADX sink (first token and refreshes)",
-                Counter::default()
+            adx_queued_failures: reg!(
+                "adx_queued_failures",
+                "Queued ADX blobs ADX reported as failed (their records dead-lettered), by ADX error code",
+                Family::default()
+            ),
+            adx_queued_pending: reg!(
+                "adx_queued_pending",
+                "Queued ADX blobs awaiting ADX's success or failure report",
+                Gauge::default()
+            ),
+            token_requests: reg!(
+                "token_requests",
+                "Azure AD token requests of the ADX sink (first token and refreshes), by credential and result",
+                Family::default()
             ),
             cidr_prefixes: reg!(
                 "cidr_prefixes",
@@ -333,6 +347,34 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a queued blob ADX reported as failed (and dead-lettered): `adx_queued_failures{code}` and
+    /// `dead_letters{sink="adx"}`. The code comes from ADX: only `[A-Za-z0-9_]`, at most 64 characters, are kept.
+    pub fn add_adx_queued_failure(&self, code: &str) {
+        let mut code: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        if code.is_empty() {
+            code.push_str("unknown");
+        }
+        self.adx_queued_failures
+            .get_or_create(&Self::label("code", &code))
+            .inc();
+        self.dead_letters
+            .get_or_create(&Self::label("sink", "adx"))
+            .inc();
+    }
+
+    /// Counts Azure AD token requests of `credential` (`ok` and `error` are increments).
+    pub fn add_token_requests(&self, credential: &str, ok: u64, error: u64) {
+        for (result, n) in [("ok", ok), ("error", error)] {
+            self.token_requests
+                .get_or_create(&Self::labels2("credential", credential, "result", result))
+                .inc_by(n);
+        }
+    }
+
     /// Marks the daemon ready (configuration loaded, pipeline running).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
@@ -434,5 +476,19 @@ mod tests {
         assert!(m
             .render()
             .contains("hubble_ingest_dead_letters_total{sink=\"file:/x\"} 0"));
+        m.add_adx_queued_failure("BadRequest_Mapping\"}\n x");
+        assert!(m
+            .render()
+            .contains("hubble_ingest_adx_queued_failures_total{code=\"BadRequest_Mappingx\"} 1"));
+        m.add_token_requests("workload-identity", 2, 1);
+        let text = m.render();
+        assert!(
+            text.contains("hubble_ingest_token_requests_total{credential=\"workload-identity\",result=\"ok\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hubble_ingest_token_requests_total{credential=\"workload-identity\",result=\"error\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -57,6 +57,13 @@ struct Shared {
     ok_requests: AtomicUsize,
     failed_requests: AtomicUsize,
     token_requests: AtomicUsize,
+    /// The `scope` of every token request.
+    token_scopes: Mutex<Vec<String>>,
+    /// `KustoServiceResourceId` answered at `/v1/rest/auth/metadata`; `None`: 404 (as a cluster without it).
+    metadata_resource: Mutex<Option<String>>,
+    metadata_requests: AtomicUsize,
+    /// `(ResourceTypeName, StorageRoot)` rows answered to `.get ingestion resources` (queued ingestion).
+    ingestion_resources: Mutex<Vec<(String, String)>>,
     bad_bodies: AtomicUsize,
     connections: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Streaming requests seen (1-based numbering for `reject_nth`).
@@ -172,6 +179,38 @@ impl AdxStandIn {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
 
+    /// The `scope` of every token request so far.
+    pub fn token_scopes(&self) -> Vec<String> {
+        self.shared
+            .token_scopes
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Answers `/v1/rest/auth/metadata` with this `KustoServiceResourceId` (default: 404).
+    pub fn set_metadata_resource(&self, resource: &str) {
+        if let Ok(mut m) = self.shared.metadata_resource.lock() {
+            *m = Some(resource.to_owned());
+        }
+    }
+
+    /// Answers `.get ingestion resources` on `/v1/rest/mgmt` with these `(ResourceTypeName, StorageRoot)` rows
+    /// (and `.get kusto identity token` with a fixed context), for queued ingestion into Azurite.
+    pub fn set_ingestion_resources(&self, rows: &[(&str, String)]) {
+        if let Ok(mut r) = self.shared.ingestion_resources.lock() {
+            *r = rows
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+        }
+    }
+
+    /// `/v1/rest/auth/metadata` requests so far.
+    pub fn metadata_requests(&self) -> usize {
+        self.shared.metadata_requests.load(Ordering::SeqCst)
+    }
+
     /// Streaming bodies that were not gzip NDJSON of JSON objects.
     pub fn bad_bodies(&self) -> usize {
         self.shared.bad_bodies.load(Ordering::SeqCst)
@@ -263,6 +302,31 @@ async fn accept_loop(
     }
 }
 
+/// `application/x-www-form-urlencoded` value → text (`+` and `%XX`).
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn reply(status: u16, body: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -306,12 +370,60 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(reply(400, "{}")),
     };
+    if !post && path == "/v1/rest/auth/metadata" {
+        shared.metadata_requests.fetch_add(1, Ordering::SeqCst);
+        let resource = shared.metadata_resource.lock().ok().and_then(|m| m.clone());
+        if let Some(resource) = resource {
+            let body = serde_json::json!({"AzureAD": {
+                "LoginEndpoint": "https://login.microsoftonline.com", "LoginMfaRequired": false,
+                "KustoClientAppId": "db662dc1-0cfe-4e1c-a843-19a68e65be58",
+                "KustoServiceResourceId": resource}})
+            .to_string();
+            return Ok(reply(200, &body));
+        }
+    }
     if post && path.ends_with("/oauth2/v2.0/token") {
         shared.token_requests.fetch_add(1, Ordering::SeqCst);
+        let scope = String::from_utf8_lossy(&body)
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("scope="))
+            .map(percent_decode)
+            .unwrap_or_default();
+        if let Ok(mut s) = shared.token_scopes.lock() {
+            s.push(scope);
+        }
         return Ok(reply(
             200,
             r#"{"token_type":"Bearer","expires_in":3600,"access_token":"standin-token"}"#,
         ));
+    }
+    if post && path == "/v1/rest/mgmt" {
+        let csl = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["csl"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let table = |column: &str, rows: Vec<serde_json::Value>| {
+            serde_json::json!({"Tables": [{"TableName": "Table_0",
+                "Columns": [{"ColumnName": "ResourceTypeName", "DataType": "String"},
+                            {"ColumnName": column, "DataType": "String"}],
+                "Rows": rows}]})
+            .to_string()
+        };
+        if csl == ".get ingestion resources" {
+            let rows = shared
+                .ingestion_resources
+                .lock()
+                .map(|r| r.iter().map(|(k, v)| serde_json::json!([k, v])).collect())
+                .unwrap_or_default();
+            return Ok(reply(200, &table("StorageRoot", rows)));
+        }
+        if csl == ".get kusto identity token" {
+            let body = serde_json::json!({"Tables": [{"TableName": "Table_0",
+                "Columns": [{"ColumnName": "AuthorizationContext", "DataType": "String"}],
+                "Rows": [["standin-authorization-context"]]}]})
+            .to_string();
+            return Ok(reply(200, &body));
+        }
     }
     if !(post && path.starts_with("/v1/rest/ingest/")) {
         return Ok(reply(

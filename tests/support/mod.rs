@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod adx;
+pub mod azurite;
 pub mod flows;
 pub mod http;
 pub mod process;

@@ -31,7 +31,7 @@ use crate::config::{AdxConfig, ConfigError, IngestMode};
 use crate::error::{Failure, IngestError, RetryReason};
 use crate::http::RequestContext;
 use crate::observe::RetryEvent;
-use crate::outcome::{FailedPiece, IngestOutcome, IngestReceipt};
+use crate::outcome::{FailedPiece, IngestOutcome, IngestReceipt, QueuedSource};
 use crate::queued::{QueuedBlob, QueuedIngestor};
 use crate::Secret;
 
@@ -44,6 +44,7 @@ struct Stats {
     splits: AtomicU32,
     raw: AtomicU64,
     gz: AtomicU64,
+    queued_sources: std::sync::Mutex<Vec<QueuedSource>>,
 }
 
 /// Why the retry loop stopped without success.
@@ -134,7 +135,14 @@ impl AdxClient {
                 http: http.clone(),
                 config: config.clone(),
             },
-            tokens: TokenProvider::new(http, config.auth.clone(), config.scope.clone()),
+            tokens: TokenProvider::new(
+                http,
+                config.auth.clone(),
+                config.scope.clone(),
+                &config.cluster,
+                shutdown.clone(),
+                config.observer.clone(),
+            ),
             permits: Semaphore::new(config.concurrency),
             queued,
             shutdown,
@@ -152,7 +160,49 @@ impl AdxClient {
 
     /// Successful Azure AD token exchanges so far (the first token and every refresh), for metrics.
     pub fn token_exchanges(&self) -> u64 {
-        self.inner.tokens.exchanges()
+        self.inner.tokens.requests().ok
+    }
+
+    /// Azure AD token requests so far, by result, for metrics (`token_requests{credential,result}`).
+    pub fn token_requests(&self) -> crate::TokenRequests {
+        self.inner.tokens.requests()
+    }
+
+    /// ADX's notifications about queued blobs for this client's database and table (at most 32 per
+    /// queue per call), read from the failed- and successful-ingestions queues `.get ingestion
+    /// resources` lists. Each read hides the message for `visibility`; [`AdxClient::ack_report`]
+    /// deletes it, otherwise it reappears (for another reader, e.g. the daemon that queued it).
+    pub async fn poll_reports(
+        &self,
+        visibility: std::time::Duration,
+    ) -> Result<Vec<crate::IngestionReport>, IngestError> {
+        crate::reports::poll(
+            &self.inner.ctx,
+            self.queued_ingestor()?,
+            &self.inner.tokens,
+            visibility,
+        )
+        .await
+    }
+
+    /// Deletes a notification returned by [`AdxClient::poll_reports`] (it was handled).
+    pub async fn ack_report(&self, report: &crate::IngestionReport) -> Result<(), IngestError> {
+        crate::reports::ack(
+            &self.inner.ctx,
+            self.queued_ingestor()?,
+            &self.inner.tokens,
+            report,
+        )
+        .await
+    }
+
+    fn queued_ingestor(&self) -> Result<&QueuedIngestor, IngestError> {
+        self.inner.queued.as_ref().ok_or_else(|| {
+            IngestError::client(
+                "QueuedNotConfigured",
+                "queued ingestion is not enabled in streaming mode".to_string(),
+            )
+        })
     }
 
     /// Delivers `batch`, all or error: `Ok` when every record was accepted (or queued), else the first
@@ -196,6 +246,11 @@ impl AdxClient {
                 splits: stats.splits.load(Ordering::Relaxed),
                 bytes_uncompressed: stats.raw.load(Ordering::Relaxed),
                 bytes_compressed: stats.gz.load(Ordering::Relaxed),
+                queued: stats
+                    .queued_sources
+                    .lock()
+                    .map(|mut q| std::mem::take(&mut *q))
+                    .unwrap_or_default(),
             },
             ..IngestOutcome::default()
         };
@@ -461,10 +516,12 @@ impl Inner {
     ) -> Result<(), Stop> {
         let gz = self.compress(data.clone()).await?;
         let gz_len = gz.len() as u64;
+        let source_id = crate::http::uuid_v4();
         let blob = Arc::new(QueuedBlob {
             gz,
             raw_size: data.len(),
             dedup_id,
+            source_id: source_id.clone(),
         });
         let uploaded = Arc::new(std::sync::Mutex::new(None::<Secret>));
         let inner = self.clone();
@@ -484,6 +541,12 @@ impl Inner {
         })
         .await?;
         stats.queued.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut sources) = stats.queued_sources.lock() {
+            sources.push(QueuedSource {
+                source_id,
+                data: data.clone(),
+            });
+        }
         stats.raw.fetch_add(data.len() as u64, Ordering::Relaxed);
         stats.gz.fetch_add(gz_len, Ordering::Relaxed);
         Ok(())

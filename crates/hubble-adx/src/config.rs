@@ -38,6 +38,35 @@ impl std::str::FromStr for IngestMode {
     }
 }
 
+/// How queued blobs are protected against being ingested twice when a batch is re-sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Each blob carries `tags: ["ingest-by:<batch id>"]` and `ingestIfNotExists: ["<batch id>"]`:
+    /// a re-sent batch (after a lost reply, a restart) is skipped by ADX. Costs one extent tag per
+    /// blob and forces single-blob ingestion (no aggregation); expire the tags with the
+    /// extent-tags retention policy `hubble-ingest schema` prints.
+    IngestBy,
+    /// No tags: blobs aggregate freely and no tag metadata accumulates, but a batch re-sent after
+    /// a lost reply is ingested twice (remove duplicates by `Uuid`).
+    None,
+}
+
+impl std::str::FromStr for Dedup {
+    type Err = ConfigError;
+
+    /// `ingest-by` or `none` (the `--adx-dedup` values).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ingest-by" => Ok(Dedup::IngestBy),
+            "none" => Ok(Dedup::None),
+            other => Err(ConfigError::Invalid {
+                option: "--adx-dedup",
+                reason: format!("'{other}' is not one of ingest-by, none"),
+            }),
+        }
+    }
+}
+
 /// Retry policy for transient failures (429, 5xx, timeouts, connection errors).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -124,7 +153,8 @@ pub enum AuthConfig {
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com/";
 /// The IMDS base URL.
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
-/// The scope the Azure SDKs request for Kusto.
+/// The scope the Azure SDKs request for Kusto in the public cloud (used when the cluster has no
+/// auth metadata endpoint).
 pub const DEFAULT_SCOPE: &str = "https://kusto.kusto.windows.net/.default";
 /// Largest uncompressed body per streaming request (ADX limit: 4 MB).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -232,8 +262,14 @@ pub struct AdxConfig {
     pub request_timeout: Duration,
     /// TCP/TLS connect timeout (default 10 s).
     pub connect_timeout: Duration,
-    /// AAD scope (default `https://kusto.kusto.windows.net/.default`).
-    pub scope: String,
+    /// AAD scope; `None` (the default): `{KustoServiceResourceId}/.default` from the cluster's
+    /// `/v1/rest/auth/metadata`, or [`DEFAULT_SCOPE`] when the cluster answers 404 there.
+    pub scope: Option<String>,
+    /// Dedup tags on queued blobs (default: `ingest-by`).
+    pub dedup: Dedup,
+    /// Queued blobs ask for success notifications too (`ReportLevel` 2 instead of 0), so a caller
+    /// keeping a copy until ADX reports can release it ([`crate::AdxClient::poll_reports`]).
+    pub report_successes: bool,
     /// Sent as `x-ms-app` and in `x-ms-client-request-id`.
     pub app_name: String,
     pub app_version: String,
@@ -272,7 +308,9 @@ impl AdxConfig {
             concurrency: 4,
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
-            scope: DEFAULT_SCOPE.to_string(),
+            scope: None,
+            dedup: Dedup::IngestBy,
+            report_successes: false,
             app_name: "hubble-ingest".to_string(),
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             retry: RetryPolicy::default(),
@@ -309,8 +347,8 @@ impl AdxConfig {
         if self.concurrency == 0 {
             return Err(invalid("concurrency", "must be at least 1"));
         }
-        if self.scope.trim().is_empty() {
-            return Err(invalid("scope", "must not be empty"));
+        if self.scope.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(invalid("--adx-scope", "must not be empty"));
         }
         if self.max_request_bytes < 1024 {
             return Err(invalid("max_request_bytes", "must be at least 1024"));

@@ -1,8 +1,9 @@
 //! The observer hook: how a caller sees what the client does inside one `ingest` call without this crate
 //! knowing the caller's types (metrics, logs). Owns [`IngestObserver`] (the trait), [`RetryEvent`] (one retry)
 //! and [`Observer`] (the optional, cloneable slot in [`crate::AdxConfig`]). Guarantees: every retry the client
-//! makes after a transient failure — streaming, queued, management, token — is reported exactly once, before
-//! the client sleeps, with its [`RetryReason`]; events carry no token, secret or SAS URL.
+//! makes after a transient failure — streaming, queued, management, token (IMDS retries, and a failed background
+//! refresh when its retry is scheduled) — is reported exactly once, before the client waits, with its
+//! [`RetryReason`]; events carry no token, secret or SAS URL.
 
 use std::fmt;
 use std::sync::Arc;

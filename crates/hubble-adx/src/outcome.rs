@@ -28,6 +28,18 @@ pub struct IngestReceipt {
     /// Uncompressed / compressed bytes sent in successful requests.
     pub bytes_uncompressed: u64,
     pub bytes_compressed: u64,
+    /// The blobs queued (queued mode, managed fallback), whose ingestion ADX reports later.
+    pub queued: Vec<QueuedSource>,
+}
+
+/// One blob queued for ingestion: ADX reports its fate later under `source_id`
+/// ([`crate::AdxClient::poll_reports`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedSource {
+    /// The ingestion message `Id` (ADX's `IngestionSourceId`).
+    pub source_id: String,
+    /// The blob's records (uncompressed NDJSON), for the caller to keep until ADX reports.
+    pub data: Bytes,
 }
 
 /// Records the client could not deliver, with why.

@@ -2,9 +2,10 @@
 //! token` on the data-management endpoint (cached for `resources_refresh`, dropped on storage
 //! 403/404 so a rotated SAS is re-fetched), Put Blob `*.json.gz` to a TempStorage container and a
 //! base64 ingestion message to a SecuredReadyForAggregationQueue, both rotated round-robin.
-//! Guarantees: `RawDataSize` is the uncompressed size; `tags` = `["ingest-by:<id>"]` and
-//! `ingestIfNotExists` = `["<id>"]` (JSON-encoded strings), so a re-sent batch with the same id is
-//! not ingested twice; SAS URLs and the authorization context never appear in logs or errors.
+//! Guarantees: `RawDataSize` is the uncompressed size; with [`crate::Dedup::IngestBy`] (the
+//! default) `tags` = `["ingest-by:<id>"]` and `ingestIfNotExists` = `["<id>"]` (JSON-encoded
+//! strings), so a re-sent batch with the same id is not ingested twice; with
+//! [`crate::Dedup::None`] neither is sent (no tag metadata, blobs aggregate; a re-send duplicates); SAS URLs and the authorization context never appear in logs or errors.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::error::{classify_adx, Failure, IngestError};
 use crate::http::{rfc3339_now, uuid_v4, RequestContext};
 use crate::Secret;
 
-const STORAGE_API_VERSION: &str = "2019-12-12";
+pub(crate) const STORAGE_API_VERSION: &str = "2019-12-12";
 /// Azure queue messages are limited to 64 KiB.
 const MAX_QUEUE_MESSAGE: usize = 64 * 1024;
 
@@ -33,6 +34,10 @@ pub(crate) struct Resources {
     /// SecuredReadyForAggregationQueue URLs with SAS (secret).
     queues: Vec<Secret>,
     authorization_context: Secret,
+    /// FailedIngestionsQueue URLs with SAS (secret): ADX's failure notifications.
+    pub(crate) failure_queues: Vec<Secret>,
+    /// SuccessfulIngestionsQueue URLs with SAS (secret): success notifications (ReportLevel 2).
+    pub(crate) success_queues: Vec<Secret>,
     fetched_at: Instant,
 }
 
@@ -52,6 +57,8 @@ pub(crate) struct QueuedBlob {
     pub raw_size: usize,
     /// The ingest-by / ingestIfNotExists key.
     pub dedup_id: String,
+    /// The message `Id`, kept across retries: ADX's notifications name it as `IngestionSourceId`.
+    pub source_id: String,
 }
 
 impl QueuedIngestor {
@@ -91,7 +98,7 @@ impl QueuedIngestor {
         self.put_message(inner, &resources, &message).await
     }
 
-    async fn resources(
+    pub(crate) async fn resources(
         &self,
         inner: &RequestContext,
         token: &Secret,
@@ -105,6 +112,8 @@ impl QueuedIngestor {
         let table = self.mgmt(inner, token, ".get ingestion resources").await?;
         let mut containers = Vec::new();
         let mut queues = Vec::new();
+        let mut failure_queues = Vec::new();
+        let mut success_queues = Vec::new();
         let kind = column(&table, "ResourceTypeName")?;
         let root = column(&table, "StorageRoot")?;
         for row in rows(&table) {
@@ -114,6 +123,8 @@ impl QueuedIngestor {
             match k {
                 "TempStorage" => containers.push(Secret::new(r)),
                 "SecuredReadyForAggregationQueue" => queues.push(Secret::new(r)),
+                "FailedIngestionsQueue" => failure_queues.push(Secret::new(r)),
+                "SuccessfulIngestionsQueue" => success_queues.push(Secret::new(r)),
                 _ => {}
             }
         }
@@ -142,13 +153,15 @@ impl QueuedIngestor {
             containers,
             queues,
             authorization_context,
+            failure_queues,
+            success_queues,
             fetched_at: Instant::now(),
         });
         *cached = Some(fresh.clone());
         Ok(fresh)
     }
 
-    async fn forget_resources(&self) {
+    pub(crate) async fn forget_resources(&self) {
         *self.resources.lock().await = None;
     }
 
@@ -311,7 +324,11 @@ impl QueuedIngestor {
 }
 
 /// Appends `/{name}` to the path of a SAS URL, keeping its query; refuses insecure storage URLs.
-fn storage_url(sas_url: &str, name: Option<&str>, what: &'static str) -> Result<Url, Failure> {
+pub(crate) fn storage_url(
+    sas_url: &str,
+    name: Option<&str>,
+    what: &'static str,
+) -> Result<Url, Failure> {
     let mut url = Url::parse(sas_url).map_err(|_| {
         Failure::transient(format!(
             "{what} URL from .get ingestion resources is not a URL"
@@ -349,17 +366,16 @@ pub(crate) fn ingestion_message(
     blob_url: &Secret,
     blob: &QueuedBlob,
 ) -> Secret {
-    let tags = serde_json::json!([format!("ingest-by:{}", blob.dedup_id)]).to_string();
-    let if_not_exists = serde_json::json!([blob.dedup_id]).to_string();
-    let message = serde_json::json!({
-        "Id": uuid_v4(),
+    let mut message = serde_json::json!({
+        "Id": blob.source_id,
         "BlobPath": blob_url.expose(),
         "RawDataSize": blob.raw_size,
         "DatabaseName": config.database,
         "TableName": config.table,
         "RetainBlobOnSuccess": false,
         "FlushImmediately": false,
-        "ReportLevel": 0,
+        // 0 = failures only, 2 = failures and successes (a success lets the caller release its copy).
+        "ReportLevel": if config.report_successes { 2 } else { 0 },
         "ReportMethod": 0,
         "SourceMessageCreationTime": rfc3339_now(),
         "ApplicationForTracing": config.app_name,
@@ -369,10 +385,14 @@ pub(crate) fn ingestion_message(
             "format": "json",
             "ingestionMappingReference": config.mapping,
             "ingestionMappingType": "Json",
-            "tags": tags,
-            "ingestIfNotExists": if_not_exists,
         }
     });
+    if config.dedup == crate::Dedup::IngestBy {
+        let tags = serde_json::json!([format!("ingest-by:{}", blob.dedup_id)]).to_string();
+        let if_not_exists = serde_json::json!([blob.dedup_id]).to_string();
+        message["AdditionalProperties"]["tags"] = tags.into();
+        message["AdditionalProperties"]["ingestIfNotExists"] = if_not_exists.into();
+    }
     Secret::new(message.to_string())
 }
 
@@ -417,12 +437,15 @@ mod tests {
             containers: vec![],
             queues: vec![],
             authorization_context: Secret::new("ctx"),
+            failure_queues: vec![],
+            success_queues: vec![],
             fetched_at: Instant::now(),
         };
         let blob = QueuedBlob {
             gz: Bytes::new(),
             raw_size: 1234,
             dedup_id: "abc".to_string(),
+            source_id: "5a1e0000-0000-4000-8000-000000000001".to_string(),
         };
         let m = ingestion_message(
             &config,
@@ -432,11 +455,30 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(m.expose()).unwrap();
         assert_eq!(v["RawDataSize"], 1234);
+        assert_eq!(v["Id"], "5a1e0000-0000-4000-8000-000000000001");
+        assert_eq!(v["ReportLevel"], 0);
         assert_eq!(v["DatabaseName"], "db");
         assert_eq!(v["AdditionalProperties"]["tags"], "[\"ingest-by:abc\"]");
         assert_eq!(v["AdditionalProperties"]["ingestIfNotExists"], "[\"abc\"]");
         assert_eq!(v["AdditionalProperties"]["format"], "json");
         assert_eq!(v["AdditionalProperties"]["authorizationContext"], "ctx");
+
+        let mut untagged = config.clone();
+        untagged.dedup = crate::Dedup::None;
+        let m = ingestion_message(&untagged, &resources, &Secret::new("https://a/b"), &blob);
+        let v: serde_json::Value = serde_json::from_str(m.expose()).unwrap();
+        assert!(v["AdditionalProperties"].get("tags").is_none(), "{v}");
+        assert!(
+            v["AdditionalProperties"].get("ingestIfNotExists").is_none(),
+            "{v}"
+        );
+        assert_eq!(v["AdditionalProperties"]["ingestionMappingReference"], "M");
+
+        let mut reporting = config.clone();
+        reporting.report_successes = true;
+        let m = ingestion_message(&reporting, &resources, &Secret::new("https://a/b"), &blob);
+        let v: serde_json::Value = serde_json::from_str(m.expose()).unwrap();
+        assert_eq!(v["ReportLevel"], 2);
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub struct State {
     pub poison: Mutex<Option<String>>,
     /// Requests answered with an error status: (`x-ms-client-request-id`, the record lines they carried).
     pub faulted: Mutex<Vec<(String, Vec<String>)>>,
+    /// `GET /v1/rest/auth/metadata` answer (status, body); `None`: the public cloud's metadata.
+    pub auth_metadata: Mutex<Option<(u16, String)>>,
+    pub metadata_requests: std::sync::atomic::AtomicUsize,
+    /// While set, the token endpoint does not answer (a stalled refresh).
+    pub hold_tokens: std::sync::atomic::AtomicBool,
 }
 
 pub const TOKEN_MARK: &str = "SECRETTOKEN";
@@ -248,7 +253,23 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .map_err(|_| Dropped)?
         .to_bytes();
 
+    if path == "/v1/rest/auth/metadata" && method == hyper::Method::GET {
+        state
+            .metadata_requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answer = state.auth_metadata.lock().unwrap().clone();
+        let (code, body) = answer.unwrap_or_else(|| {
+            (
+                200,
+                public_cloud_metadata("https://kusto.kusto.windows.net"),
+            )
+        });
+        return reply(code, body);
+    }
     if path.ends_with("/oauth2/v2.0/token") {
+        while state.hold_tokens.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let mut f = form(&body);
         f.insert("_path".to_string(), path.clone());
         let fault = state.token_faults.lock().unwrap().pop_front();
@@ -371,6 +392,21 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         404,
         r#"{"error":{"code":"NotFound","message":"no such path"}}"#,
     )
+}
+
+/// A `/v1/rest/auth/metadata` body in the shape the public cloud answers, with this resource id.
+pub fn public_cloud_metadata(resource: &str) -> String {
+    serde_json::json!({"AzureAD": {
+        "LoginEndpoint": "https://login.microsoftonline.com",
+        "LoginMfaRequired": false,
+        "KustoClientAppId": "db662dc1-0cfe-4e1c-a843-19a68e65be58",
+        "KustoClientRedirectUri": "https://microsoft/kustoclient",
+        "KustoServiceResourceId": resource,
+        "FirstPartyAuthorityUrl": "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+    }, "dSTS": {"CloudEndpointSuffix": "windows.net", "DstsRealm": "realm://dsts.core.windows.net",
+        "DstsInstance": "prod-dsts.dsts.core.windows.net", "KustoDnsHostName": "kusto.windows.net",
+        "ServiceName": "kusto"}})
+    .to_string()
 }
 
 /// Management rows: two containers and two queues, SAS query included.
