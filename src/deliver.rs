@@ -113,8 +113,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             let mut records = seg.records;
             let mut pieces_dead_lettered = 0usize;
             loop {
-                let batch_id = hubble_adx::batch_id(&payload);
-                let delivery = sink.deliver(&payload, records, &batch_id);
+                let delivery = sink.deliver(&payload, records);
                 if delivery.accepted_records > 0 {
                     ctx.metrics.sink_batches.get_or_create(&label).inc();
                     ctx.metrics

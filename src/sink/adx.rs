@@ -365,11 +365,11 @@ impl BatchSink for AdxBatchSink {
         "adx"
     }
 
-    fn deliver(&mut self, payload: &[u8], records: u64, batch_id: &str) -> Delivery {
+    fn deliver(&mut self, payload: &[u8], records: u64) -> Delivery {
         let batch = Batch::new(
             payload.to_vec(),
             usize::try_from(records).unwrap_or(usize::MAX),
-            batch_id.to_owned(),
+            hubble_adx::batch_id(payload),
         );
         let outcome = self.runtime.block_on(self.client.ingest_outcome(&batch));
         if let Some(m) = &self.metrics {
