@@ -164,7 +164,6 @@ impl Processor {
             reason.unwrap_or("(no drop reason)"),
         );
         let dst = flow.destination.as_ref();
-        let dst_ip = flow.ip.as_ref().and_then(|ip| ip.destination.as_deref());
         match (
             dst.and_then(|d| d.namespace.as_deref()),
             dst.and_then(|d| d.pod_name.as_deref()),
@@ -176,10 +175,21 @@ impl Processor {
                 key.push_str(pod);
                 bump(&mut stats.by_destination, key);
             }
-            _ => bump(
-                &mut stats.by_destination,
-                dst_ip.unwrap_or("(no destination IP)"),
-            ),
+            _ => {
+                // The address enrich parsed; in pass-through mode (nothing enriched) it is parsed here.
+                let text = flow.ip.as_ref().and_then(|ip| ip.destination.as_deref());
+                match tags
+                    .destination_ip
+                    .or_else(|| text.and_then(|t| t.parse().ok()))
+                {
+                    Some(ip) => *stats.by_destination_ip.entry(ip).or_insert(0) += 1,
+                    None => bump(
+                        &mut stats.by_destination,
+                        text.filter(|t| !t.is_empty())
+                            .unwrap_or("(no destination IP)"),
+                    ),
+                }
+            }
         }
         if tags.destination_looked_up() {
             match tags.destination_groups() {
