@@ -1088,6 +1088,14 @@ mod equivalence {
     }
 
     #[test]
+    fn lower_camel_lists_with_whitespace_decode_as_before() {
+        // Found by the prefilter property: a bare flow with a lowerCamel list and CR/LF whitespace.
+        let line = b"{\"sourceNames\"\n :[\r\n\"www.example.com\"],\"node_name\"\n :\"c1/n2\"}";
+        let (new, old) = both(line);
+        assert_eq!(new, old);
+    }
+
+    #[test]
     fn fixtures_decode_as_before() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let mut lines = 0;
