@@ -18,8 +18,11 @@ MIXED_SIZE=${4:-730MB}
 RUNS=${RUNS:-5}
 DATA=${BENCH_DATA:-target/bench-data}
 mkdir -p "$DATA"
-cargo build --release --quiet --example gen-flows
 GEN=target/release/examples/gen-flows
+if [ ! -s "$DATA/mixed-realistic-$MIXED_SIZE.log" ] || [ ! -s "$DATA/allkept-realistic-$ALLKEPT_SIZE.log" ] \
+  || [ ! -s "$DATA/groups-200k.yaml" ]; then
+  cargo build --release --quiet --example gen-flows
+fi
 mixed="$DATA/mixed-realistic-$MIXED_SIZE.log"
 allkept="$DATA/allkept-realistic-$ALLKEPT_SIZE.log"
 groups="$DATA/groups-200k.yaml"
@@ -31,8 +34,10 @@ out="$DATA/out-compare.ndjson"
 
 # "wall cpu" of one run: wall seconds, and user + system CPU seconds of all its threads.
 time_once() {
-  local t; t=$( { /usr/bin/time -f '%e %U %S' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$t" | awk '{printf "%.3f %.2f", $1, $2 + $3}'
+  local tf; tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f '%e %U %S' "$@" >/dev/null 2>&1 || true
+  tail -1 "$tf" | awk '{printf "%.3f %.2f", $1, $2 + $3}'
+  rm -f "$tf"
 }
 best() { printf '%s\n' "$@" | sort -g -k1,1 | head -1; }
 mean_len() { LC_ALL=C awk '{n++; s+=length($0)+1} END {printf "%.0f", s/n}' "$1"; }
