@@ -2,8 +2,11 @@
 //! See ARCHITECTURE.md ("process").
 //!
 //! A [`Processor`] is immutable and shared by all workers; [`Processor::process`] turns one [`LineBatch`] into
-//! output bytes and counters. It allocates nothing per line in the common case (kept-flow aggregation may
-//! allocate a map key the first time a key is seen). Output order is input order.
+//! output bytes and counters. Per kept flow it allocates only what decoding the flow's lists needs (one `Vec` per
+//! non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses each address once, the
+//! summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map key is allocated only
+//! the first time it is seen in a batch), and the encoder appends to the batch's buffer (`tests/process_alloc.rs`
+//! checks this). Output order is input order.
 
 use crate::enrich::{enrich, Enrichment};
 use crate::frame::LineBatch;
@@ -164,7 +167,6 @@ impl Processor {
             reason.unwrap_or("(no drop reason)"),
         );
         let dst = flow.destination.as_ref();
-        let dst_ip = flow.ip.as_ref().and_then(|ip| ip.destination.as_deref());
         match (
             dst.and_then(|d| d.namespace.as_deref()),
             dst.and_then(|d| d.pod_name.as_deref()),
@@ -176,10 +178,21 @@ impl Processor {
                 key.push_str(pod);
                 bump(&mut stats.by_destination, key);
             }
-            _ => bump(
-                &mut stats.by_destination,
-                dst_ip.unwrap_or("(no destination IP)"),
-            ),
+            _ => {
+                // The address enrich parsed; in pass-through mode (nothing enriched) it is parsed here.
+                let text = flow.ip.as_ref().and_then(|ip| ip.destination.as_deref());
+                match tags
+                    .destination_ip
+                    .or_else(|| text.and_then(|t| t.parse().ok()))
+                {
+                    Some(ip) => *stats.by_destination_ip.entry(ip).or_insert(0) += 1,
+                    None => bump(
+                        &mut stats.by_destination,
+                        text.filter(|t| !t.is_empty())
+                            .unwrap_or("(no destination IP)"),
+                    ),
+                }
+            }
         }
         if tags.destination_looked_up() {
             match tags.destination_groups() {

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 /// Counts by a text key (drop reason, destination, group list). Keys come from flows, so the hasher is seeded
 /// per map (foldhash's random state): fast, and not open to crafted collisions.
 pub type CountMap = HashMap<Box<str>, u64, foldhash::fast::RandomState>;
+/// Counts by address: a parsed IP is its own key (no text key allocated per flow), seeded like [`CountMap`].
+pub type IpCountMap = HashMap<IpAddr, u64, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 /// Counters for one batch (or, merged, a whole run).
 #[derive(Debug, Default, Clone)]
@@ -35,8 +38,10 @@ pub struct BatchStats {
     pub kept_other: u64,
     /// Kept flows by drop reason name.
     pub by_drop_reason: CountMap,
-    /// Kept flows by destination (`namespace/pod`, or IP).
+    /// Kept flows by destination `namespace/pod` (flows to a pod).
     pub by_destination: CountMap,
+    /// Kept flows by destination IP (flows to no pod); [`BatchStats::destination_counts`] joins both.
+    pub by_destination_ip: IpCountMap,
     /// Kept flows by destination CIDR groups (JSON array text).
     pub by_destination_groups: CountMap,
     /// Kept flows skipped because an address is not an IP.
@@ -82,8 +87,20 @@ impl BatchStats {
                 }
             }
         }
+        for (ip, v) in &o.by_destination_ip {
+            *self.by_destination_ip.entry(*ip).or_insert(0) += v;
+        }
         self.invalid_ip += o.invalid_ip;
         self.output_bytes += o.output_bytes;
+    }
+
+    /// Kept flows by destination: `namespace/pod`, or the IP in its canonical text form.
+    pub fn destination_counts(&self) -> CountMap {
+        let mut all = self.by_destination.clone();
+        for (ip, &n) in &self.by_destination_ip {
+            *all.entry(ip.to_string().into_boxed_str()).or_insert(0) += n;
+        }
+        all
     }
 
     /// Count of a record kind.
@@ -201,7 +218,7 @@ pub fn render_summary(
         let _ = writeln!(o);
     }
     top(&mut o, "by drop reason", &s.by_drop_reason);
-    top(&mut o, "by destination", &s.by_destination);
+    top(&mut o, "by destination", &s.destination_counts());
     top(
         &mut o,
         "by destination CIDR groups",
@@ -271,7 +288,10 @@ mod tests {
         a.records[RecordKind::Flow as usize] = 8;
         a.kept_flows = 2;
         bump(&mut a.by_drop_reason, "POLICY_DENY");
-        bump(&mut a.by_destination, "203.0.113.7");
+        bump(&mut a.by_destination, "ns/pod");
+        *a.by_destination_ip
+            .entry("203.0.113.7".parse().unwrap())
+            .or_insert(0) += 1;
         let mut b = a.clone();
         bump(&mut b.by_drop_reason, "POLICY_DENY");
         b.skipped[Skip::MalformedJson as usize] = 1;
@@ -285,6 +305,11 @@ mod tests {
         assert!(text.contains("kept        4 flows"), "{text}");
         assert!(text.contains("1 malformed_json"), "{text}");
         assert!(text.contains("3  POLICY_DENY"), "{text}");
+        assert_eq!(a.by_destination_ip.len(), 1);
+        let dst = a.destination_counts();
+        assert_eq!(dst["203.0.113.7"], 2);
+        assert_eq!(dst["ns/pod"], 2);
+        assert!(text.contains("2  203.0.113.7"), "{text}");
     }
 
     #[test]

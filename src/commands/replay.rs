@@ -338,7 +338,7 @@ fn summary_json(
         "unwrapped_log_lines": s.frame.unwrapped_log_lines,
         "skipped": skipped,
         "by_drop_reason": s.by_drop_reason,
-        "by_destination": s.by_destination,
+        "by_destination": s.destination_counts(),
         "by_destination_groups": s.by_destination_groups,
         "problems": problems
             .iter()

@@ -339,16 +339,46 @@ static ESCAPE: [bool; 256] = {
     t
 };
 
+/// Whether any byte of the 8-byte word `w` needs escaping in a JSON string (a control byte, `"` or `\\`). Exact
+/// as a yes/no answer (the classic "has a byte below n / equal to c" word tricks), so clean words are copied
+/// without looking at their bytes one by one.
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let b = w ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b;
+    (below_space | quote | backslash) & HIGH != 0
+}
+
+/// The offset of the first byte of `bytes` at or after `from` that needs escaping, if any.
+#[inline]
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[from..from + 8]);
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        from += 8;
+    }
+    bytes[from..]
+        .iter()
+        .position(|&b| ESCAPE[b as usize])
+        .map(|i| from + i)
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !ESCAPE[b as usize] {
-            continue;
-        }
+    while let Some(i) = next_escape(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
+        let b = bytes[i];
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -546,5 +576,28 @@ mod tests {
         let mut out = Vec::new();
         write_json_str(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn escapes_every_byte_that_needs_it_at_every_offset() {
+        // Every byte value at every position of strings longer than a word, against the byte-by-byte rule.
+        for len in [1usize, 7, 8, 9, 16, 23] {
+            for pos in 0..len {
+                for b in 0u8..0x80 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[pos] = b;
+                    let s = std::str::from_utf8(&bytes).unwrap();
+                    let mut out = Vec::new();
+                    write_json_str(&mut out, s);
+                    let back: String = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(back, s);
+                    let escaped = out.len() != len + 2;
+                    assert_eq!(escaped, ESCAPE[b as usize], "byte {b:#x} at {pos} of {len}");
+                }
+            }
+        }
+        assert!(!word_needs_escape(u64::from_le_bytes(
+            *b"\xc3\xa9\xe6\x97\xa5zz!"
+        )));
     }
 }

@@ -4,8 +4,11 @@
 //! Corpus: every line of `fixtures/agent-stdout.log` that the production decoder classifies as a flow, repeated to
 //! about 3000 lines. Variants (one criterion id each, all decode the same fields; a digest over them is checked
 //! equal across variants before measuring):
-//! - `a_production_decode`: `hubble_flow::decode` (`str::from_utf8`, envelope pass with the flow as `&RawValue`,
-//!   then `serde_json::from_str` of the flow text into the borrowed `Flow`). Keeps the raw flow text.
+//! - `a_production_decode`: `hubble_flow::decode`. Since issue 9 this is one pass for the exporter's layout
+//!   (`str::from_utf8`, then the flow decoded straight from the line, its raw text delimited by the stream's byte
+//!   offset, then the envelope tail key by key), with every string borrowed unless escaped. Keeps the raw flow
+//!   text. (Until issue 9: an envelope pass with the flow as `&RawValue`, then `serde_json::from_str` of the flow
+//!   text, with optional and listed strings owned; the tables in PARSERS.md were measured on that.)
 //! - `a2_serde_json_from_str_single_pass`: `from_utf8` + one `from_str` of an envelope holding `Flow` directly
 //!   (no raw flow text): what the two-pass design costs.
 //! - `a3_serde_json_stream_offset_single_pass`: a sketch that keeps the raw flow text in one serde_json pass

@@ -2,24 +2,37 @@
 //!
 //! Only the fields that filters or the output record use are declared; everything else is skipped by serde.
 //! Field names are the proto names Cilium's exporter emits (`UseProtoNames`), with the lowerCamel JSON names
-//! protojson also accepts as aliases. Strings are `Cow`: borrowed unless the JSON escapes them. Integers accept
+//! protojson also accepts as aliases. Strings are `Cow`: borrowed unless the JSON escapes them
+//! (the `deserialize_with` helpers of [`crate::json`] make that true for optional strings and list elements
+//! too, which serde's derive alone would allocate); a non-empty list is one `Vec` allocation. Integers accept
 //! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
 //! exactly the cases protojson omits.
 
-use crate::json::{opt_u32, opt_u64, u32_or_zero, vec_or_null, EnumValue};
+use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+
+/// Label lists (`source:key=value`), each label borrowed unless escaped. A plain `Vec`: inline storage
+/// (`SmallVec`) was measured and lost, because the flow struct grew to ~2 KB and serde moves it several times per
+/// decode (PARSERS.md, "single pass").
+pub type Labels<'a> = Vec<Cow<'a, str>>;
+/// FQDN lists (`source_names`, `destination_names`), each name borrowed unless escaped.
+pub type Names<'a> = Vec<Cow<'a, str>>;
+/// An endpoint's workloads.
+pub type Workloads<'a> = Vec<Workload<'a>>;
+/// HTTP headers.
+pub type Headers<'a> = Vec<HttpHeader<'a>>;
 
 /// A Hubble flow. See the module docs for the decoding rules.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Flow<'a> {
     /// `time`: RFC 3339 timestamp.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub time: Option<Cow<'a, str>>,
     /// `uuid`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Cow<'a, str>>,
     /// `verdict` (`flow.Verdict`).
     #[serde(borrow)]
@@ -42,17 +55,17 @@ pub struct Flow<'a> {
     #[serde(rename = "Type", borrow)]
     pub flow_type: Option<EnumValue<'a>>,
     /// `node_name`: `cluster/node` in recent versions, plain node name before.
-    #[serde(alias = "nodeName", borrow)]
+    #[serde(alias = "nodeName", borrow, deserialize_with = "opt_str")]
     pub node_name: Option<Cow<'a, str>>,
     /// `node_labels`.
-    #[serde(alias = "nodeLabels", borrow, deserialize_with = "vec_or_null")]
-    pub node_labels: Vec<Cow<'a, str>>,
+    #[serde(alias = "nodeLabels", borrow, deserialize_with = "str_list")]
+    pub node_labels: Labels<'a>,
     /// `source_names` (FQDNs).
-    #[serde(alias = "sourceNames", borrow, deserialize_with = "vec_or_null")]
-    pub source_names: Vec<Cow<'a, str>>,
+    #[serde(alias = "sourceNames", borrow, deserialize_with = "str_list")]
+    pub source_names: Names<'a>,
     /// `destination_names` (FQDNs).
-    #[serde(alias = "destinationNames", borrow, deserialize_with = "vec_or_null")]
-    pub destination_names: Vec<Cow<'a, str>>,
+    #[serde(alias = "destinationNames", borrow, deserialize_with = "str_list")]
+    pub destination_names: Names<'a>,
     /// `l7`.
     #[serde(borrow)]
     pub l7: Option<Layer7<'a>>,
@@ -89,7 +102,12 @@ pub struct Flow<'a> {
     #[serde(alias = "traceContext", borrow)]
     pub trace_context: Option<TraceContext<'a>>,
     /// `Summary` (deprecated human summary).
-    #[serde(rename = "Summary", alias = "summary", borrow)]
+    #[serde(
+        rename = "Summary",
+        alias = "summary",
+        borrow,
+        deserialize_with = "opt_str"
+    )]
     pub summary: Option<Cow<'a, str>>,
     /// `egress_denied_by`, passed through unparsed.
     #[serde(alias = "egressDeniedBy", borrow)]
@@ -131,13 +149,13 @@ impl Aggregate {
 #[serde(default)]
 pub struct Ip<'a> {
     /// Source address text.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub source: Option<Cow<'a, str>>,
     /// Source address after SNAT.
-    #[serde(alias = "sourceXlated", borrow)]
+    #[serde(alias = "sourceXlated", borrow, deserialize_with = "opt_str")]
     pub source_xlated: Option<Cow<'a, str>>,
     /// Destination address text.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub destination: Option<Cow<'a, str>>,
     /// `ipVersion` (`flow.IPVersion`; this is the proto name).
     #[serde(rename = "ipVersion", alias = "ip_version", borrow)]
@@ -334,20 +352,20 @@ pub struct Endpoint<'a> {
     #[serde(deserialize_with = "opt_u32")]
     pub identity: Option<u32>,
     /// Cluster name.
-    #[serde(alias = "clusterName", borrow)]
+    #[serde(alias = "clusterName", borrow, deserialize_with = "opt_str")]
     pub cluster_name: Option<Cow<'a, str>>,
     /// Namespace.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub namespace: Option<Cow<'a, str>>,
     /// Labels, `source:key=value`.
-    #[serde(borrow, deserialize_with = "vec_or_null")]
-    pub labels: Vec<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "str_list")]
+    pub labels: Labels<'a>,
     /// Pod name.
-    #[serde(alias = "podName", borrow)]
+    #[serde(alias = "podName", borrow, deserialize_with = "opt_str")]
     pub pod_name: Option<Cow<'a, str>>,
     /// Workloads (`{name, kind}`).
-    #[serde(borrow, deserialize_with = "vec_or_null")]
-    pub workloads: Vec<Workload<'a>>,
+    #[serde(borrow, deserialize_with = "list")]
+    pub workloads: Workloads<'a>,
 }
 
 /// `flow.Workload`.
@@ -355,10 +373,10 @@ pub struct Endpoint<'a> {
 #[serde(default)]
 pub struct Workload<'a> {
     /// Workload name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Workload kind (`Deployment`, ...).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub kind: Option<Cow<'a, str>>,
 }
 
@@ -367,10 +385,10 @@ pub struct Workload<'a> {
 #[serde(default)]
 pub struct Service<'a> {
     /// Service name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub name: Option<Cow<'a, str>>,
     /// Service namespace.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub namespace: Option<Cow<'a, str>>,
 }
 
@@ -428,7 +446,7 @@ pub struct NetworkInterface<'a> {
     #[serde(deserialize_with = "u32_or_zero")]
     pub index: u32,
     /// Interface name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub name: Option<Cow<'a, str>>,
 }
 
@@ -446,7 +464,7 @@ pub struct TraceContext<'a> {
 #[serde(default)]
 pub struct TraceParent<'a> {
     /// W3C trace id.
-    #[serde(alias = "traceId", borrow)]
+    #[serde(alias = "traceId", borrow, deserialize_with = "opt_str")]
     pub trace_id: Option<Cow<'a, str>>,
 }
 
@@ -472,7 +490,7 @@ pub struct Layer7<'a> {
 #[serde(default)]
 pub struct Dns<'a> {
     /// Query name, with its trailing `.`.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub query: Option<Cow<'a, str>>,
 }
 
@@ -484,17 +502,17 @@ pub struct Http<'a> {
     #[serde(deserialize_with = "u32_or_zero")]
     pub code: u32,
     /// Method.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub method: Option<Cow<'a, str>>,
     /// Full URL.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub url: Option<Cow<'a, str>>,
     /// Protocol (`HTTP/1.1`).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub protocol: Option<Cow<'a, str>>,
     /// Headers.
-    #[serde(borrow, deserialize_with = "vec_or_null")]
-    pub headers: Vec<HttpHeader<'a>>,
+    #[serde(borrow, deserialize_with = "list")]
+    pub headers: Headers<'a>,
 }
 
 /// `flow.HTTPHeader`.
@@ -502,10 +520,10 @@ pub struct Http<'a> {
 #[serde(default)]
 pub struct HttpHeader<'a> {
     /// Header name.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub key: Option<Cow<'a, str>>,
     /// Header value.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "opt_str")]
     pub value: Option<Cow<'a, str>>,
 }
 

@@ -3,6 +3,11 @@
 //! protojson writes 64-bit integers as JSON strings, accepts quoted numbers for every integer field on input,
 //! writes enums by name and accepts (and, for values unknown to the writer, emits) enum numbers. These helpers
 //! accept every such spelling without allocating, so the flow structs in [`crate::flow`] stay borrowed.
+//!
+//! serde's derive borrows only fields whose type is exactly `Cow<str>` or `&str`: an `Option<Cow<str>>` or a
+//! `Vec<Cow<str>>` goes through the generic `Cow` impl, which always allocates. [`opt_str`], [`str_list`] and
+//! [`list`] are the `deserialize_with` helpers that borrow every string the JSON does not escape (an escaped
+//! string must be unescaped, so it is owned); a non-empty list is one `Vec`.
 
 use serde::de::{self, Deserializer, Visitor};
 use std::borrow::Cow;
@@ -124,6 +129,142 @@ where
     T: serde::Deserialize<'de>,
 {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Visitor of one string: borrowed from the input unless the JSON escaped it.
+struct CowStrVisitor;
+
+impl<'de> Visitor<'de> for CowStrVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A string as a seed, for list elements.
+struct CowStrSeed;
+
+impl<'de> de::DeserializeSeed<'de> for CowStrSeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(CowStrVisitor)
+    }
+}
+
+/// Deserializes one string, borrowed from the input unless the JSON escaped it.
+pub fn cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    d.deserialize_str(CowStrVisitor)
+}
+
+/// Visitor of an optional string (`null` is `None`).
+struct OptStrVisitor;
+
+impl<'de> Visitor<'de> for OptStrVisitor {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(CowStrVisitor).map(Some)
+    }
+}
+
+/// `deserialize_with` for `Option<Cow<str>>` fields: borrowed unless escaped, `null` is `None`.
+pub fn opt_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    d.deserialize_option(OptStrVisitor)
+}
+
+/// Visitor of a list whose elements come from `seed` (`null` is the empty list).
+struct ListVisitor<S> {
+    seed: S,
+    /// Capacity reserved before the first element (serde_json gives no length hint).
+    expect: usize,
+}
+
+impl<'de, S> Visitor<'de> for ListVisitor<S>
+where
+    S: de::DeserializeSeed<'de> + Copy,
+{
+    type Value = Vec<S::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<Q: de::SeqAccess<'de>>(self, mut seq: Q) -> Result<Self::Value, Q::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(self.expect).min(64));
+        while let Some(item) = seq.next_element_seed(self.seed)? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
+/// Deserializes any `T` (a seed for [`list`]).
+struct Plain<T>(std::marker::PhantomData<T>);
+
+impl<T> Clone for Plain<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Plain<T> {}
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Plain<T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        T::deserialize(d)
+    }
+}
+
+impl Clone for CowStrSeed {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl Copy for CowStrSeed {}
+
+/// `deserialize_with` for lists of strings: each string borrowed unless escaped, `null` the empty list. Room
+/// for 8 is reserved up front (endpoints carry 1–9 labels), so a list costs one allocation.
+pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
+    d.deserialize_option(ListVisitor {
+        seed: CowStrSeed,
+        expect: 8,
+    })
+}
+
+/// `deserialize_with` for lists of structs, `null` the empty list.
+pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    d.deserialize_option(ListVisitor {
+        seed: Plain::<T>(std::marker::PhantomData),
+        expect: 1,
+    })
 }
 
 use serde::Deserialize;

@@ -19,5 +19,8 @@ pub mod json;
 pub mod prefilter;
 pub mod record;
 
+#[cfg(test)]
+mod oracle;
+
 pub use flow::Flow;
 pub use record::{decode, Record, RecordKind, Skip};

@@ -5,6 +5,14 @@
 //! shape, and some tools write a bare `Flow` object. Everything else on cilium-agent's stdout is the agent's own
 //! log output: logrus/slog text, or JSON when `log-format=json`. [`decode`] classifies without panicking on any
 //! input and borrows from the line; the raw text of the flow object is kept for pass-through.
+//!
+//! Decoding is one pass for the exporter's own layout (`{"flow":{..},` then the envelope's other keys): the flow
+//! is decoded straight from the line, and where its value ends (the stream deserializer's byte offset) delimits
+//! its raw text; the short envelope tail is read key by key. Every other layout (reordered or duplicated
+//! envelope keys, other record kinds, bare flows, output records with a `Flow` column) and every line the fast
+//! path cannot finish takes the general path: the envelope with the flow as `RawValue`, then the flow text. Both
+//! paths give the same result for every input (the equivalence property in this module's tests checks that
+//! against the former decoder); strings are borrowed unless the JSON escapes them (see [`crate::json`]).
 
 use crate::flow::Flow;
 use crate::json::EnumValue;
@@ -155,7 +163,12 @@ struct Envelope<'a> {
     debug_event: Option<&'a RawValue>,
     #[serde(borrow, default, alias = "nodeStatus")]
     node_status: Option<&'a RawValue>,
-    #[serde(borrow, default, alias = "nodeName")]
+    #[serde(
+        borrow,
+        default,
+        alias = "nodeName",
+        deserialize_with = "crate::json::opt_str"
+    )]
     node_name: Option<Cow<'a, str>>,
 }
 
@@ -179,6 +192,115 @@ pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
         Some(b'{') => {}
         Some(_) => return Err(Skip::AgentLogText),
     }
+    if let Some(rec) = decode_exporter_layout(trimmed) {
+        return Ok(rec);
+    }
+    decode_general(trimmed)
+}
+
+/// JSON whitespace (not form feed: `str::trim_ascii` would accept it, JSON does not).
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// One JSON value of type `T` at the start of `s` (after whitespace), and the offset just past it.
+fn one<'a, T: Deserialize<'a>>(s: &'a str) -> Option<(T, usize)> {
+    let mut values = serde_json::Deserializer::from_str(s).into_iter::<T>();
+    let v = values.next()?.ok()?;
+    Some((v, values.byte_offset()))
+}
+
+/// An object key, borrowed unless escaped.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::cow_str(d).map(Key)
+    }
+}
+
+/// An optional string value, borrowed unless escaped.
+struct OptStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for OptStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::opt_str(d).map(OptStr)
+    }
+}
+
+/// The one-pass fast path for the exporter's layout, `{"flow":{..}` followed by other envelope keys. `None`
+/// when the line has another layout or anything about it is not plainly valid: the general path then decides
+/// (and classifies errors exactly as it always did).
+fn decode_exporter_layout(text: &str) -> Option<Record<'_>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 1);
+    if !b.get(i..)?.starts_with(b"\"flow\"") {
+        return None;
+    }
+    i = skip_ws(b, i + 6);
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let rest = &text[i..];
+    let (flow, end) = one::<Flow>(rest)?;
+    let node_name = envelope_tail(&rest[end..])?;
+    Some(Record::Flow {
+        flow,
+        raw: &rest[..end],
+        node_name,
+    })
+}
+
+/// The envelope after the flow value (`,"node_name":"..","time":".."}`): its `node_name`, or `None` when the
+/// tail is not a plain continuation of the object (another record key, a duplicate `node_name`, bad JSON, text
+/// after the closing brace).
+fn envelope_tail(tail: &str) -> Option<Option<Cow<'_, str>>> {
+    let b = tail.as_bytes();
+    let mut node_name = None;
+    let mut seen_node_name = false;
+    let mut i = skip_ws(b, 0);
+    loop {
+        match b.get(i)? {
+            b'}' => return (skip_ws(b, i + 1) == b.len()).then_some(node_name),
+            b',' => i += 1,
+            _ => return None,
+        }
+        let (Key(key), n) = one::<Key>(&tail[i..])?;
+        i = skip_ws(b, i + n);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        match &*key {
+            "node_name" | "nodeName" => {
+                if seen_node_name {
+                    return None;
+                }
+                seen_node_name = true;
+                let (OptStr(v), n) = one::<OptStr>(&tail[i..])?;
+                node_name = v;
+                i += n;
+            }
+            "flow" | "Flow" | "lost_events" | "lostEvents" | "agent_event" | "agentEvent"
+            | "debug_event" | "debugEvent" | "node_status" | "nodeStatus" => return None,
+            _ => {
+                let (serde::de::IgnoredAny, n) = one::<serde::de::IgnoredAny>(&tail[i..])?;
+                i += n;
+            }
+        }
+        i = skip_ws(b, i);
+    }
+}
+
+/// Every layout: the envelope (the flow as `RawValue`), then the flow's text. Also the error classification.
+fn decode_general(trimmed: &str) -> Result<Record<'_>, Skip> {
     let env: Envelope = serde_json::from_str(trimmed).map_err(|e| classify_json_error(&e))?;
     if let Some(raw) = env.flow {
         let raw_text = raw.get();

@@ -411,7 +411,15 @@ fn gen_record(rng: &mut Rng) -> String {
             J::Obj(vec![(k(&["type"]), J::Enum("POLICY_UPDATED", 3))]),
         )]),
         2 => J::Obj(vec![(k(&["debug_event", "debugEvent"]), J::Obj(vec![]))]),
-        3 => gen_flow(rng), // bare flow
+        3 => {
+            // A bare flow. It must carry a field only flows have, or it is (rightly) an agent JSON log line:
+            // `Type` is one the flow generator never writes.
+            let mut f = gen_flow(rng);
+            if let J::Obj(fields) = &mut f {
+                fields.push((k(&["Type"]), s("L3_L4")));
+            }
+            f
+        }
         _ => J::Obj(vec![
             (k(&["flow"]), gen_flow(rng)),
             (k(&["node_name", "nodeName"]), s(rng.pick(NODES))),
