@@ -43,7 +43,7 @@ pub const OTHER_CATEGORY: &str = "(other)";
 /// Default number of keys a [`TopCounter`] keeps after pruning.
 pub const DEFAULT_CAPACITY: usize = 1024;
 /// Capacity of the source × destination pair counter.
-pub const MATRIX_CAPACITY: usize = 4096;
+pub const MATRIX_CAPACITY: usize = 1024;
 
 /// A bounded frequency summary of string keys (Misra–Gries with batched decrements).
 ///
