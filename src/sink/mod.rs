@@ -110,6 +110,16 @@ pub fn open_record_sinks(
             SinkSpec::Stdout => Box::new(stdout::StdoutSink::new()),
             SinkSpec::Adx => {
                 let cfg = adx_settings(settings)?;
+                if cfg.mode != hubble_adx::IngestMode::Streaming {
+                    // Said where the user looks: a queued blob counts as delivered once ADX has queued it.
+                    tracing::warn!(
+                        "adx: {:?} ingestion: records count as delivered once ADX has queued them; ADX ingests or \
+                         rejects queued blobs minutes later and replay does not wait for that verdict (`run` does, \
+                         see README \"Queued failures\"); use streaming mode (the default) to have every rejection \
+                         dead-lettered and reflected in the exit code",
+                        cfg.mode
+                    );
+                }
                 let retries = Arc::new(adx::RetryCounter::default());
                 let client = adx_client(
                     cfg,
