@@ -2,7 +2,10 @@
 """Follow-mode benchmark: a writer appends CRI-framed kept flows to a file at a fixed rate (rotating it like the
 kubelet does), `hubble-ingest run` follows it into a file sink, and a monitor tails the sink. Reports the daemon's
 CPU (share of one core, from /proc/<pid>/stat), peak RSS, and delivery latency (line written -> record in the sink)
-percentiles. Reproducible: `scripts/bench-follow.py [--rate 50000] [--seconds 20] [--cidr-groups FILE]`.
+percentiles. Reproducible: `scripts/bench-follow.py [--rate 50000] [--seconds 20] [--cidr-groups FILE]
+[--lines FILE]`. With `--lines`, the flows are that file's exporter lines (e.g. `gen-flows logs --lines 20000
+--flow-share 1 --kept-share 1`, realistic 1.6 KB flows), each written with a fresh uuid; without it, one compact
+~0.8 KB template.
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 
@@ -11,6 +14,7 @@ p.add_argument("--rate", type=int, default=50000, help="flows per second")
 p.add_argument("--seconds", type=int, default=20)
 p.add_argument("--bin", default="target/release/hubble-ingest")
 p.add_argument("--cidr-groups", default=None)
+p.add_argument("--lines", default=None, help="exporter lines to write (cycled, uuid replaced)")
 p.add_argument("--rotate-bytes", type=int, default=10 * 1024 * 1024, help="kubelet containerLogMaxSize")
 a = p.parse_args()
 
@@ -34,6 +38,22 @@ TEMPLATE = ('{{"flow":{{"time":"2026-11-25T12:00:00.000000000Z","uuid":"{uuid}",
             '"destination":{{"identity":2,"labels":["reserved:world"]}},"Type":"L3_L4","node_name":"aks/n1",'
             '"event_type":{{"type":1,"sub_type":181}},"traffic_direction":"EGRESS","drop_reason":181,'
             '"drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN"}},"node_name":"aks/n1","time":"2026-11-25T12:00:00Z"}}')
+
+# With --lines: each line split around its uuid value, so a write is pre + fresh uuid + post.
+PIECES = []
+if a.lines:
+    with open(a.lines) as lf:
+        for line in lf:
+            line = line.rstrip("\n")
+            i = line.find('"uuid":"')
+            if i < 0:
+                continue
+            i += 8
+            j = line.index('"', i)
+            PIECES.append((line[:i], line[j:]))
+    if not PIECES:
+        sys.exit(f"no flow lines with a uuid in {a.lines}")
+mean_line = (sum(len(p) + len(q) + 36 for p, q in PIECES) / len(PIECES)) if PIECES else None
 
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -84,7 +104,11 @@ while time.time() - start < a.seconds:
     while seq < due:
         u = f"{seq:08x}-0000-4000-8000-000000000000"
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(tick)) + ".000000000Z"
-        batch.append(f"{ts} stdout F " + TEMPLATE.format(uuid=u, d=seq % 250 + 1) + "\n")
+        if PIECES:
+            pre, post = PIECES[seq % len(PIECES)]
+            batch.append(f"{ts} stdout F {pre}{u}{post}\n")
+        else:
+            batch.append(f"{ts} stdout F " + TEMPLATE.format(uuid=u, d=seq % 250 + 1) + "\n")
         written[u] = tick
         seq += 1
     data = "".join(batch)
@@ -114,7 +138,7 @@ latencies.sort()
 def pct(q):
     return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
 print(json.dumps({
-    "rate_flows_per_s": a.rate, "seconds": a.seconds, "flows_written": seq, "flows_delivered": len(latencies),
+    "rate_flows_per_s": a.rate, "mean_flow_line_bytes": round(mean_line) if mean_line else "template", "seconds": a.seconds, "flows_written": seq, "flows_delivered": len(latencies),
     "missing": len(written), "rotations": rotations,
     "cpu_share_of_one_core": round(cpu / elapsed, 3), "peak_rss_kib": peak,
     "latency_p50_s": round(pct(0.5), 3), "latency_p99_s": round(pct(0.99), 3), "latency_max_s": round(pct(1.0), 3),
