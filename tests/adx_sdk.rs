@@ -19,24 +19,7 @@ use support::adx::{AdxStandIn, Mode, MAPPING_NOT_FOUND_MESSAGE};
 
 /// The venv's python with the Kusto SDK, or `None` (after saying so loudly).
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HUBBLE_INGEST_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pyenv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import azure.kusto.ingest, azure.kusto.data"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Some(p)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: no Python with azure-kusto-ingest at {} — run scripts/pyenv.sh (scripts/test.sh does) ***\n",
-            p.display()
-        );
-        None
-    }
+    support::python::with_modules("azure.kusto.ingest, azure.kusto.data", "azure-kusto-ingest")
 }
 
 /// Streams `ndjson` with the SDK into `adx`; returns the client's JSON report.

@@ -6,6 +6,8 @@
 //! classic Fluent Bit configurations agree and point at the forward DaemonSet, whose exact arguments accept an
 //! authenticated TLS Forward chunk (a Python msgpack client) and deliver it.
 
+mod support;
+
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -865,20 +867,7 @@ fn glob_match(pattern: &str, tag: &str) -> bool {
 }
 
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HUBBLE_INGEST_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pyenv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import msgpack"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!(
-            "\n*** SKIPPED: no Python with msgpack at {} — run scripts/pyenv.sh ***\n",
-            p.display()
-        );
-    }
-    ok.then_some(p)
+    support::python::with_modules("msgpack", "msgpack")
 }
 
 /// The forward DaemonSet's exact argument list, run for real (paths moved into a temp dir, a fresh self-signed

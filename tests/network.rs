@@ -29,25 +29,10 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// The venv's python, or `None` (after saying so loudly).
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("HUBBLE_INGEST_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pyenv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import fluent, msgpack, zstandard"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Some(p)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: no Python with fluent-logger/msgpack/zstandard at {} — run scripts/pyenv.sh \
-             (scripts/test.sh does) ***\n",
-            p.display()
-        );
-        None
-    }
+    support::python::with_modules(
+        "fluent, msgpack, zstandard",
+        "fluent-logger/msgpack/zstandard",
+    )
 }
 
 fn client_script() -> PathBuf {

@@ -10,6 +10,7 @@ pub mod azurite;
 pub mod flows;
 pub mod http;
 pub mod process;
+pub mod python;
 pub mod rotation;
 
 use std::time::{Duration, Instant};
