@@ -158,11 +158,6 @@ impl AdxClient {
         &self.inner.config
     }
 
-    /// Successful Azure AD token exchanges so far (the first token and every refresh), for metrics.
-    pub fn token_exchanges(&self) -> u64 {
-        self.inner.tokens.requests().ok
-    }
-
     /// Azure AD token requests so far, by result, for metrics (`token_requests{credential,result}`).
     pub fn token_requests(&self) -> crate::TokenRequests {
         self.inner.tokens.requests()
