@@ -3,6 +3,12 @@
 //! Workers fill a [`BatchStats`] per batch without sharing anything; the collector merges them in order. The
 //! same totals feed the end-of-replay summary and (in the daemon) the metrics.
 //!
+//! Memory is bounded whatever the input: the keyed counts (destinations, CIDR-group lists, drop reasons) hold at
+//! most `2 × `[`SUMMARY_KEYS`] keys each after a merge. Beyond that they are Misra–Gries summaries: a shown count
+//! is never above the true one and at most the map's `*_max_error` below it, so a daemon that sees millions of
+//! distinct destinations over its life, or a replay of 10 M flows to random addresses, keeps the same few
+//! hundred kilobytes of totals.
+//!
 //! See ARCHITECTURE.md ("process").
 
 use crate::frame::FrameCounts;
@@ -16,6 +22,9 @@ pub type CountMap = HashMap<Box<str>, u64, foldhash::fast::RandomState>;
 pub type IpCountMap = HashMap<IpAddr, u64, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+/// Keys a keyed count keeps after pruning (it prunes when it holds more than twice this many).
+pub const SUMMARY_KEYS: usize = 1024;
 
 /// Counters for one batch (or, merged, a whole run).
 #[derive(Debug, Default, Clone)]
@@ -44,6 +53,13 @@ pub struct BatchStats {
     pub by_destination_ip: IpCountMap,
     /// Kept flows by destination CIDR groups (JSON array text).
     pub by_destination_groups: CountMap,
+    /// How far below the truth a shown destination count may be (`by_destination` and `by_destination_ip`
+    /// together; 0 while every key was kept).
+    pub destination_max_error: u64,
+    /// The same for `by_destination_groups`.
+    pub groups_max_error: u64,
+    /// The same for `by_drop_reason`.
+    pub drop_reason_max_error: u64,
     /// Kept flows skipped because an address is not an IP.
     pub invalid_ip: u64,
     /// Output bytes produced.
@@ -74,10 +90,25 @@ impl BatchStats {
         }
         self.kept_flows += o.kept_flows;
         self.kept_other += o.kept_other;
-        for (map, other) in [
-            (&mut self.by_drop_reason, &o.by_drop_reason),
-            (&mut self.by_destination, &o.by_destination),
-            (&mut self.by_destination_groups, &o.by_destination_groups),
+        for (map, other, error, own_error) in [
+            (
+                &mut self.by_drop_reason,
+                &o.by_drop_reason,
+                &mut self.drop_reason_max_error,
+                o.drop_reason_max_error,
+            ),
+            (
+                &mut self.by_destination,
+                &o.by_destination,
+                &mut self.destination_max_error,
+                o.destination_max_error,
+            ),
+            (
+                &mut self.by_destination_groups,
+                &o.by_destination_groups,
+                &mut self.groups_max_error,
+                o.groups_max_error,
+            ),
         ] {
             for (k, v) in other {
                 if let Some(x) = map.get_mut(k) {
@@ -86,10 +117,12 @@ impl BatchStats {
                     map.insert(k.clone(), *v);
                 }
             }
+            *error += own_error + prune(map, SUMMARY_KEYS);
         }
         for (ip, v) in &o.by_destination_ip {
             *self.by_destination_ip.entry(*ip).or_insert(0) += v;
         }
+        self.destination_max_error += prune(&mut self.by_destination_ip, SUMMARY_KEYS);
         self.invalid_ip += o.invalid_ip;
         self.output_bytes += o.output_bytes;
     }
@@ -124,6 +157,27 @@ impl BatchStats {
             + self.frame.oversize
             + self.invalid_ip
     }
+}
+
+/// Bounds `map` to `keep` keys once it holds more than `2 × keep` (Misra–Gries with batched decrements): the
+/// `(keep + 1)`-th largest count `t` is subtracted from every key and the keys left at zero are dropped.
+/// Returns `t` (0 when nothing was pruned), by which every shown count may now be below the truth.
+fn prune<K, S>(map: &mut HashMap<K, u64, S>, keep: usize) -> u64
+where
+    K: Eq + std::hash::Hash,
+    S: std::hash::BuildHasher,
+{
+    if map.len() <= 2 * keep {
+        return 0;
+    }
+    let mut counts: Vec<u64> = map.values().copied().collect();
+    counts.select_nth_unstable_by(keep, |a, b| b.cmp(a));
+    let t = counts[keep];
+    map.retain(|_, v| {
+        *v = v.saturating_sub(t);
+        *v > 0
+    });
+    t
 }
 
 /// What went wrong with an input.
@@ -217,12 +271,23 @@ pub fn render_summary(
         }
         let _ = writeln!(o);
     }
-    top(&mut o, "by drop reason", &s.by_drop_reason);
-    top(&mut o, "by destination", &s.destination_counts());
+    top(
+        &mut o,
+        "by drop reason",
+        &s.by_drop_reason,
+        s.drop_reason_max_error,
+    );
+    top(
+        &mut o,
+        "by destination",
+        &s.destination_counts(),
+        s.destination_max_error,
+    );
     top(
         &mut o,
         "by destination CIDR groups",
         &s.by_destination_groups,
+        s.groups_max_error,
     );
     for p in problems {
         let _ = writeln!(o, "  WARNING     {}: {}", p.input, p.message);
@@ -230,13 +295,21 @@ pub fn render_summary(
     o
 }
 
-fn top(o: &mut String, title: &str, map: &CountMap) {
+fn top(o: &mut String, title: &str, map: &CountMap, max_error: u64) {
     if map.is_empty() {
         return;
     }
     let mut v: Vec<(&str, u64)> = map.iter().map(|(k, &n)| (&**k, n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let _ = writeln!(o, "  kept flows {title} (top 10 of {}):", v.len());
+    if max_error == 0 {
+        let _ = writeln!(o, "  kept flows {title} (top 10 of {}):", v.len());
+    } else {
+        let _ = writeln!(
+            o,
+            "  kept flows {title} (top 10; too many distinct keys to count each: counts may be up to {} low):",
+            group_digits(max_error)
+        );
+    }
     let width = v
         .iter()
         .take(10)
@@ -310,6 +383,44 @@ mod tests {
         assert_eq!(dst["203.0.113.7"], 2);
         assert_eq!(dst["ns/pod"], 2);
         assert!(text.contains("2  203.0.113.7"), "{text}");
+        assert_eq!(a.destination_max_error, 0);
+        assert!(!text.contains("counts may be"), "{text}");
+    }
+
+    #[test]
+    fn totals_stay_bounded_with_known_error() {
+        let mut total = BatchStats::default();
+        let heavy: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut truth_heavy = 0u64;
+        for batch in 0..200u32 {
+            let mut b = BatchStats::default();
+            for i in 0..500u32 {
+                let n = batch * 500 + i;
+                let ip = IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                *b.by_destination_ip.entry(ip).or_insert(0) += 1;
+                bump(&mut b.by_destination, &format!("ns/pod-{n}"));
+                bump(&mut b.by_destination_groups, &format!("[\"g{n}\"]"));
+            }
+            *b.by_destination_ip.entry(heavy).or_insert(0) += 50;
+            truth_heavy += 50;
+            total.merge(&b);
+            assert!(total.by_destination_ip.len() <= 2 * SUMMARY_KEYS);
+            assert!(total.by_destination.len() <= 2 * SUMMARY_KEYS);
+            assert!(total.by_destination_groups.len() <= 2 * SUMMARY_KEYS);
+        }
+        // 100 k distinct keys each: pruned, with an error bound that holds.
+        assert!(total.destination_max_error > 0);
+        assert!(total.groups_max_error > 0);
+        let shown = total.by_destination_ip[&heavy];
+        assert!(shown <= truth_heavy);
+        assert!(
+            shown + total.destination_max_error >= truth_heavy,
+            "{shown} {}",
+            total.destination_max_error
+        );
+        let text = render_summary(&total, &[], std::time::Duration::from_secs(1), 1);
+        assert!(text.contains("198.51.100.1"), "{text}");
+        assert!(text.contains("counts may be up to"), "{text}");
     }
 
     #[test]

@@ -495,3 +495,54 @@ fn fluentd_exec_chunk_yields_the_same_records_and_fails_on_unreadable_lines() {
     let (_, _, o) = replay(&[&torn], &["--format", "fluentbit"]);
     assert!(o.status.success());
 }
+
+/// The summary's per-destination counts stay bounded on a run with more distinct destinations than it keeps
+/// (a long daemon life or a 10 M-flow replay to random addresses): the JSON holds at most 2 × 1024 keys, says
+/// how far its counts may be low, and still shows the one destination that had many flows, within that error.
+#[test]
+fn summary_destinations_are_bounded_with_their_error_stated() {
+    let input = fixture("agent-stdout.log");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let template = text
+        .lines()
+        .find(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            let f = &v["flow"];
+            f["event_type"]["sub_type"] == 181
+                && f["traffic_direction"] == "EGRESS"
+                && f["destination"]["pod_name"].is_null()
+                && f["IP"]["destination"].is_string()
+        })
+        .expect("a kept flow to an address outside the cluster");
+    let v: Value = serde_json::from_str(template).unwrap();
+    let old_ip = v["flow"]["IP"]["destination"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.log");
+    let mut lines = String::new();
+    for n in 0u32..6000 {
+        let ip = if n % 3 == 0 {
+            "198.51.100.1".to_owned()
+        } else {
+            format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+        };
+        lines.push_str(&template.replace(&format!("\"{old_ip}\""), &format!("\"{ip}\"")));
+        lines.push('\n');
+    }
+    std::fs::write(&path, lines).unwrap();
+    let (recs, summary, out) = replay(&[&path], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(recs.len(), 6000);
+    assert_eq!(summary["kept_flows"], 6000);
+    let dst = summary["by_destination"]
+        .as_object()
+        .expect("by_destination");
+    assert!(dst.len() <= 2 * 1024, "{} keys", dst.len());
+    let error = summary["by_destination_max_error"].as_u64().unwrap();
+    assert!(error > 0, "4,000 distinct addresses must have been pruned");
+    let heavy = dst["198.51.100.1"].as_u64().unwrap();
+    assert!(heavy <= 2000 && heavy + error >= 2000, "{heavy} ± {error}");
+}

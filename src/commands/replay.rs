@@ -339,7 +339,10 @@ fn summary_json(
         "skipped": skipped,
         "by_drop_reason": s.by_drop_reason,
         "by_destination": s.destination_counts(),
+        "by_destination_max_error": s.destination_max_error,
         "by_destination_groups": s.by_destination_groups,
+        "by_destination_groups_max_error": s.groups_max_error,
+        "by_drop_reason_max_error": s.drop_reason_max_error,
         "problems": problems
             .iter()
             .map(|p| serde_json::json!({"input": p.input, "message": p.message}))
