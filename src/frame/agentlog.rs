@@ -13,12 +13,16 @@
 //! JSON for JSON entries) and the message is one complete JSON object; anything else, including ordinary agent log
 //! lines, is left as it is. Exporter lines (`{"flow"…`) cost one prefix comparison. Never panics.
 
-use memchr::memmem;
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
 
 /// The logfmt form: `msg=` followed by a Go-quoted string that starts a JSON object.
 const LOGFMT_NEEDLE: &[u8] = br#"msg="{\""#;
 /// The JSON form: a `"msg"` member whose string starts a JSON object.
 const JSON_NEEDLE: &[u8] = br#""msg":"{\""#;
+/// Searchers built once: `memmem::find` builds one per call, which cost more than the search on short lines.
+static LOGFMT_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(LOGFMT_NEEDLE));
+static JSON_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(JSON_NEEDLE));
 
 /// The record inside a wrapped agent log line, or `None` when `line` is not one.
 pub fn unwrap(line: &[u8]) -> Option<Vec<u8>> {
@@ -28,7 +32,7 @@ pub fn unwrap(line: &[u8]) -> Option<Vec<u8>> {
     if line.first() == Some(&b'{') {
         return unwrap_json_entry(line);
     }
-    let at = memmem::find(line, LOGFMT_NEEDLE)?;
+    let at = LOGFMT_FINDER.find(line)?;
     if at > 0 && !line[at - 1].is_ascii_whitespace() {
         return None;
     }
@@ -42,7 +46,7 @@ fn is_json_object(msg: &[u8]) -> bool {
 }
 
 fn unwrap_json_entry(line: &[u8]) -> Option<Vec<u8>> {
-    memmem::find(line, JSON_NEEDLE)?;
+    JSON_FINDER.find(line)?;
     let entry: serde_json::Value = serde_json::from_slice(line).ok()?;
     let msg = entry.get("msg")?.as_str()?.trim_end();
     is_json_object(msg.as_bytes()).then(|| msg.as_bytes().to_vec())

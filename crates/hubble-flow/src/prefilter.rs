@@ -411,7 +411,13 @@ impl Prefilter {
         {
             return true;
         }
-        memchr::memchr(b'\\', line).is_some() || self.has_non_flow_marker(line)
+        if memchr::memchr(b'\\', line).is_some() {
+            return true;
+        }
+        // A line that opens with `{"flow":{` decodes as a flow record or not at all (the envelope's `flow` takes
+        // precedence over every other record key), so its non-flow markers cannot matter: two scans saved on
+        // the flows a mixed log is mostly made of.
+        !opens_with_flow_object(line) && self.has_non_flow_marker(line)
     }
 
     /// Whether the line contains `_event`, `Event`, `_status` or `Status` (every non-flow record key
@@ -425,6 +431,23 @@ impl Prefilter {
             before(p, 1) == Some(b'S') || (before(p, 1) == Some(b's') && before(p, 2) == Some(b'_'))
         })
     }
+}
+
+/// Whether `line` is `{`, `"flow"`, `:`, `{` with JSON whitespace between them.
+fn opens_with_flow_object(line: &[u8]) -> bool {
+    let i = skip_ws(line, 0);
+    if line.get(i) != Some(&b'{') {
+        return false;
+    }
+    let i = skip_ws(line, i + 1);
+    if !line.get(i..).is_some_and(|r| r.starts_with(b"\"flow\"")) {
+        return false;
+    }
+    let i = skip_ws(line, i + 6);
+    if line.get(i) != Some(&b':') {
+        return false;
+    }
+    line.get(skip_ws(line, i + 1)) == Some(&b'{')
 }
 
 impl Clause {
@@ -571,6 +594,17 @@ mod tests {
         assert!(!p.may_keep(br#"{"flow":{"event_type":{"type":4}}}"#));
         assert!(p.may_keep(br#"{"flow":{"s\u0075b_type":181}}"#));
         assert!(!p.may_keep(b"level=info msg=hello"));
+        // A line opening with a flow object is a flow record (or nothing), whatever other record keys follow:
+        // its non-flow markers are not consulted. Without the flow object first, they still are.
+        let flow_then_event = br#"{"flow":{"event_type":{"type":4}},"agent_event":{"type":1}}"#;
+        assert!(matches!(
+            crate::decode(flow_then_event),
+            Ok(crate::Record::Flow { .. })
+        ));
+        assert!(!p.may_keep(flow_then_event));
+        assert!(!p.may_keep(br#" { "flow" : {"Summary":"nodeStatus"}}"#));
+        assert!(p.may_keep(br#"{"flow":null,"agent_event":{"type":1}}"#));
+        assert!(p.may_keep(br#"{"time":"x","flow":{},"agent_event":{}}"#));
     }
 
     #[test]
