@@ -51,7 +51,7 @@ impl InputSpec {
     }
 }
 
-/// Counts bytes read from the underlying (possibly compressed) input, for progress.
+/// Counts the compressed bytes a gzip decoder consumes, for progress.
 struct Counting<R> {
     inner: R,
     counter: Arc<AtomicU64>,
@@ -65,11 +65,27 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        self.inner.consume(n);
+    }
+}
+
 /// An opened input, decompressing if it is gzip.
 pub struct OpenedInput {
     reader: Box<dyn Read + Send>,
     /// Whether the input was gzip.
     pub gzip: bool,
+    /// For a plain input, the counter of bytes read, which the block reader advances itself: the reader is
+    /// then the file (or stdin) behind a `BufReader` with no wrapper of ours, so a large read goes straight
+    /// into the block's spare capacity without zeroing it first (`Read::read_buf`, which a wrapper on stable
+    /// Rust cannot forward). For gzip, the decoder's input is counted where it is consumed.
+    counter: Option<Arc<AtomicU64>>,
 }
 
 /// Opens `spec`; `raw_bytes` counts bytes consumed from the file or stdin itself.
@@ -78,20 +94,24 @@ pub fn open(spec: &InputSpec, raw_bytes: Arc<AtomicU64>) -> io::Result<OpenedInp
         InputSpec::Stdin => Box::new(io::stdin()),
         InputSpec::Path(p) => Box::new(File::open(p)?),
     };
-    let mut buffered = BufReader::with_capacity(
-        256 * 1024,
-        Counting {
-            inner: raw,
-            counter: raw_bytes,
-        },
-    );
+    let mut buffered = BufReader::with_capacity(256 * 1024, raw);
     let gzip = is_gzip(&mut buffered)?;
-    let reader: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(buffered))
+    Ok(if gzip {
+        OpenedInput {
+            reader: Box::new(MultiGzDecoder::new(Counting {
+                inner: buffered,
+                counter: raw_bytes,
+            })),
+            gzip,
+            counter: None,
+        }
     } else {
-        Box::new(buffered)
-    };
-    Ok(OpenedInput { reader, gzip })
+        OpenedInput {
+            reader: Box::new(buffered),
+            gzip,
+            counter: Some(raw_bytes),
+        }
+    })
 }
 
 fn is_gzip<R: BufRead>(r: &mut R) -> io::Result<bool> {
@@ -113,6 +133,8 @@ pub fn path_is_gzip(p: &Path) -> io::Result<bool> {
 /// Reads an input in blocks of whole physical lines.
 pub struct BlockReader {
     reader: Box<dyn Read + Send>,
+    /// Bytes read, for a plain input (see [`OpenedInput`]).
+    counter: Option<Arc<AtomicU64>>,
     carry: Vec<u8>,
     block_size: usize,
     max_physical: usize,
@@ -129,6 +151,7 @@ impl BlockReader {
     pub fn new(input: OpenedInput, block_size: usize, max_physical: usize) -> Self {
         BlockReader {
             reader: input.reader,
+            counter: input.counter,
             carry: Vec::new(),
             block_size: block_size.max(4096),
             max_physical,
@@ -196,6 +219,9 @@ impl BlockReader {
                 }
                 batch.buf.len() - before
             };
+            if let Some(c) = &self.counter {
+                c.fetch_add(n as u64, Ordering::Relaxed);
+            }
             if n == 0 && self.error.is_none() && !self.eof {
                 self.eof = true;
                 continue;
@@ -244,9 +270,11 @@ mod tests {
     use std::io::Write;
 
     fn blocks(data: &[u8], block: usize, max: usize) -> (Vec<Vec<u8>>, u64, bool) {
+        let counter = Arc::new(AtomicU64::new(0));
         let input = OpenedInput {
             reader: Box::new(io::Cursor::new(data.to_vec())),
             gzip: false,
+            counter: Some(Arc::clone(&counter)),
         };
         let mut r = BlockReader::new(input, block, max);
         r.block_size = block; // allow tiny blocks in tests
@@ -257,6 +285,7 @@ mod tests {
             out.push(b.buf[..n].to_vec());
             oversize += b.counts.oversize;
         }
+        assert_eq!(counter.load(Ordering::Relaxed), data.len() as u64);
         oversize += b.counts.oversize;
         (out, oversize, r.error.is_some())
     }
@@ -297,8 +326,10 @@ mod tests {
         }
         std::fs::write(&p, &bytes).unwrap();
         let spec = InputSpec::Path(p.clone());
+        let counter = Arc::new(AtomicU64::new(0));
         let read_all = |spec: &InputSpec| {
-            let inp = open(spec, Arc::new(AtomicU64::new(0))).unwrap();
+            counter.store(0, Ordering::Relaxed);
+            let inp = open(spec, Arc::clone(&counter)).unwrap();
             assert!(inp.gzip);
             let mut r = BlockReader::new(inp, 4096, 1 << 20);
             let mut b = LineBatch::new(usize::MAX);
@@ -309,6 +340,8 @@ mod tests {
             (all, r.error.is_some())
         };
         assert_eq!(read_all(&spec), (b"one\ntwo\nthree\n".to_vec(), false));
+        // Progress counts the compressed bytes the decoder consumed: the whole file.
+        assert_eq!(counter.load(Ordering::Relaxed), bytes.len() as u64);
         // Cut the file in the middle of the second member.
         std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
         let (all, err) = read_all(&spec);
