@@ -539,19 +539,6 @@ fn variants() -> Vec<Variant> {
     vec![
         ("a_production_decode", Box::new(a_production)),
         (
-            "t1_utf8",
-            Box::new(|l: &[u8]| std::str::from_utf8(l).map_or(0, |s| s.len() as u64)),
-        ),
-        (
-            "t2_skip",
-            Box::new(|l: &[u8]| {
-                std::str::from_utf8(l)
-                    .ok()
-                    .and_then(hubble_flow::scan::tmp_skip_only)
-                    .unwrap_or(0) as u64
-            }),
-        ),
-        (
             "a1_serde_single_pass_decode",
             Box::new(a1_serde_single_pass),
         ),
