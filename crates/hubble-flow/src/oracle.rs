@@ -1102,14 +1102,15 @@ mod equivalence {
         let Some(fast) = crate::scan::decode_exporter_layout(trimmed) else {
             return Ok(false);
         };
-        if let crate::record::Record::Flow { raw, .. } = &fast {
-            // The raw text is borrowed from the line itself.
-            let range = trimmed.as_bytes().as_ptr_range();
-            if !range.contains(&raw.as_ptr()) {
-                return Err(format!("raw text not borrowed from the line: {text}"));
-            }
+        // The raw text is borrowed from the line itself.
+        if !trimmed
+            .as_bytes()
+            .as_ptr_range()
+            .contains(&fast.raw.as_ptr())
+        {
+            return Err(format!("raw text not borrowed from the line: {text}"));
         }
-        let fast = format!("{fast:?}");
+        let fast = format!("{:?}", crate::record::Record::from(fast));
         match crate::record::decode_str_without_scanner(text) {
             Ok(r) if format!("{r:?}") == fast => Ok(true),
             other => Err(format!("line: {text}\nscanner: {fast}\nserde:   {other:?}")),

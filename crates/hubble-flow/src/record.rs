@@ -67,6 +67,16 @@ impl Record<'_> {
     }
 }
 
+impl<'a> From<crate::scan::ScannedFlow<'a>> for Record<'a> {
+    fn from(s: crate::scan::ScannedFlow<'a>) -> Self {
+        Record::Flow {
+            flow: s.flow,
+            raw: s.raw,
+            node_name: s.node_name,
+        }
+    }
+}
+
 /// Kinds of exporter records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKind {
@@ -196,8 +206,8 @@ pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
         Some(b'{') => {}
         Some(_) => return Err(Skip::AgentLogText),
     }
-    if let Some(rec) = crate::scan::decode_exporter_layout(trimmed) {
-        return Ok(rec);
+    if let Some(scanned) = crate::scan::decode_exporter_layout(trimmed) {
+        return Ok(scanned.into());
     }
     decode_serde(trimmed)
 }

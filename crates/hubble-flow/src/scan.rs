@@ -1,8 +1,8 @@
 //! The hand-written single-pass scanner for the exporter's own layout, `{"flow":{..},"node_name":..,"time":..}`:
 //! the hot path of every kept flow (issue 9).
 //!
-//! It owns nothing but the decode of that one layout into the same [`Record::Flow`] the serde path gives: the
-//! same [`Flow`] struct, the flow's raw text, the envelope's `node_name`. It reads the line once, left to right,
+//! It owns nothing but the decode of that one layout into what the serde path puts in a `Record::Flow`
+//! ([`crate::record::Record`]): the same [`Flow`] struct, the flow's raw text, the envelope's `node_name`. It reads the line once, left to right,
 //! matches keys by their bytes, and writes each known field in place; unknown fields are skipped (any JSON value,
 //! nested up to [`MAX_SKIP_DEPTH`] levels). It allocates nothing but the `Vec` of each non-empty list.
 //!
@@ -23,7 +23,6 @@ use crate::flow::{
     Layer7, NetworkInterface, Ports, Service, Tcp, TcpFlags, TraceContext, TraceParent, Workload,
 };
 use crate::json::EnumValue;
-use crate::record::Record;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -31,9 +30,20 @@ use std::borrow::Cow;
 /// flows nest unknown values 3 deep at most; serde_json's own limit is 128 for the whole line.
 pub const MAX_SKIP_DEPTH: u32 = 32;
 
+/// A flow line decoded by the scanner: the parts of a `Record::Flow` (`record` turns it into one).
+#[derive(Debug)]
+pub struct ScannedFlow<'a> {
+    /// The decoded fields.
+    pub flow: Flow<'a>,
+    /// The flow object's JSON text, exactly as in the input.
+    pub raw: &'a str,
+    /// The envelope's `node_name`.
+    pub node_name: Option<Cow<'a, str>>,
+}
+
 /// Decodes a line of the exporter's layout (`text` trimmed of ASCII whitespace, starting with `{`). `None`:
 /// another layout, or anything the scanner leaves to the serde path (see the module docs).
-pub fn decode_exporter_layout(text: &str) -> Option<Record<'_>> {
+pub fn decode_exporter_layout(text: &str) -> Option<ScannedFlow<'_>> {
     let mut sc = Scanner {
         s: text,
         b: text.as_bytes(),
@@ -51,7 +61,7 @@ pub fn decode_exporter_layout(text: &str) -> Option<Record<'_>> {
     let flow = sc.flow()?;
     let raw = text.get(start..sc.i)?;
     let node_name = sc.envelope_tail()?;
-    Some(Record::Flow {
+    Some(ScannedFlow {
         flow,
         raw,
         node_name,
@@ -1093,10 +1103,7 @@ mod tests {
     use super::*;
 
     fn flow_of(line: &str) -> Option<Flow<'_>> {
-        match decode_exporter_layout(line)? {
-            Record::Flow { flow, .. } => Some(flow),
-            _ => None,
-        }
+        decode_exporter_layout(line).map(|s| s.flow)
     }
 
     #[test]
@@ -1110,7 +1117,7 @@ mod tests {
     #[test]
     fn decodes_the_exporter_layout_borrowed() {
         let line = r#"{"flow":{"time":"t","verdict":"DROPPED","IP":{"source":"10.0.0.1","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":"5","destination_port":443,"flags":{"SYN":true}}},"source":{"ID":1,"labels":["k8s:a=b","reserved:world"],"workloads":[{"name":"w","kind":"Deployment"}]},"destination":{"labels":null},"event_type":{"type":"1","sub_type":181},"egress_denied_by":[{"name":"d"}],"unknown":{"a":[1,-2.5e3,{"b":null}],"c":"x"},"Summary":"s"} , "node_name":"n","time":"t"}"#;
-        let Some(Record::Flow {
+        let Some(ScannedFlow {
             flow,
             raw,
             node_name,
