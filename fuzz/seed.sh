@@ -4,6 +4,7 @@
 #   framers (frame_cri, frame_docker, frame_auto): every line alone, and chunks of 3 consecutive lines (so
 #     partial/full sequences and interleaved streams are in the seeds);
 #   decode_record: one file per line of the exporter output, the bad-input file and the Fluent Bit records;
+#   scan_flow: the same seeds as decode_record;
 #   filter_spec: the JSON filters below plus every JSON filter literal in hubble-flow's filter tests;
 #   flowlogs_yaml: fixtures/flowlogs.yaml, each of its entries alone, and the YAML examples below.
 #
@@ -20,7 +21,7 @@ split_lines() {
     split --lines="$4" --numeric-suffixes=1 --suffix-length=5 "$1" "$2/$3."
 }
 
-for target in frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml; do
+for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml; do
     mkdir -p "$corpus/$target"
     rm -f "$corpus/$target"/seed-*
 done
@@ -41,6 +42,8 @@ for s in "$corpus/decode_record"/seed-*; do
         cp "$s" "$s.nonl" && truncate --size=-1 "$s.nonl"
     fi
 done
+# scan_flow: the same lines as decode_record.
+cp "$corpus/decode_record"/seed-* "$corpus/scan_flow/"
 
 n=0
 write_filter() {
@@ -104,6 +107,6 @@ flowLogs:
   excludeFilters: [{destination_ip: ["10.0.0.0/8"], tcp_flags: [{SYN: true}]}]
 YAML
 
-for target in frame_cri frame_docker frame_auto decode_record filter_spec flowlogs_yaml; do
+for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml; do
     echo "$target: $(find "$corpus/$target" -type f | wc -l) files"
 done

@@ -6,6 +6,8 @@
 //! - [`filtering`]: decoding never panics; `FilterSet::keep` never panics on any decoded record; the byte-level
 //!   prefilter never rejects a line that decode + keep would keep; a parsed filter list survives
 //!   `to_json` → `parse_filter_list` unchanged.
+//! - [`scanning`]: the hand-written exporter-layout scanner never panics and, whenever it accepts a line, gives
+//!   exactly the serde path's record.
 //! - [`regex`]: the Go regexp parser never panics, and parsing and compiling agree on what is a valid pattern.
 //! - [`network`]: the Forward decoder and HTTP body parsers never panic, leave nothing behind on rejection, and
 //!   frame streams consistently.
@@ -16,3 +18,4 @@ pub mod filtering;
 pub mod framing;
 pub mod regex;
 pub mod network;
+pub mod scanning;

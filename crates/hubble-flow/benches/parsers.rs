@@ -1,19 +1,22 @@
-//! JSON parser comparison on this project's workload: decoding one exporter flow line (~1 KB) into the fields the
+//! JSON parser comparison on this project's workload: decoding one exporter flow line into the fields the
 //! pipeline needs. Results and the decision are in `crates/hubble-flow/PARSERS.md`.
 //!
-//! Corpus: every line of `fixtures/agent-stdout.log` that the production decoder classifies as a flow, repeated to
-//! about 3000 lines. Variants (one criterion id each, all decode the same fields; a digest over them is checked
-//! equal across variants before measuring):
-//! - `a_production_decode`: `hubble_flow::decode`. Since issue 9 this is one pass for the exporter's layout
-//!   (`str::from_utf8`, then the flow decoded straight from the line, its raw text delimited by the stream's byte
-//!   offset, then the envelope tail key by key), with every string borrowed unless escaped. Keeps the raw flow
-//!   text. (Until issue 9: an envelope pass with the flow as `&RawValue`, then `serde_json::from_str` of the flow
-//!   text, with optional and listed strings owned; the tables in PARSERS.md were measured on that.)
+//! Corpus: every line of `fixtures/agent-stdout.log` that the production decoder classifies as a flow (~1 KB
+//! each), repeated to about 3000 lines; or, with `PARSERS_CORPUS=<file>`, the first 3000 flow lines of that file
+//! (realistic 1.6 KB lines: `gen-flows logs --lines 3000 --flow-share 1 --kept-share 1 --seed 2`). Variants
+//! (one criterion id each, all decode the same fields; a digest over them is checked equal across variants before
+//! measuring):
+//! - `a_production_decode`: `hubble_flow::decode`. Since issue 9 (second step) the exporter layout is decoded by
+//!   the hand-written scanner (`hubble_flow::scan`) straight from the line, every string borrowed, the raw flow
+//!   text kept; anything unusual falls back to the serde paths.
+//! - `a1_serde_single_pass_decode`: `decode_str_without_scanner`, the production decoder before the scanner:
+//!   one serde_json pass of the flow straight from the line (`StreamDeserializer` byte offset delimits the raw
+//!   text), then the envelope tail key by key. The scanner's baseline, same output.
 //! - `a2_serde_json_from_str_single_pass`: `from_utf8` + one `from_str` of an envelope holding `Flow` directly
 //!   (no raw flow text): what the two-pass design costs.
 //! - `a3_serde_json_stream_offset_single_pass`: a sketch that keeps the raw flow text in one serde_json pass
 //!   (`StreamDeserializer::byte_offset` after the `{"flow":` prefix, then the short envelope tail).
-//! - `b_serde_json_from_slice`: the production two-pass shape with `from_slice` for both passes.
+//! - `b_serde_json_from_slice`: the former two-pass shape with `from_slice` for both passes.
 //! - `c1_simd_json_from_slice_copy`: per-line copy into a reused `&mut` scratch, `simd_json::serde::from_slice`
 //!   into a mirror of `Flow` without `RawValue` (simd-json cannot produce one): no raw flow text.
 //! - `c2_simd_json_reused_buffers`: as c1 with `from_slice_with_buffers` and reused `simd_json::Buffers`.
@@ -24,7 +27,8 @@
 //!
 //! Run: `cargo bench -p hubble-flow --bench parsers -- --warm-up-time 1 --measurement-time 3`.
 //! On a shared, loaded machine the interleaved mode is the fairer comparison (all variants see the same load):
-//! `PARSERS_INTERLEAVED=100 cargo bench -p hubble-flow --bench parsers`.
+//! `PARSERS_INTERLEAVED=100 cargo bench -p hubble-flow --bench parsers` (`PARSERS_VARIANTS=a1` for the scanner
+//! against its serde baseline only).
 
 use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
 use hubble_flow::flow::{
@@ -32,7 +36,7 @@ use hubble_flow::flow::{
     TraceContext,
 };
 use hubble_flow::json::{opt_u32, vec_or_null, EnumValue};
-use hubble_flow::record::{decode, Record};
+use hubble_flow::record::{decode, decode_str_without_scanner, Record};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -223,19 +227,47 @@ fn envelope_node(n: &Option<Cow<str>>) -> u64 {
     n.as_deref().map_or(0, |x| 17 * x.len() as u64)
 }
 
-/// The flow lines of the fixture (those the production decoder classifies as flows), repeated.
+/// The flow lines of the corpus (those the production decoder classifies as flows), repeated to
+/// [`TARGET_LINES`]: the fixture, or the first lines of the file `PARSERS_CORPUS` names.
 fn corpus() -> Vec<&'static [u8]> {
-    let flows: Vec<&'static [u8]> = FIXTURE
+    let text: &'static str = match std::env::var_os("PARSERS_CORPUS") {
+        Some(path) => {
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("PARSERS_CORPUS {}: {e}", path.to_string_lossy()));
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Box::leak(text.into_boxed_str())
+        }
+        None => FIXTURE,
+    };
+    let flows: Vec<&'static [u8]> = text
         .lines()
         .map(str::as_bytes)
         .filter(|l| matches!(decode(l), Ok(Record::Flow { .. })))
+        .take(TARGET_LINES)
         .collect();
-    assert!(!flows.is_empty(), "fixture has no flow lines");
+    assert!(!flows.is_empty(), "corpus has no flow lines");
     flows.iter().copied().cycle().take(TARGET_LINES).collect()
 }
 
 fn a_production(line: &[u8]) -> u64 {
     match decode(line) {
+        Ok(Record::Flow {
+            flow,
+            raw,
+            node_name,
+        }) => {
+            black_box(raw);
+            digest!(flow) + envelope_node(&node_name)
+        }
+        _ => u64::MAX,
+    }
+}
+
+fn a1_serde_single_pass(line: &[u8]) -> u64 {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return u64::MAX;
+    };
+    match decode_str_without_scanner(text) {
         Ok(Record::Flow {
             flow,
             raw,
@@ -409,7 +441,8 @@ fn parsers(c: &mut Criterion) {
     let reference: u64 = lines.iter().map(|l| a_production(l)).sum();
     assert!(lines.iter().all(|l| a_production(l) != u64::MAX));
     let mut tail_scratch = String::with_capacity(256);
-    let typed: [(&str, u64); 7] = [
+    let typed: [(&str, u64); 8] = [
+        ("a1", lines.iter().map(|l| a1_serde_single_pass(l)).sum()),
         (
             "a3",
             lines
@@ -465,6 +498,9 @@ fn parsers(c: &mut Criterion) {
     g.sample_size(20);
     let run = |f: &mut dyn FnMut(&[u8]) -> u64| lines.iter().map(|l| f(black_box(l))).sum::<u64>();
     g.bench_function("a_production_decode", |b| b.iter(|| run(&mut a_production)));
+    g.bench_function("a1_serde_single_pass_decode", |b| {
+        b.iter(|| run(&mut a1_serde_single_pass))
+    });
     g.bench_function("a2_serde_json_from_str_single_pass", |b| {
         b.iter(|| run(&mut a2_serde_json_single_pass))
     });
@@ -503,6 +539,10 @@ fn variants() -> Vec<Variant> {
     vec![
         ("a_production_decode", Box::new(a_production)),
         (
+            "a1_serde_single_pass_decode",
+            Box::new(a1_serde_single_pass),
+        ),
+        (
             "a2_serde_json_from_str_single_pass",
             Box::new(a2_serde_json_single_pass),
         ),
@@ -535,6 +575,13 @@ fn interleaved(rounds: usize) {
     let lines = corpus();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
     let mut vs = variants();
+    // `PARSERS_VARIANTS=a1,c2` keeps only those (by id prefix), besides the production decoder.
+    if let Ok(only) = std::env::var("PARSERS_VARIANTS") {
+        let keep: Vec<&str> = only.split(',').map(str::trim).collect();
+        vs.retain(|(name, _)| {
+            *name == "a_production_decode" || keep.iter().any(|k| name.starts_with(k))
+        });
+    }
     let n = vs.len();
     let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
     for round in 0..rounds + 2 {
@@ -583,7 +630,8 @@ fn interleaved(rounds: usize) {
 
 criterion_group!(benches, parsers);
 
-/// `PARSERS_INTERLEAVED=<rounds>` runs the interleaved comparison instead of criterion.
+/// `PARSERS_INTERLEAVED=<rounds>` runs the interleaved comparison instead of criterion (`PARSERS_VARIANTS`
+/// narrows it).
 fn main() {
     if let Some(rounds) = std::env::var("PARSERS_INTERLEAVED")
         .ok()

@@ -6,6 +6,8 @@
 //! - [`enums`]: protobuf enum tables (name ↔ number).
 //! - [`json`]: lenient protojson scalar decoders (quoted 64-bit integers, enums by name or number).
 //! - [`filter`]: `FlowFilter` allow/deny lists with Cilium's exact semantics, and their three front-ends.
+//! - [`scan`]: the hand-written single-pass decoder of the exporter's own layout (the hot path), equal to the
+//!   serde path for every line it accepts and leaving every other line to it.
 //! - [`prefilter`]: a byte-level test derived from the active filter that may only say "certainly not kept".
 //!
 //! Data flows one way: bytes → [`record::decode`] → [`filter`] decision. Nothing here does I/O except loading a
@@ -18,6 +20,7 @@ pub mod flow;
 pub mod json;
 pub mod prefilter;
 pub mod record;
+pub mod scan;
 
 #[cfg(test)]
 mod oracle;

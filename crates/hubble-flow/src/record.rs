@@ -6,13 +6,17 @@
 //! log output: logrus/slog text, or JSON when `log-format=json`. [`decode`] classifies without panicking on any
 //! input and borrows from the line; the raw text of the flow object is kept for pass-through.
 //!
-//! Decoding is one pass for the exporter's own layout (`{"flow":{..},` then the envelope's other keys): the flow
-//! is decoded straight from the line, and where its value ends (the stream deserializer's byte offset) delimits
-//! its raw text; the short envelope tail is read key by key. Every other layout (reordered or duplicated
-//! envelope keys, other record kinds, bare flows, output records with a `Flow` column) and every line the fast
-//! path cannot finish takes the general path: the envelope with the flow as `RawValue`, then the flow text. Both
-//! paths give the same result for every input (the equivalence property in this module's tests checks that
-//! against the former decoder); strings are borrowed unless the JSON escapes them (see [`crate::json`]).
+//! Decoding is one pass for the exporter's own layout (`{"flow":{..},` then the envelope's other keys), in two
+//! tiers. First the hand-written scanner ([`crate::scan`]) decodes the flow straight from the line, with every
+//! string borrowed; it takes every plain line and leaves anything unusual (escapes, duplicate keys, odd numbers,
+//! malformed JSON) to the serde paths. Then the serde one-pass path: the flow decoded by serde from the line,
+//! where its value ends (the stream deserializer's byte offset) delimiting its raw text, the short envelope tail
+//! read key by key. Every other layout (reordered or duplicated envelope keys, other record kinds, bare flows,
+//! output records with a `Flow` column) and every line neither fast path can finish takes the general path: the
+//! envelope with the flow as `RawValue`, then the flow text, which also classifies every error. All paths give
+//! the same result for every input they accept (equivalence properties in the tests check the scanner against
+//! the serde paths and those against the former decoder); strings are borrowed unless the JSON escapes them
+//! (see [`crate::json`]).
 
 use crate::flow::Flow;
 use crate::json::EnumValue;
@@ -59,6 +63,16 @@ impl Record<'_> {
             Record::AgentEvent { .. } => RecordKind::AgentEvent,
             Record::DebugEvent { .. } => RecordKind::DebugEvent,
             Record::NodeStatus => RecordKind::NodeStatus,
+        }
+    }
+}
+
+impl<'a> From<crate::scan::ScannedFlow<'a>> for Record<'a> {
+    fn from(s: crate::scan::ScannedFlow<'a>) -> Self {
+        Record::Flow {
+            flow: s.flow,
+            raw: s.raw,
+            node_name: s.node_name,
         }
     }
 }
@@ -192,6 +206,27 @@ pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
         Some(b'{') => {}
         Some(_) => return Err(Skip::AgentLogText),
     }
+    if let Some(scanned) = crate::scan::decode_exporter_layout(trimmed) {
+        return Ok(scanned.into());
+    }
+    decode_serde(trimmed)
+}
+
+/// [`decode_str`] without the hand-written scanner ([`crate::scan`]): the serde paths alone. The scanner's
+/// oracle in tests and fuzzing, and its baseline in the `parsers` bench; not for production use.
+#[doc(hidden)]
+pub fn decode_str_without_scanner(text: &str) -> Result<Record<'_>, Skip> {
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    match trimmed.as_bytes().first() {
+        None => return Err(Skip::Empty),
+        Some(b'{') => {}
+        Some(_) => return Err(Skip::AgentLogText),
+    }
+    decode_serde(trimmed)
+}
+
+/// The serde paths for a trimmed line starting with `{`: the one-pass exporter layout, then the general path.
+fn decode_serde(trimmed: &str) -> Result<Record<'_>, Skip> {
     if let Some(rec) = decode_exporter_layout(trimmed) {
         return Ok(rec);
     }
