@@ -15,6 +15,7 @@
 
 use crate::filter::namespaced_name::parse_namespace_name;
 use crate::filter::{FilterSet, FlowFilterSpec};
+use crate::record::{flow_object_start, skip_ws};
 use memchr::memmem::Finder;
 
 /// The byte-level prefilter.
@@ -417,7 +418,7 @@ impl Prefilter {
         // A line that opens with `{"flow":{` decodes as a flow record or not at all (the envelope's `flow` takes
         // precedence over every other record key), so its non-flow markers cannot matter: two scans saved on
         // the flows a mixed log is mostly made of.
-        !opens_with_flow_object(line) && self.has_non_flow_marker(line)
+        flow_object_start(line).is_none() && self.has_non_flow_marker(line)
     }
 
     /// Whether the line contains `_event`, `Event`, `_status` or `Status` (every non-flow record key
@@ -433,36 +434,12 @@ impl Prefilter {
     }
 }
 
-/// Whether `line` is `{`, `"flow"`, `:`, `{` with JSON whitespace between them.
-fn opens_with_flow_object(line: &[u8]) -> bool {
-    let i = skip_ws(line, 0);
-    if line.get(i) != Some(&b'{') {
-        return false;
-    }
-    let i = skip_ws(line, i + 1);
-    if !line.get(i..).is_some_and(|r| r.starts_with(b"\"flow\"")) {
-        return false;
-    }
-    let i = skip_ws(line, i + 6);
-    if line.get(i) != Some(&b':') {
-        return false;
-    }
-    line.get(skip_ws(line, i + 1)) == Some(&b'{')
-}
-
 impl Clause {
     fn holds(&self, line: &[u8]) -> bool {
         self.options
             .iter()
             .any(|needles| needles.iter().all(|n| n.holds(line)))
     }
-}
-
-fn skip_ws(line: &[u8], mut i: usize) -> usize {
-    while i < line.len() && matches!(line[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    i
 }
 
 impl Needle {

@@ -200,12 +200,7 @@ pub fn decode(line: &[u8]) -> Result<Record<'_>, Skip> {
 
 /// [`decode`] for a line already known to be UTF-8.
 pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
-    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    match trimmed.as_bytes().first() {
-        None => return Err(Skip::Empty),
-        Some(b'{') => {}
-        Some(_) => return Err(Skip::AgentLogText),
-    }
+    let trimmed = trimmed_object(text)?;
     if let Some(scanned) = crate::scan::decode_exporter_layout(trimmed) {
         return Ok(scanned.into());
     }
@@ -216,13 +211,17 @@ pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
 /// oracle in tests and fuzzing, and its baseline in the `parsers` bench; not for production use.
 #[doc(hidden)]
 pub fn decode_str_without_scanner(text: &str) -> Result<Record<'_>, Skip> {
+    decode_serde(trimmed_object(text)?)
+}
+
+/// `text` trimmed of ASCII whitespace, if it then starts like a JSON object; else why the line is skipped.
+fn trimmed_object(text: &str) -> Result<&str, Skip> {
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     match trimmed.as_bytes().first() {
-        None => return Err(Skip::Empty),
-        Some(b'{') => {}
-        Some(_) => return Err(Skip::AgentLogText),
+        None => Err(Skip::Empty),
+        Some(b'{') => Ok(trimmed),
+        Some(_) => Err(Skip::AgentLogText),
     }
-    decode_serde(trimmed)
 }
 
 /// The serde paths for a trimmed line starting with `{`: the one-pass exporter layout, then the general path.
@@ -233,8 +232,28 @@ fn decode_serde(trimmed: &str) -> Result<Record<'_>, Skip> {
     decode_general(trimmed)
 }
 
+/// Where the flow object starts when `line` opens with `{"flow":{` (JSON whitespace allowed before and between
+/// the tokens): the offset of the flow's `{`. Such a line is a flow record or nothing, whatever other record
+/// keys follow, since the envelope's `flow` wins over every other key.
+pub(crate) fn flow_object_start(line: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(line, 0);
+    if line.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(line, i + 1);
+    if !line.get(i..)?.starts_with(b"\"flow\"") {
+        return None;
+    }
+    i = skip_ws(line, i + 6);
+    if line.get(i) != Some(&b':') {
+        return None;
+    }
+    i = skip_ws(line, i + 1);
+    (line.get(i) == Some(&b'{')).then_some(i)
+}
+
 /// JSON whitespace (not form feed: `str::trim_ascii` would accept it, JSON does not).
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
     }
@@ -270,20 +289,7 @@ impl<'de> Deserialize<'de> for OptStr<'de> {
 /// when the line has another layout or anything about it is not plainly valid: the general path then decides
 /// (and classifies errors exactly as it always did).
 fn decode_exporter_layout(text: &str) -> Option<Record<'_>> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 1);
-    if !b.get(i..)?.starts_with(b"\"flow\"") {
-        return None;
-    }
-    i = skip_ws(b, i + 6);
-    if b.get(i) != Some(&b':') {
-        return None;
-    }
-    i = skip_ws(b, i + 1);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    let rest = &text[i..];
+    let rest = text.get(flow_object_start(text.as_bytes())?..)?;
     let (flow, end) = one::<Flow>(rest)?;
     let node_name = envelope_tail(&rest[end..])?;
     Some(Record::Flow {
