@@ -8,9 +8,8 @@
 //! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
 //! exactly the cases protojson omits.
 
-use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue};
+use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue, RawJson};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// Label lists (`source:key=value`), each label borrowed unless escaped. A plain `Vec`: inline storage
@@ -111,10 +110,10 @@ pub struct Flow<'a> {
     pub summary: Option<Cow<'a, str>>,
     /// `egress_denied_by`, passed through unparsed.
     #[serde(alias = "egressDeniedBy", borrow)]
-    pub egress_denied_by: Option<&'a RawValue>,
+    pub egress_denied_by: Option<RawJson<'a>>,
     /// `ingress_denied_by`, passed through unparsed.
     #[serde(alias = "ingressDeniedBy", borrow)]
-    pub ingress_denied_by: Option<&'a RawValue>,
+    pub ingress_denied_by: Option<RawJson<'a>>,
     /// `aggregate`: flow counts of an aggregated record (Cilium ≥ 1.19 exporters with aggregation).
     pub aggregate: Option<Aggregate>,
 }

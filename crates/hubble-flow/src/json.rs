@@ -13,6 +13,40 @@ use serde::de::{self, Deserializer, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
+/// One JSON value's exact text, borrowed from the line and passed through unparsed (`egress_denied_by`,
+/// `ingress_denied_by`). serde decodes it through serde_json's `&RawValue`, which validates the value and
+/// borrows its text; the hand-written scanner ([`crate::scan`]) builds it from the span it skipped and
+/// validated itself. `Debug` prints what `&RawValue`'s does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RawJson<'a>(&'a str);
+
+impl<'a> RawJson<'a> {
+    /// The value's text, exactly as in the input.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+
+    /// Wraps text the caller has validated as exactly one JSON value.
+    pub(crate) fn from_validated(text: &'a str) -> Self {
+        RawJson(text)
+    }
+}
+
+impl fmt::Debug for RawJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawValue")
+            .field(&format_args!("{}", self.0))
+            .finish()
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de serde_json::value::RawValue as serde::Deserialize<'de>>::deserialize(d)
+            .map(|r| RawJson(r.get()))
+    }
+}
+
 /// An enum value as it appeared in the JSON: a name (`"DROPPED"`) or a number (`2`).
 ///
 /// Resolving a name to its number needs the enum's table (see [`crate::enums`]); an unknown name resolves to

@@ -6,7 +6,6 @@
 pub mod flow {
     use crate::json::{opt_u32, opt_u64, u32_or_zero, vec_or_null, EnumValue};
     use serde::Deserialize;
-    use serde_json::value::RawValue;
     use std::borrow::Cow;
 
     /// A Hubble flow. See the module docs for the decoding rules.
@@ -91,10 +90,10 @@ pub mod flow {
         pub summary: Option<Cow<'a, str>>,
         /// `egress_denied_by`, passed through unparsed.
         #[serde(alias = "egressDeniedBy", borrow)]
-        pub egress_denied_by: Option<&'a RawValue>,
+        pub egress_denied_by: Option<crate::json::RawJson<'a>>,
         /// `ingress_denied_by`, passed through unparsed.
         #[serde(alias = "ingressDeniedBy", borrow)]
-        pub ingress_denied_by: Option<&'a RawValue>,
+        pub ingress_denied_by: Option<crate::json::RawJson<'a>>,
         /// `aggregate`: flow counts of an aggregated record (Cilium ≥ 1.19 exporters with aggregation).
         pub aggregate: Option<Aggregate>,
     }

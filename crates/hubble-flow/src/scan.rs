@@ -22,8 +22,7 @@ use crate::flow::{
     Aggregate, CiliumEventType, Dns, Endpoint, Flow, Http, HttpHeader, Icmp, Ip, IpTraceId, Layer4,
     Layer7, NetworkInterface, Ports, Service, Tcp, TcpFlags, TraceContext, TraceParent, Workload,
 };
-use crate::json::EnumValue;
-use serde_json::value::RawValue;
+use crate::json::{EnumValue, RawJson};
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real
@@ -430,14 +429,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// A value passed through as raw JSON text (`egress_denied_by`): `null` is `None`, anything else is skipped
-    /// and its exact text borrowed as a `&RawValue`.
-    fn raw_value(&mut self) -> Option<Option<&'a RawValue>> {
+    /// and its exact text borrowed as a [`RawJson`].
+    fn raw_value(&mut self) -> Option<Option<RawJson<'a>>> {
         if self.null()? {
             return Some(None);
         }
         let start = self.i;
         self.skip_value(MAX_SKIP_DEPTH)?;
-        borrowed_raw_value(self.s.get(start..self.i)?).map(Some)
+        Some(Some(RawJson::from_validated(self.s.get(start..self.i)?)))
     }
 
     /// `flow.Flow`.
@@ -1081,23 +1080,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// `text` (one complete JSON value, no surrounding whitespace) as a borrowed `&RawValue`, without allocating.
-///
-/// serde_json has no public borrowed constructor; its `Deserialize` for `&RawValue` takes a one-entry map from
-/// its private token to the borrowed text, which serde's value deserializers can supply. Should serde_json ever
-/// change that protocol, this returns `None` and the line takes the serde path (the scanner's tests would fail
-/// loudly, so it cannot go unnoticed).
-fn borrowed_raw_value(text: &str) -> Option<&RawValue> {
-    use serde::de::value::{BorrowedStrDeserializer, Error, MapDeserializer};
-    use serde::Deserialize;
-    const TOKEN: &str = "$serde_json::private::RawValue";
-    let entry = (
-        BorrowedStrDeserializer::<Error>::new(TOKEN),
-        BorrowedStrDeserializer::<Error>::new(text),
-    );
-    <&RawValue>::deserialize(MapDeserializer::new(std::iter::once(entry))).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1109,9 +1091,13 @@ mod tests {
     #[test]
     fn raw_value_is_borrowed_from_the_line() {
         let text = r#"[{"name":"deny"}]"#;
-        let raw = borrowed_raw_value(text).expect("serde_json's RawValue protocol changed");
+        let line = format!(r#"{{"flow":{{"egress_denied_by":{text}}}}}"#);
+        let raw = flow_of(&line)
+            .and_then(|f| f.egress_denied_by)
+            .expect("scanner took the line");
         assert_eq!(raw.get(), text);
-        assert!(std::ptr::eq(raw.get().as_ptr(), text.as_ptr()));
+        let at = line.find(text).unwrap();
+        assert!(std::ptr::eq(raw.get().as_ptr(), line[at..].as_ptr()));
     }
 
     #[test]
@@ -1148,7 +1134,7 @@ mod tests {
             Some((1, 181))
         );
         assert_eq!(
-            flow.egress_denied_by.map(RawValue::get),
+            flow.egress_denied_by.map(RawJson::get),
             Some(r#"[{"name":"d"}]"#)
         );
         assert_eq!(flow.summary.as_deref(), Some("s"));
