@@ -123,18 +123,21 @@ impl Processor {
                             r.add_flow(flow, node_name.as_deref(), &tags);
                         }
                         encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
+                        stats.output_records += 1;
                     }
                     OutputMode::Passthrough => {
                         stats.kept_flows += 1;
                         self.aggregate(flow, &Enrichment::default(), stats, &mut key);
                         out.extend_from_slice(line);
                         out.push(b'\n');
+                        stats.output_records += 1;
                     }
                 },
                 (_, OutputMode::Passthrough) => {
                     stats.kept_other += 1;
                     out.extend_from_slice(line);
                     out.push(b'\n');
+                    stats.output_records += 1;
                 }
                 (_, OutputMode::Records(_)) => stats.kept_other += 1,
             }

@@ -64,6 +64,8 @@ pub struct BatchStats {
     pub invalid_ip: u64,
     /// Output bytes produced.
     pub output_bytes: u64,
+    /// Output records produced (one line each), so a consumer need not count newlines in the output.
+    pub output_records: u64,
 }
 
 /// Increments `map[key]`, allocating only for a key not seen before.
@@ -125,6 +127,7 @@ impl BatchStats {
         self.destination_max_error += prune(&mut self.by_destination_ip, SUMMARY_KEYS);
         self.invalid_ip += o.invalid_ip;
         self.output_bytes += o.output_bytes;
+        self.output_records += o.output_records;
     }
 
     /// Kept flows by destination: `namespace/pod`, or the IP in its canonical text form.

@@ -102,6 +102,10 @@ fn check(tagger: Option<Arc<hubble_cidr::PrefixTable>>) {
     let mut stats = BatchStats::default();
     let process = allocations_of(|| p.process(&batch, &mut out, &mut stats));
     assert_eq!(stats.kept_flows, FLOWS as u64);
+    assert_eq!(
+        stats.output_records,
+        out.iter().filter(|&&b| b == b'\n').count() as u64
+    );
     assert_eq!(stats.by_destination_ip.len(), FLOWS);
     let extra = process.saturating_sub(decode_only);
     eprintln!(

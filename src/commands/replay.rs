@@ -122,7 +122,7 @@ pub fn replay(settings: &ReplaySettings) -> Result<(), Error> {
     let mut records_out = 0u64;
     let result = pipeline::run(source, &cfg, processor, |event| {
         if let Event::Batch(o) = event {
-            records_out += memchr::memchr_iter(b'\n', o.out).count() as u64;
+            records_out += o.stats.output_records;
             write_to_sinks(&mut sinks, o.out)?;
             if let Some(pb) = &pb {
                 pb.set_position(counter.load(Ordering::Relaxed));
