@@ -26,7 +26,6 @@ use std::collections::HashMap;
 /// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
 /// collisions.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-use hashbrown::HashTable;
 use std::hash::BuildHasher as _;
 
 /// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
@@ -53,12 +52,17 @@ pub const MATRIX_CAPACITY: usize = 1024;
 /// O(1) per value.
 ///
 /// Cost per value, which the report's overhead budget depends on (`benches/report.rs`): the key is hashed
-/// once; a held key is found with one probe of the table, whose 64-byte slots hold the hash, the count and
-/// keys up to [`INLINE_KEY_BYTES`] inline (IP addresses, namespaces, workloads, most matrix pairs), so a hit
-/// touches one cache line beyond the control bytes; pruning removes entries in place without rehashing.
+/// once and looked up in an open-addressing table with linear probing whose 64-byte slots hold the hash, the
+/// count and keys up to [`INLINE_KEY_BYTES`] inline (IP addresses, namespaces, workloads, most matrix pairs).
+/// A slot is the whole probe, so a lookup touches one cache line (plus the next ones on a collision, which the
+/// hardware prefetcher has already fetched); there are no separate control bytes to miss on first. The table
+/// is at most 5/8 full, and pruning empties it and re-inserts the survivors in place, without allocating.
 #[derive(Debug, Clone)]
 pub struct TopCounter {
-    table: HashTable<Slot>,
+    /// Power-of-two many slots; a slot with `count == 0` is empty.
+    slots: Vec<Slot>,
+    /// Live slots.
+    len: usize,
     hasher: foldhash::fast::RandomState,
     capacity: usize,
     max_key_bytes: usize,
@@ -69,10 +73,14 @@ pub struct TopCounter {
     spare: Vec<String>,
     /// Scratch for pruning (kept to avoid reallocating).
     counts: Vec<u64>,
+    survivors: Vec<Slot>,
 }
 
 /// Keys up to this many bytes are stored inside the table's slot.
 pub const INLINE_KEY_BYTES: usize = 46;
+
+/// Slots a new counter starts with (it doubles as keys arrive).
+const INITIAL_SLOTS: usize = 16;
 
 /// A held key: inline when short, else a heap buffer (reused after eviction).
 #[derive(Clone)]
@@ -85,6 +93,11 @@ enum Key {
 }
 
 impl Key {
+    const EMPTY: Key = Key::Inline {
+        len: 0,
+        bytes: [0; INLINE_KEY_BYTES],
+    };
+
     fn new(key: &str, spare: &mut Vec<String>) -> Key {
         if key.len() <= INLINE_KEY_BYTES {
             let mut bytes = [0; INLINE_KEY_BYTES];
@@ -124,12 +137,47 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// One held key.
+/// One slot of the table: a held key, or empty when `count == 0`.
 #[derive(Debug, Clone)]
 struct Slot {
     hash: u64,
     count: u64,
     key: Key,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        hash: 0,
+        count: 0,
+        key: Key::EMPTY,
+    };
+}
+
+/// A key cut and hashed by one counter, whose slot is being fetched (see [`TopCounter::prepare`]).
+struct Prepared<'k> {
+    key: std::borrow::Cow<'k, str>,
+    hash: u64,
+}
+
+/// Asks the CPU to bring `slot`'s cache line in; a hint that changes no result.
+#[inline(always)]
+fn prefetch(slot: &Slot) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program can observe and cannot fault, and the pointer
+    // comes from a live reference. SSE, which provides it, is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (slot as *const Slot).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
+/// Where a lookup for `hash` ended: the key's slot, or the empty slot where it would go.
+enum Probe {
+    Found(usize),
+    Vacant(usize),
 }
 
 impl TopCounter {
@@ -141,7 +189,8 @@ impl TopCounter {
     /// A counter whose keys are cut to `max_key_bytes`.
     pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
         TopCounter {
-            table: HashTable::with_capacity(64),
+            slots: vec![Slot::EMPTY; INITIAL_SLOTS],
+            len: 0,
             hasher: foldhash::fast::RandomState::default(),
             capacity: capacity.max(1),
             max_key_bytes,
@@ -150,31 +199,108 @@ impl TopCounter {
             max_error: 0,
             spare: Vec::new(),
             counts: Vec::new(),
+            survivors: Vec::new(),
         }
     }
 
-    /// Counts `n` occurrences of `key`.
+    /// The slot holding `bytes` (whose hash is `hash`), or the empty slot that ends its probe sequence.
+    #[inline]
+    fn probe(&self, hash: u64, bytes: &[u8]) -> Probe {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            let s = &self.slots[i];
+            if s.count == 0 {
+                return Probe::Vacant(i);
+            }
+            if s.hash == hash && s.key.as_bytes() == bytes {
+                return Probe::Found(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Counts `n` occurrences of `key` (`n == 0` counts nothing and holds no key).
     #[inline]
     pub fn add(&mut self, key: &str, n: u64) {
-        self.total += n;
+        let p = self.prepare(key);
+        self.commit(p, n);
+    }
+
+    /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at; [`TopCounter::commit`] on
+    /// this same counter counts it. In between, other work can run while the slot arrives.
+    #[inline]
+    fn prepare<'k>(&self, key: &'k str) -> Prepared<'k> {
         let key = cut(key, self.max_key_bytes);
-        let bytes = key.as_bytes();
-        let hash = self.hasher.hash_one(bytes);
-        if let Some(slot) = self
-            .table
-            .find_mut(hash, |s| s.hash == hash && s.key.as_bytes() == bytes)
-        {
-            slot.count += n;
+        let hash = self.hasher.hash_one(key.as_bytes());
+        prefetch(&self.slots[self.home(hash)]);
+        Prepared { key, hash }
+    }
+
+    /// Counts `n` occurrences of a key [`TopCounter::prepare`]d by this counter. The table may have grown or
+    /// been pruned since: the lookup starts afresh from the hash, so the result is the same as [`TopCounter::add`].
+    #[inline]
+    fn commit(&mut self, p: Prepared<'_>, n: u64) {
+        if n == 0 {
             return;
         }
+        self.total += n;
+        let (key, hash) = (p.key, p.hash);
+        match self.probe(hash, key.as_bytes()) {
+            Probe::Found(i) => self.slots[i].count += n,
+            Probe::Vacant(i) => {
+                if (self.len + 1) * 8 > self.slots.len() * 5 {
+                    self.grow();
+                    self.insert_new(hash, n, &key);
+                } else {
+                    self.slots[i] = Slot {
+                        hash,
+                        count: n,
+                        key: Key::new(&key, &mut self.spare),
+                    };
+                    self.len += 1;
+                }
+                if self.len > 2 * self.capacity {
+                    self.prune();
+                }
+            }
+        }
+    }
+
+    /// The slot a lookup for `hash` starts at (the high bits: foldhash mixes them best).
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// Inserts a key known not to be held (the table has room).
+    fn insert_new(&mut self, hash: u64, n: u64, key: &str) {
         let slot = Slot {
             hash,
             count: n,
-            key: Key::new(&key, &mut self.spare),
+            key: Key::new(key, &mut self.spare),
         };
-        self.table.insert_unique(hash, slot, |s| s.hash);
-        if self.table.len() > 2 * self.capacity {
-            self.prune();
+        self.place(slot);
+    }
+
+    /// Puts a slot whose key is not held into the first empty slot of its probe sequence.
+    fn place(&mut self, slot: Slot) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(slot.hash);
+        while self.slots[i].count != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+        self.len += 1;
+    }
+
+    /// Doubles the table and re-inserts every held key.
+    fn grow(&mut self) {
+        let doubled = vec![Slot::EMPTY; 2 * self.slots.len()];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.len = 0;
+        for s in old.into_iter().filter(|s| s.count != 0) {
+            self.place(s);
         }
     }
 
@@ -186,33 +312,41 @@ impl TopCounter {
 
     fn prune(&mut self) {
         let k = self.capacity;
-        if self.table.len() <= k {
+        if self.len <= k {
             return;
         }
         let mut counts = std::mem::take(&mut self.counts);
         counts.clear();
-        counts.extend(self.table.iter().map(|s| s.count));
+        counts.extend(self.slots.iter().filter(|s| s.count != 0).map(|s| s.count));
         counts.select_nth_unstable_by(k, |a, b| b.cmp(a));
         let threshold = counts[k];
         self.counts = counts;
-        let spare = &mut self.spare;
         let max_spare = 2 * self.capacity;
         let mut other = 0;
-        self.table.retain(|s| {
+        let mut survivors = std::mem::take(&mut self.survivors);
+        survivors.clear();
+        for s in self.slots.iter_mut().filter(|s| s.count != 0) {
             if s.count > threshold {
                 other += threshold;
-                s.count -= threshold;
-                true
+                let mut kept = std::mem::replace(s, Slot::EMPTY);
+                kept.count -= threshold;
+                survivors.push(kept);
             } else {
                 other += s.count;
+                s.count = 0;
                 if let Key::Heap(h) = &mut s.key {
-                    if spare.len() < max_spare {
-                        spare.push(std::mem::take(h));
+                    if self.spare.len() < max_spare {
+                        self.spare.push(std::mem::take(h));
                     }
                 }
-                false
             }
-        });
+        }
+        // Every slot is empty now: re-insert the survivors (at most `capacity`, so no growth).
+        self.len = 0;
+        for s in survivors.drain(..) {
+            self.place(s);
+        }
+        self.survivors = survivors;
         self.other += other;
         self.max_error += threshold;
     }
@@ -220,13 +354,18 @@ impl TopCounter {
     /// Adds another counter's counts (summaries merge: the error bounds add).
     pub fn merge(&mut self, o: &TopCounter) {
         let total = self.total;
-        for s in o.table.iter() {
+        for s in o.live() {
             self.add(s.key.as_str(), s.count);
         }
         // `add` counted the held counts into the total; the other counter's total is the exact one.
         self.total = total + o.total;
         self.other += o.other;
         self.max_error += o.max_error;
+    }
+
+    /// The held slots.
+    fn live(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| s.count != 0)
     }
 
     /// Exact number of values counted.
@@ -246,7 +385,7 @@ impl TopCounter {
 
     /// Keys held now.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.len
     }
 
     /// Whether nothing was counted.
@@ -264,18 +403,15 @@ impl TopCounter {
         let key = cut(key, self.max_key_bytes);
         let bytes = key.as_bytes();
         let hash = self.hasher.hash_one(bytes);
-        self.table
-            .find(hash, |s| s.hash == hash && s.key.as_bytes() == bytes)
-            .map_or(0, |s| s.count)
+        match self.probe(hash, bytes) {
+            Probe::Found(i) => self.slots[i].count,
+            Probe::Vacant(_) => 0,
+        }
     }
 
     /// The `n` largest counts, largest first, ties by key.
     pub fn top(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<(&str, u64)> = self
-            .table
-            .iter()
-            .map(|s| (s.key.as_str(), s.count))
-            .collect();
+        let mut v: Vec<(&str, u64)> = self.live().map(|s| (s.key.as_str(), s.count)).collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v.truncate(n);
         v
@@ -284,13 +420,13 @@ impl TopCounter {
     /// Every held key (tests).
     #[cfg(test)]
     fn keys(&self) -> impl Iterator<Item = &str> {
-        self.table.iter().map(|s| s.key.as_str())
+        self.live().map(|s| s.key.as_str())
     }
 
     /// Slots reserved (tests).
     #[cfg(test)]
     fn slot_capacity(&self) -> usize {
-        self.table.capacity()
+        self.slots.len()
     }
 }
 
@@ -702,6 +838,8 @@ pub struct FlowAggregate {
     /// totals are summed from these pairs).
     pub matrix: TopCounter,
     k_source: String,
+    k_pod: String,
+    k_pair: String,
     k_column: String,
     k_groups: String,
     k_tmp: String,
@@ -776,6 +914,8 @@ impl FlowAggregate {
                     .min(MATRIX_CAPACITY.max(capacity)),
             ),
             k_source: String::with_capacity(256),
+            k_pod: String::with_capacity(256),
+            k_pair: String::with_capacity(512),
             k_column: String::with_capacity(256),
             k_groups: String::with_capacity(256),
             k_tmp: String::with_capacity(512),
@@ -784,6 +924,11 @@ impl FlowAggregate {
 
     /// Counts one kept flow. `envelope_node` is the exporter envelope's `node_name`; `tags` what the enrich
     /// stage found for the flow's addresses (destination groups are counted only when a table was consulted).
+    ///
+    /// Two phases, for speed: first every key is built (each in its own buffer) and hashed, which starts the
+    /// fetch of its counter's slot; then the timeline is updated and the counts are added, by which time the
+    /// slots of the large counters (destination IPs, the matrix, pods) are on their way or in cache rather than
+    /// missed one after another.
     pub fn add_flow(
         &mut self,
         flow: &Flow<'_>,
@@ -791,19 +936,6 @@ impl FlowAggregate {
         tags: &Enrichment<'_>,
     ) {
         self.flows += 1;
-        let verdict = enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)");
-        self.verdicts.bump(verdict);
-        let reason = match enum_name(flow.drop_reason_desc.as_ref(), &DROP_REASON) {
-            Some(r) => Some(r),
-            None => flow
-                .drop_reason
-                .filter(|&c| c != 0)
-                .and_then(|c| i32::try_from(c).ok())
-                .and_then(|c| DROP_REASON.name_of(c)),
-        };
-        let time = flow.time.as_deref().and_then(parse_rfc3339);
-        self.timeline.add_at(time, reason.unwrap_or(verdict), 1);
-
         let (src_ip, dst_ip) = match &flow.ip {
             Some(ip) => (
                 nonempty(ip.source.as_deref()),
@@ -811,7 +943,11 @@ impl FlowAggregate {
             ),
             None => (None, None),
         };
-        // Source: workload, namespace, pod.
+        let p_dst_ip = self
+            .destination_ips
+            .prepare(dst_ip.unwrap_or("(no destination IP)"));
+
+        // Source: workload, namespace, pod, labels.
         let src = flow.source.as_ref();
         let ns = nonempty(src.and_then(|e| e.namespace.as_deref()));
         let pod = nonempty(src.and_then(|e| e.pod_name.as_deref()));
@@ -824,34 +960,16 @@ impl FlowAggregate {
             (None, Some(w)) => self.k_source.push_str(w),
             (_, None) => endpoint_fallback(&mut self.k_source, src, src_ip),
         }
-        self.source_workloads.bump(&self.k_source);
-        self.source_namespaces.bump(ns.unwrap_or("(no namespace)"));
-        match (ns, pod) {
+        let p_pod = match (ns, pod) {
             (Some(ns), Some(pod)) => {
-                self.k_tmp.clear();
-                join3(&mut self.k_tmp, ns, "/", pod);
-                self.source_pods.bump(&self.k_tmp);
+                self.k_pod.clear();
+                join3(&mut self.k_pod, ns, "/", pod);
+                self.source_pods.prepare(&self.k_pod)
             }
-            _ => self.source_pods.bump("(no pod)"),
-        }
-        if let Some(e) = src {
-            self.k_tmp.clear();
-            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
-                if !self.k_tmp.is_empty() {
-                    self.k_tmp.push_str(", ");
-                }
-                self.k_tmp.push_str(l);
-            }
-            if self.k_tmp.is_empty() {
-                self.source_labels.bump("(no labels)");
-            } else {
-                self.source_labels.bump(&self.k_tmp);
-            }
-        }
+            _ => self.source_pods.prepare("(no pod)"),
+        };
 
-        // Destination: IP, CIDR groups, FQDNs, and the matrix column.
-        self.destination_ips
-            .bump(dst_ip.unwrap_or("(no destination IP)"));
+        // Destination: CIDR groups and the matrix column.
         self.k_groups.clear();
         if tags.destination_looked_up() {
             if let Some(m) = tags.destination_groups() {
@@ -862,14 +980,6 @@ impl FlowAggregate {
                     self.k_groups.push_str(n);
                 }
             }
-            if self.k_groups.is_empty() {
-                self.destination_groups.bump("(no group)");
-            } else {
-                self.destination_groups.bump(&self.k_groups);
-            }
-        }
-        for n in &flow.destination_names {
-            self.destination_names.bump(n);
         }
         let dst = flow.destination.as_ref();
         let dst_ns = nonempty(dst.and_then(|e| e.namespace.as_deref()));
@@ -887,8 +997,55 @@ impl FlowAggregate {
         } else {
             endpoint_fallback(&mut self.k_column, dst, dst_ip);
         }
-        pair_key(&mut self.k_tmp, &self.k_source, &self.k_column);
-        self.matrix.bump(&self.k_tmp);
+        pair_key(&mut self.k_pair, &self.k_source, &self.k_column);
+        let p_pair = self.matrix.prepare(&self.k_pair);
+        let p_workload = self.source_workloads.prepare(&self.k_source);
+
+        // Timeline (while those slots are fetched).
+        let verdict = enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)");
+        let reason = match enum_name(flow.drop_reason_desc.as_ref(), &DROP_REASON) {
+            Some(r) => Some(r),
+            None => flow
+                .drop_reason
+                .filter(|&c| c != 0)
+                .and_then(|c| i32::try_from(c).ok())
+                .and_then(|c| DROP_REASON.name_of(c)),
+        };
+        let time = flow.time.as_deref().and_then(parse_rfc3339);
+        self.timeline.add_at(time, reason.unwrap_or(verdict), 1);
+
+        self.destination_ips.commit(p_dst_ip, 1);
+        self.source_pods.commit(p_pod, 1);
+        self.matrix.commit(p_pair, 1);
+        self.source_workloads.commit(p_workload, 1);
+
+        // The small counters, whose slots stay in cache.
+        self.verdicts.bump(verdict);
+        self.source_namespaces.bump(ns.unwrap_or("(no namespace)"));
+        if let Some(e) = src {
+            self.k_tmp.clear();
+            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
+                if !self.k_tmp.is_empty() {
+                    self.k_tmp.push_str(", ");
+                }
+                self.k_tmp.push_str(l);
+            }
+            if self.k_tmp.is_empty() {
+                self.source_labels.bump("(no labels)");
+            } else {
+                self.source_labels.bump(&self.k_tmp);
+            }
+        }
+        if tags.destination_looked_up() {
+            if self.k_groups.is_empty() {
+                self.destination_groups.bump("(no group)");
+            } else {
+                self.destination_groups.bump(&self.k_groups);
+            }
+        }
+        for n in &flow.destination_names {
+            self.destination_names.bump(n);
+        }
 
         // Port and protocol.
         self.k_tmp.clear();
@@ -1098,6 +1255,84 @@ mod tests {
         c.bump(&long);
         assert!(c.keys().all(|k| k.len() <= MAX_KEY_BYTES));
         assert!(c.keys().any(|k| k.ends_with('…')));
+    }
+
+    /// Model test: the counter and an exact map see the same random adds (few or many distinct keys, counts of
+    /// 1 or more, capacities small enough that pruning happens), split over two counters that are then merged.
+    /// Whatever the table did (growth, pruning, re-insertion), the Misra–Gries guarantees hold against the
+    /// exact counts.
+    fn check_against_model(capacity: usize, ops: &[(u16, u64, bool)]) {
+        let mut a = TopCounter::new(capacity);
+        let mut b = TopCounter::new(capacity);
+        let mut model: std::collections::HashMap<String, u64> = Default::default();
+        for &(k, n, to_b) in ops {
+            let key = format!("k{k}");
+            if to_b {
+                b.add(&key, n);
+            } else {
+                a.add(&key, n);
+            }
+            *model.entry(key).or_default() += n;
+            assert!(a.len() <= 2 * capacity && b.len() <= 2 * capacity);
+        }
+        a.merge(&b);
+        let total: u64 = model.values().sum();
+        assert_eq!(a.total(), total);
+        let held: Vec<(&str, u64)> = a.top(usize::MAX);
+        assert_eq!(held.len(), a.len());
+        assert_eq!(held.iter().map(|&(_, n)| n).sum::<u64>() + a.other(), total);
+        let err = a.max_error();
+        for (key, &truth) in &model {
+            let shown = a.get(key);
+            assert!(
+                shown <= truth && shown + err >= truth,
+                "{key}: shown {shown}, true {truth}, max error {err}"
+            );
+            if truth > err {
+                assert!(shown > 0, "{key} ({truth} > {err}) must be held");
+            }
+        }
+        // Every held key is found by `get` with the count `top` shows (the probe sequences are intact).
+        for (key, n) in held {
+            assert_eq!(a.get(key), n, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_prepared_key_counts_after_the_table_grew_and_was_pruned() {
+        let mut c = TopCounter::new(16);
+        let key = String::from("late");
+        let p = c.prepare(&key);
+        for i in 0..100u32 {
+            c.bump(&format!("k{i}"));
+        }
+        assert!(c.slot_capacity() > INITIAL_SLOTS && c.max_error() > 0);
+        c.commit(p, 3);
+        assert_eq!(c.total(), 103);
+        assert_eq!(c.get("late"), 3);
+        c.add("nothing", 0);
+        assert_eq!((c.total(), c.get("nothing")), (103, 0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn counter_agrees_with_exact_counts(
+            capacity in 1usize..12,
+            ops in proptest::collection::vec((0u16..60, 1u64..5, proptest::bool::ANY), 0..600),
+        ) {
+            check_against_model(capacity, &ops);
+        }
+
+        #[test]
+        fn counter_agrees_with_exact_counts_on_skewed_keys(
+            capacity in 1usize..6,
+            ops in proptest::collection::vec(
+                (proptest::prop_oneof![4 => 0u16..3, 1 => 0u16..2000], 1u64..3, proptest::bool::ANY),
+                0..800,
+            ),
+        ) {
+            check_against_model(capacity, &ops);
+        }
     }
 
     #[test]
