@@ -14,6 +14,9 @@
 //! - **Known error.** Counts are exact while a counter has seen at most `2 × capacity` distinct keys. Beyond
 //!   that it is a Misra–Gries summary: a shown count is at most [`TopCounter::max_error`] below the true count
 //!   (never above), `max_error ≤ total / (capacity + 1)`, and every key with more than that many flows is kept.
+//! - **Cheap per flow.** [`FlowAggregate::begin_flow`] builds and hashes every key and prefetches its table
+//!   slot; [`FlowAggregate::finish_flow`], called after the flow is encoded, counts them. The per-flow cost and
+//!   its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report overhead"); `benches/report.rs` times it.
 //! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
 //!   buffer; a new key reuses the buffer of an evicted one; hashing is foldhash.
 
@@ -137,8 +140,10 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// One slot of the table: a held key, or empty when `count == 0`.
+/// One slot of the table: a held key, or empty when `count == 0`. Aligned to a cache line, so a slot is
+/// never split across two lines and one prefetch brings all of it.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct Slot {
     hash: u64,
     count: u64,
@@ -153,11 +158,10 @@ impl Slot {
     };
 }
 
-/// A key cut and hashed by one counter, whose slot is being fetched (see [`TopCounter::prepare`]).
-struct Prepared<'k> {
-    key: std::borrow::Cow<'k, str>,
-    hash: u64,
-}
+/// The hash of a key (cut to the counter's limit) under one counter's hasher: [`TopCounter::prepare`] makes
+/// it, [`TopCounter::commit`] on the same counter with the same key uses it.
+#[derive(Debug, Clone, Copy)]
+struct KeyHash(u64);
 
 /// Asks the CPU to bring `slot`'s cache line in; a hint that changes no result.
 #[inline(always)]
@@ -223,29 +227,36 @@ impl TopCounter {
     /// Counts `n` occurrences of `key` (`n == 0` counts nothing and holds no key).
     #[inline]
     pub fn add(&mut self, key: &str, n: u64) {
-        let p = self.prepare(key);
-        self.commit(p, n);
+        let h = self.prepare(key);
+        self.commit(h, key, n);
     }
 
     /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at; [`TopCounter::commit`] on
     /// this same counter counts it. In between, other work can run while the slot arrives.
     #[inline]
-    fn prepare<'k>(&self, key: &'k str) -> Prepared<'k> {
-        let key = cut(key, self.max_key_bytes);
-        let hash = self.hasher.hash_one(key.as_bytes());
-        prefetch(&self.slots[self.home(hash)]);
-        Prepared { key, hash }
+    fn prepare(&self, key: &str) -> KeyHash {
+        let hash = self
+            .hasher
+            .hash_one(cut(key, self.max_key_bytes).as_bytes());
+        let home = self.home(hash);
+        prefetch(&self.slots[home]);
+        // A new key (most values of the churning counters) ends its probe at the first empty slot, often the
+        // next one.
+        prefetch(&self.slots[(home + 1) & (self.slots.len() - 1)]);
+        KeyHash(hash)
     }
 
-    /// Counts `n` occurrences of a key [`TopCounter::prepare`]d by this counter. The table may have grown or
-    /// been pruned since: the lookup starts afresh from the hash, so the result is the same as [`TopCounter::add`].
+    /// Counts `n` occurrences of `key`, which this counter [`TopCounter::prepare`]d as `h`. The table may have
+    /// grown or been pruned since: the lookup starts afresh from the hash, so the result is the same as
+    /// [`TopCounter::add`].
     #[inline]
-    fn commit(&mut self, p: Prepared<'_>, n: u64) {
+    fn commit(&mut self, h: KeyHash, key: &str, n: u64) {
         if n == 0 {
             return;
         }
         self.total += n;
-        let (key, hash) = (p.key, p.hash);
+        let key = cut(key, self.max_key_bytes);
+        let hash = h.0;
         match self.probe(hash, key.as_bytes()) {
             Probe::Found(i) => self.slots[i].count += n,
             Probe::Vacant(i) => {
@@ -431,11 +442,18 @@ impl TopCounter {
 }
 
 /// `s` cut to at most `max` bytes at a character boundary, with `…` appended when cut.
-#[inline]
+#[inline(always)]
 fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if s.len() <= max {
-        return std::borrow::Cow::Borrowed(s);
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(cut_long(s, max))
     }
+}
+
+/// [`cut`] of a key over the limit (rare: attacker-sized values).
+#[cold]
+fn cut_long(s: &str, max: usize) -> String {
     let mut end = max.saturating_sub('…'.len_utf8());
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;
@@ -443,7 +461,7 @@ fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     let mut o = String::with_capacity(end + 3);
     o.push_str(&s[..end]);
     o.push('…');
-    std::borrow::Cow::Owned(o)
+    o
 }
 
 /// Bucket widths the timeline steps through, in seconds: 1 min, 5 min, 15 min, 1 h, 6 h, 1 day, 7 days; then
@@ -839,10 +857,110 @@ pub struct FlowAggregate {
     pub matrix: TopCounter,
     k_source: String,
     k_pod: String,
+    k_labels: String,
+    k_port: String,
+    k_policy: String,
     k_pair: String,
     k_column: String,
     k_groups: String,
     k_tmp: String,
+    /// What [`FlowAggregate::begin_flow`] hashed for the flow [`FlowAggregate::finish_flow`] completes.
+    begun: Option<Begun>,
+}
+
+/// The hashes of a flow's keys, one per counter, between [`FlowAggregate::begin_flow`] and
+/// [`FlowAggregate::finish_flow`] (`None`: the flow is not counted there).
+#[derive(Debug, Clone, Copy)]
+struct Begun {
+    dst_ip: KeyHash,
+    pod: KeyHash,
+    pair: KeyHash,
+    workload: KeyHash,
+    verdict: KeyHash,
+    namespace: KeyHash,
+    labels: KeyHash,
+    groups: Option<KeyHash>,
+    port: KeyHash,
+    node: KeyHash,
+    policy: Option<KeyHash>,
+}
+
+/// The keys a flow gives without building anything (borrowed from the flow), derived the same way by both
+/// halves of [`FlowAggregate::add_flow`].
+struct FlowKeys<'f> {
+    src_ip: Option<&'f str>,
+    dst_ip: Option<&'f str>,
+    ns: Option<&'f str>,
+    verdict: &'f str,
+    node: &'f str,
+}
+
+impl<'f> FlowKeys<'f> {
+    fn of(flow: &'f Flow<'_>, envelope_node: Option<&'f str>) -> Self {
+        let (src_ip, dst_ip) = addresses(flow);
+        FlowKeys {
+            src_ip,
+            dst_ip,
+            ns: nonempty(flow.source.as_ref().and_then(|e| e.namespace.as_deref())),
+            verdict: enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)"),
+            node: nonempty(flow.node_name.as_deref())
+                .or(nonempty(envelope_node))
+                .unwrap_or("(no node)"),
+        }
+    }
+
+    fn namespace(&self) -> &'f str {
+        self.ns.unwrap_or("(no namespace)")
+    }
+
+    fn destination_ip(&self) -> &'f str {
+        self.dst_ip.unwrap_or(NO_DESTINATION_IP)
+    }
+}
+
+/// A `*_denied_by` list worth counting: present, not `null`, not empty.
+fn denied_by(raw: Option<hubble_flow::json::RawJson<'_>>) -> Option<&str> {
+    raw.map(|r| r.get()).filter(|t| *t != "null" && *t != "[]")
+}
+
+/// The label-set key built in `k_labels`.
+fn labels_key(k_labels: &str) -> &str {
+    if k_labels.is_empty() {
+        "(no labels)"
+    } else {
+        k_labels
+    }
+}
+
+/// The CIDR-group key built in `k_groups`.
+fn groups_key(k_groups: &str) -> &str {
+    if k_groups.is_empty() {
+        "(no group)"
+    } else {
+        k_groups
+    }
+}
+
+const NO_DESTINATION_IP: &str = "(no destination IP)";
+
+/// The source-pod key built in `k_pod` (empty: the flow has no namespace/pod).
+fn pod_key(k_pod: &str) -> &str {
+    if k_pod.is_empty() {
+        "(no pod)"
+    } else {
+        k_pod
+    }
+}
+
+/// A flow's non-empty source and destination addresses.
+fn addresses<'f>(flow: &'f Flow<'_>) -> (Option<&'f str>, Option<&'f str>) {
+    match &flow.ip {
+        Some(ip) => (
+            nonempty(ip.source.as_deref()),
+            nonempty(ip.destination.as_deref()),
+        ),
+        None => (None, None),
+    }
 }
 
 impl Default for FlowAggregate {
@@ -915,59 +1033,77 @@ impl FlowAggregate {
             ),
             k_source: String::with_capacity(256),
             k_pod: String::with_capacity(256),
+            k_labels: String::with_capacity(512),
+            k_port: String::with_capacity(64),
+            k_policy: String::with_capacity(512),
             k_pair: String::with_capacity(512),
             k_column: String::with_capacity(256),
             k_groups: String::with_capacity(256),
             k_tmp: String::with_capacity(512),
+            begun: None,
         }
     }
 
     /// Counts one kept flow. `envelope_node` is the exporter envelope's `node_name`; `tags` what the enrich
     /// stage found for the flow's addresses (destination groups are counted only when a table was consulted).
-    ///
-    /// Two phases, for speed: first every key is built (each in its own buffer) and hashed, which starts the
-    /// fetch of its counter's slot; then the timeline is updated and the counts are added, by which time the
-    /// slots of the large counters (destination IPs, the matrix, pods) are on their way or in cache rather than
-    /// missed one after another.
     pub fn add_flow(
         &mut self,
         flow: &Flow<'_>,
         envelope_node: Option<&str>,
         tags: &Enrichment<'_>,
     ) {
-        self.flows += 1;
-        let (src_ip, dst_ip) = match &flow.ip {
-            Some(ip) => (
-                nonempty(ip.source.as_deref()),
-                nonempty(ip.destination.as_deref()),
-            ),
-            None => (None, None),
-        };
-        let p_dst_ip = self
-            .destination_ips
-            .prepare(dst_ip.unwrap_or("(no destination IP)"));
+        self.begin_flow(flow, envelope_node, tags);
+        self.finish_flow(flow, envelope_node, tags);
+    }
 
-        // Source: workload, namespace, pod, labels.
+    /// The first half of [`FlowAggregate::add_flow`], for speed: builds and hashes the flow's key in every
+    /// counter, which starts fetching their table slots. The caller does other work for the same flow
+    /// (encoding it), then calls [`FlowAggregate::finish_flow`] with the same arguments; by then the slots
+    /// are in cache rather than missed one after another (twelve counters, three of which see a new key on
+    /// most flows).
+    pub fn begin_flow(
+        &mut self,
+        flow: &Flow<'_>,
+        envelope_node: Option<&str>,
+        tags: &Enrichment<'_>,
+    ) {
+        self.begun = Some(self.begin(flow, envelope_node, tags));
+    }
+
+    fn begin(
+        &mut self,
+        flow: &Flow<'_>,
+        envelope_node: Option<&str>,
+        tags: &Enrichment<'_>,
+    ) -> Begun {
+        let keys = FlowKeys::of(flow, envelope_node);
+        let dst_ip = self.destination_ips.prepare(keys.destination_ip());
+
+        // Source: workload (`k_source`), pod (`k_pod`, empty for none), label set (`k_labels`).
         let src = flow.source.as_ref();
-        let ns = nonempty(src.and_then(|e| e.namespace.as_deref()));
         let pod = nonempty(src.and_then(|e| e.pod_name.as_deref()));
         let workload = src
             .and_then(|e| e.workloads.first())
             .and_then(|w| nonempty(w.name.as_deref()));
         self.k_source.clear();
-        match (ns, workload.or(pod)) {
+        match (keys.ns, workload.or(pod)) {
             (Some(ns), Some(w)) => join3(&mut self.k_source, ns, "/", w),
             (None, Some(w)) => self.k_source.push_str(w),
-            (_, None) => endpoint_fallback(&mut self.k_source, src, src_ip),
+            (_, None) => endpoint_fallback(&mut self.k_source, src, keys.src_ip),
         }
-        let p_pod = match (ns, pod) {
-            (Some(ns), Some(pod)) => {
-                self.k_pod.clear();
-                join3(&mut self.k_pod, ns, "/", pod);
-                self.source_pods.prepare(&self.k_pod)
+        self.k_pod.clear();
+        if let (Some(ns), Some(pod)) = (keys.ns, pod) {
+            join3(&mut self.k_pod, ns, "/", pod);
+        }
+        self.k_labels.clear();
+        if let Some(e) = src {
+            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
+                if !self.k_labels.is_empty() {
+                    self.k_labels.push_str(", ");
+                }
+                self.k_labels.push_str(l);
             }
-            _ => self.source_pods.prepare("(no pod)"),
-        };
+        }
 
         // Destination: CIDR groups and the matrix column.
         self.k_groups.clear();
@@ -995,14 +1131,70 @@ impl FlowAggregate {
         } else if let Some(name) = flow.destination_names.first().filter(|n| !n.is_empty()) {
             self.k_column.push_str(name);
         } else {
-            endpoint_fallback(&mut self.k_column, dst, dst_ip);
+            endpoint_fallback(&mut self.k_column, dst, keys.dst_ip);
         }
         pair_key(&mut self.k_pair, &self.k_source, &self.k_column);
-        let p_pair = self.matrix.prepare(&self.k_pair);
-        let p_workload = self.source_workloads.prepare(&self.k_source);
 
-        // Timeline (while those slots are fetched).
-        let verdict = enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)");
+        // Port and protocol.
+        self.k_port.clear();
+        match flow
+            .l4
+            .as_ref()
+            .and_then(|l4| l4.protocol().map(|p| (l4, p)))
+        {
+            Some((l4, p)) => {
+                self.k_port.push_str(p.name());
+                if let Some((_, dport)) = l4.ports() {
+                    self.k_port.push('/');
+                    self.k_port.push_str(itoa::Buffer::new().format(dport));
+                } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
+                    self.k_port.push_str(" type ");
+                    self.k_port
+                        .push_str(itoa::Buffer::new().format(i.icmp_type));
+                }
+            }
+            None => self.k_port.push_str("(no L4)"),
+        }
+
+        // Denying policies (egress; a flow denied both ways is counted under each in `finish_flow`).
+        self.k_policy.clear();
+        if let Some(text) = denied_by(flow.egress_denied_by) {
+            join3(&mut self.k_policy, "E", "", text);
+        }
+
+        Begun {
+            dst_ip,
+            pod: self.source_pods.prepare(pod_key(&self.k_pod)),
+            pair: self.matrix.prepare(&self.k_pair),
+            workload: self.source_workloads.prepare(&self.k_source),
+            verdict: self.verdicts.prepare(keys.verdict),
+            namespace: self.source_namespaces.prepare(keys.namespace()),
+            labels: self.source_labels.prepare(labels_key(&self.k_labels)),
+            groups: tags
+                .destination_looked_up()
+                .then(|| self.destination_groups.prepare(groups_key(&self.k_groups))),
+            port: self.ports.prepare(&self.k_port),
+            node: self.nodes.prepare(keys.node),
+            policy: (!self.k_policy.is_empty()).then(|| self.policies.prepare(&self.k_policy)),
+        }
+    }
+
+    /// The second half of [`FlowAggregate::add_flow`], after [`FlowAggregate::begin_flow`] with the same
+    /// arguments (without it, it does both halves).
+    pub fn finish_flow(
+        &mut self,
+        flow: &Flow<'_>,
+        envelope_node: Option<&str>,
+        tags: &Enrichment<'_>,
+    ) {
+        let begun = match self.begun.take() {
+            Some(b) => b,
+            None => self.begin(flow, envelope_node, tags),
+        };
+        let keys = FlowKeys::of(flow, envelope_node);
+        self.flows += 1;
+
+        // Timeline.
         let reason = match enum_name(flow.drop_reason_desc.as_ref(), &DROP_REASON) {
             Some(r) => Some(r),
             None => flow
@@ -1012,77 +1204,39 @@ impl FlowAggregate {
                 .and_then(|c| DROP_REASON.name_of(c)),
         };
         let time = flow.time.as_deref().and_then(parse_rfc3339);
-        self.timeline.add_at(time, reason.unwrap_or(verdict), 1);
+        self.timeline
+            .add_at(time, reason.unwrap_or(keys.verdict), 1);
 
-        self.destination_ips.commit(p_dst_ip, 1);
-        self.source_pods.commit(p_pod, 1);
-        self.matrix.commit(p_pair, 1);
-        self.source_workloads.commit(p_workload, 1);
-
-        // The small counters, whose slots stay in cache.
-        self.verdicts.bump(verdict);
-        self.source_namespaces.bump(ns.unwrap_or("(no namespace)"));
-        if let Some(e) = src {
-            self.k_tmp.clear();
-            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
-                if !self.k_tmp.is_empty() {
-                    self.k_tmp.push_str(", ");
-                }
-                self.k_tmp.push_str(l);
-            }
-            if self.k_tmp.is_empty() {
-                self.source_labels.bump("(no labels)");
-            } else {
-                self.source_labels.bump(&self.k_tmp);
-            }
+        self.destination_ips
+            .commit(begun.dst_ip, keys.destination_ip(), 1);
+        self.source_pods.commit(begun.pod, pod_key(&self.k_pod), 1);
+        self.matrix.commit(begun.pair, &self.k_pair, 1);
+        self.source_workloads
+            .commit(begun.workload, &self.k_source, 1);
+        self.verdicts.commit(begun.verdict, keys.verdict, 1);
+        self.source_namespaces
+            .commit(begun.namespace, keys.namespace(), 1);
+        if flow.source.is_some() {
+            self.source_labels
+                .commit(begun.labels, labels_key(&self.k_labels), 1);
         }
-        if tags.destination_looked_up() {
-            if self.k_groups.is_empty() {
-                self.destination_groups.bump("(no group)");
-            } else {
-                self.destination_groups.bump(&self.k_groups);
-            }
+        if let Some(h) = begun.groups {
+            self.destination_groups
+                .commit(h, groups_key(&self.k_groups), 1);
         }
         for n in &flow.destination_names {
             self.destination_names.bump(n);
         }
-
-        // Port and protocol.
-        self.k_tmp.clear();
-        match flow
-            .l4
-            .as_ref()
-            .and_then(|l4| l4.protocol().map(|p| (l4, p)))
-        {
-            Some((l4, p)) => {
-                self.k_tmp.push_str(p.name());
-                if let Some((_, dport)) = l4.ports() {
-                    self.k_tmp.push('/');
-                    self.k_tmp.push_str(itoa::Buffer::new().format(dport));
-                } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
-                    self.k_tmp.push_str(" type ");
-                    self.k_tmp.push_str(itoa::Buffer::new().format(i.icmp_type));
-                }
-            }
-            None => self.k_tmp.push_str("(no L4)"),
-        }
-        self.ports.bump(&self.k_tmp);
-        // Node.
-        self.nodes.bump(
-            nonempty(flow.node_name.as_deref())
-                .or(nonempty(envelope_node))
-                .unwrap_or("(no node)"),
-        );
+        self.ports.commit(begun.port, &self.k_port, 1);
+        self.nodes.commit(begun.node, keys.node, 1);
         // Denying policies: the raw JSON is the key, parsed once per distinct key when rendering.
-        for (dir, raw) in [("E", flow.egress_denied_by), ("I", flow.ingress_denied_by)] {
-            if let Some(raw) = raw {
-                let text = raw.get();
-                if text != "null" && text != "[]" {
-                    self.k_tmp.clear();
-                    join3(&mut self.k_tmp, dir, "", text);
-                    self.policies.bump(&self.k_tmp);
-                }
-            }
+        if let Some(h) = begun.policy {
+            self.policies.commit(h, &self.k_policy, 1);
+        }
+        if let Some(text) = denied_by(flow.ingress_denied_by) {
+            self.k_tmp.clear();
+            join3(&mut self.k_tmp, "I", "", text);
+            self.policies.bump(&self.k_tmp);
         }
     }
 
@@ -1170,6 +1324,7 @@ mod tests {
     #[test]
     fn a_slot_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 64);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
     }
 
     #[test]
@@ -1302,12 +1457,12 @@ mod tests {
     fn a_prepared_key_counts_after_the_table_grew_and_was_pruned() {
         let mut c = TopCounter::new(16);
         let key = String::from("late");
-        let p = c.prepare(&key);
+        let h = c.prepare(&key);
         for i in 0..100u32 {
             c.bump(&format!("k{i}"));
         }
         assert!(c.slot_capacity() > INITIAL_SLOTS && c.max_error() > 0);
-        c.commit(p, 3);
+        c.commit(h, &key, 3);
         assert_eq!(c.total(), 103);
         assert_eq!(c.get("late"), 3);
         c.add("nothing", 0);
