@@ -872,6 +872,8 @@ pub struct FlowAggregate {
 /// [`FlowAggregate::finish_flow`] (`None`: the flow is not counted there).
 #[derive(Debug, Clone, Copy)]
 struct Begun {
+    /// The flow begun (its address: a `finish_flow` for another flow starts afresh instead of mixing keys).
+    flow: usize,
     dst_ip: KeyHash,
     pod: KeyHash,
     pair: KeyHash,
@@ -950,6 +952,11 @@ fn pod_key(k_pod: &str) -> &str {
     } else {
         k_pod
     }
+}
+
+/// Where `flow` is, to tell [`FlowAggregate::finish_flow`]'s flow from the one begun.
+fn flow_address(flow: &Flow<'_>) -> usize {
+    std::ptr::from_ref(flow) as usize
 }
 
 /// A flow's non-empty source and destination addresses.
@@ -1163,6 +1170,7 @@ impl FlowAggregate {
         }
 
         Begun {
+            flow: flow_address(flow),
             dst_ip,
             pod: self.source_pods.prepare(pod_key(&self.k_pod)),
             pair: self.matrix.prepare(&self.k_pair),
@@ -1180,7 +1188,7 @@ impl FlowAggregate {
     }
 
     /// The second half of [`FlowAggregate::add_flow`], after [`FlowAggregate::begin_flow`] with the same
-    /// arguments (without it, it does both halves).
+    /// arguments (without it, or for another flow, it does both halves).
     pub fn finish_flow(
         &mut self,
         flow: &Flow<'_>,
@@ -1188,8 +1196,8 @@ impl FlowAggregate {
         tags: &Enrichment<'_>,
     ) {
         let begun = match self.begun.take() {
-            Some(b) => b,
-            None => self.begin(flow, envelope_node, tags),
+            Some(b) if b.flow == flow_address(flow) => b,
+            _ => self.begin(flow, envelope_node, tags),
         };
         let keys = FlowKeys::of(flow, envelope_node);
         self.flows += 1;
@@ -1451,6 +1459,31 @@ mod tests {
         for (key, n) in held {
             assert_eq!(a.get(key), n, "{key}");
         }
+    }
+
+    #[test]
+    fn finishing_a_flow_that_was_not_begun_counts_it_whole() {
+        let lines: Vec<String> = (0..3).map(flow_line).collect();
+        let flows: Vec<Flow> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let none = Enrichment::default();
+        let mut split = FlowAggregate::default();
+        split.begin_flow(&flows[0], None, &none);
+        split.finish_flow(&flows[1], None, &none); // not begun: counted whole
+        split.finish_flow(&flows[0], None, &none); // its begin was consumed: counted whole
+        split.begin_flow(&flows[2], None, &none);
+        split.finish_flow(&flows[2], None, &none);
+        let mut whole = FlowAggregate::default();
+        for f in [&flows[1], &flows[0], &flows[2]] {
+            whole.add_flow(f, None, &none);
+        }
+        for (a, b) in split.counters().iter().zip(whole.counters()) {
+            assert_eq!(a.top(usize::MAX), b.top(usize::MAX));
+            assert_eq!(a.total(), b.total());
+        }
+        assert_eq!(split.flows, 3);
     }
 
     #[test]
