@@ -260,15 +260,16 @@ impl TopCounter {
         match self.probe(hash, key.as_bytes()) {
             Probe::Found(i) => self.slots[i].count += n,
             Probe::Vacant(i) => {
+                let slot = Slot {
+                    hash,
+                    count: n,
+                    key: Key::new(&key, &mut self.spare),
+                };
                 if (self.len + 1) * 8 > self.slots.len() * 5 {
                     self.grow();
-                    self.insert_new(hash, n, &key);
+                    self.place(slot);
                 } else {
-                    self.slots[i] = Slot {
-                        hash,
-                        count: n,
-                        key: Key::new(&key, &mut self.spare),
-                    };
+                    self.slots[i] = slot;
                     self.len += 1;
                 }
                 if self.len > 2 * self.capacity {
@@ -282,16 +283,6 @@ impl TopCounter {
     #[inline]
     fn home(&self, hash: u64) -> usize {
         (hash >> 32) as usize & (self.slots.len() - 1)
-    }
-
-    /// Inserts a key known not to be held (the table has room).
-    fn insert_new(&mut self, hash: u64, n: u64, key: &str) {
-        let slot = Slot {
-            hash,
-            count: n,
-            key: Key::new(key, &mut self.spare),
-        };
-        self.place(slot);
     }
 
     /// Puts a slot whose key is not held into the first empty slot of its probe sequence.
@@ -880,7 +871,7 @@ struct Begun {
     workload: KeyHash,
     verdict: KeyHash,
     namespace: KeyHash,
-    labels: KeyHash,
+    labels: Option<KeyHash>,
     groups: Option<KeyHash>,
     port: KeyHash,
     node: KeyHash,
@@ -925,34 +916,19 @@ fn denied_by(raw: Option<hubble_flow::json::RawJson<'_>>) -> Option<&str> {
     raw.map(|r| r.get()).filter(|t| *t != "null" && *t != "[]")
 }
 
-/// The label-set key built in `k_labels`.
-fn labels_key(k_labels: &str) -> &str {
-    if k_labels.is_empty() {
-        "(no labels)"
+/// A key built in a scratch buffer, or `placeholder` when nothing was built (no labels, no group, no pod).
+fn built_or<'a>(built: &'a str, placeholder: &'static str) -> &'a str {
+    if built.is_empty() {
+        placeholder
     } else {
-        k_labels
-    }
-}
-
-/// The CIDR-group key built in `k_groups`.
-fn groups_key(k_groups: &str) -> &str {
-    if k_groups.is_empty() {
-        "(no group)"
-    } else {
-        k_groups
+        built
     }
 }
 
 const NO_DESTINATION_IP: &str = "(no destination IP)";
-
-/// The source-pod key built in `k_pod` (empty: the flow has no namespace/pod).
-fn pod_key(k_pod: &str) -> &str {
-    if k_pod.is_empty() {
-        "(no pod)"
-    } else {
-        k_pod
-    }
-}
+const NO_LABELS: &str = "(no labels)";
+const NO_GROUP: &str = "(no group)";
+const NO_POD: &str = "(no pod)";
 
 /// Where `flow` is, to tell [`FlowAggregate::finish_flow`]'s flow from the one begun.
 fn flow_address(flow: &Flow<'_>) -> usize {
@@ -1172,15 +1148,19 @@ impl FlowAggregate {
         Begun {
             flow: flow_address(flow),
             dst_ip,
-            pod: self.source_pods.prepare(pod_key(&self.k_pod)),
+            pod: self.source_pods.prepare(built_or(&self.k_pod, NO_POD)),
             pair: self.matrix.prepare(&self.k_pair),
             workload: self.source_workloads.prepare(&self.k_source),
             verdict: self.verdicts.prepare(keys.verdict),
             namespace: self.source_namespaces.prepare(keys.namespace()),
-            labels: self.source_labels.prepare(labels_key(&self.k_labels)),
-            groups: tags
-                .destination_looked_up()
-                .then(|| self.destination_groups.prepare(groups_key(&self.k_groups))),
+            labels: src.map(|_| {
+                self.source_labels
+                    .prepare(built_or(&self.k_labels, NO_LABELS))
+            }),
+            groups: tags.destination_looked_up().then(|| {
+                self.destination_groups
+                    .prepare(built_or(&self.k_groups, NO_GROUP))
+            }),
             port: self.ports.prepare(&self.k_port),
             node: self.nodes.prepare(keys.node),
             policy: (!self.k_policy.is_empty()).then(|| self.policies.prepare(&self.k_policy)),
@@ -1217,20 +1197,21 @@ impl FlowAggregate {
 
         self.destination_ips
             .commit(begun.dst_ip, keys.destination_ip(), 1);
-        self.source_pods.commit(begun.pod, pod_key(&self.k_pod), 1);
+        self.source_pods
+            .commit(begun.pod, built_or(&self.k_pod, NO_POD), 1);
         self.matrix.commit(begun.pair, &self.k_pair, 1);
         self.source_workloads
             .commit(begun.workload, &self.k_source, 1);
         self.verdicts.commit(begun.verdict, keys.verdict, 1);
         self.source_namespaces
             .commit(begun.namespace, keys.namespace(), 1);
-        if flow.source.is_some() {
+        if let Some(h) = begun.labels {
             self.source_labels
-                .commit(begun.labels, labels_key(&self.k_labels), 1);
+                .commit(h, built_or(&self.k_labels, NO_LABELS), 1);
         }
         if let Some(h) = begun.groups {
             self.destination_groups
-                .commit(h, groups_key(&self.k_groups), 1);
+                .commit(h, built_or(&self.k_groups, NO_GROUP), 1);
         }
         for n in &flow.destination_names {
             self.destination_names.bump(n);
