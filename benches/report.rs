@@ -1,5 +1,6 @@
 //! Per-flow cost of the report's aggregation (`replay --report`): [`FlowAggregate::add_flow`] over decoded,
-//! realistic kept flows, the part the report adds to a replay.
+//! realistic kept flows, the part the report adds to a replay; and two of its parts alone (`report_parts`): a
+//! counter whose keys churn (destination IPs) and the flow-time parse with and without [`MinuteCache`].
 //!
 //! Input: the first 20,000 lines of `$HUBBLE_BENCH_FLOWS`, default
 //! `target/bench-data/allkept-realistic-300MB.log` (made by `scripts/bench-report.sh`, i.e. `gen-flows logs
@@ -9,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hubble_flow::record::{decode_str, Record};
 use hubble_ingest::enrich::enrich;
+use hubble_ingest::report::aggregate::{parse_rfc3339, MinuteCache, TopCounter};
 use hubble_ingest::report::FlowAggregate;
 use std::io::BufRead;
 
@@ -88,6 +90,37 @@ fn bench(c: &mut Criterion) {
             }
             agg.flows
         })
+    });
+    g.finish();
+
+    // The parts, in isolation: a counter that sees a new key on most values (destination IPs: it prunes
+    // every ~1,000 values), and the flow times (runs of one minute).
+    let mut g = c.benchmark_group("report_parts");
+    let ips: Vec<String> = flows
+        .iter()
+        .filter_map(|(f, _)| f.ip.as_ref()?.destination.as_deref().map(str::to_owned))
+        .collect();
+    g.throughput(Throughput::Elements(ips.len() as u64));
+    let mut counter = TopCounter::new(1024);
+    g.bench_function("churning_counter", |b| {
+        b.iter(|| {
+            for ip in &ips {
+                counter.bump(ip);
+            }
+            counter.total()
+        })
+    });
+    let times: Vec<&str> = flows
+        .iter()
+        .filter_map(|(f, _)| f.time.as_deref())
+        .collect();
+    g.throughput(Throughput::Elements(times.len() as u64));
+    g.bench_function("parse_time", |b| {
+        b.iter(|| times.iter().filter_map(|t| parse_rfc3339(t)).count())
+    });
+    let mut minutes = MinuteCache::default();
+    g.bench_function("parse_time_minute_cache", |b| {
+        b.iter(|| times.iter().filter_map(|t| minutes.parse(t)).count())
     });
     g.finish();
 }

@@ -714,62 +714,96 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
 
 /// Parses an RFC 3339 timestamp to (Unix seconds, Unix nanoseconds).
 pub fn parse_rfc3339(s: &str) -> Option<(i64, i128)> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(r)? {
-            if !c.is_ascii_digit() {
-                return None;
+    MinuteCache::default().parse(s)
+}
+
+/// [`parse_rfc3339`] for timestamps that mostly share their minute with the one before (a flow log): the
+/// date and time up to the minute (`2025-11-25T12:00`) are converted once per minute, not once per flow.
+#[derive(Debug, Clone, Default)]
+pub struct MinuteCache {
+    /// The last minute converted (its first 16 bytes) and its Unix seconds; `None` before the first.
+    last: Option<([u8; 16], i64)>,
+}
+
+impl MinuteCache {
+    /// The same result as [`parse_rfc3339`].
+    pub fn parse(&mut self, s: &str) -> Option<(i64, i128)> {
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let mut v = 0i64;
+            for &c in b.get(r)? {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + i64::from(c - b'0');
             }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let mut digits = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            if digits < 9 {
-                nanos = nanos * 10 + i64::from(c - b'0');
-                digits += 1;
-            }
-            i += 1;
-        }
-        if digits == 0 {
+            Some(v)
+        };
+        if b.len() < 20 || b[16] != b':' {
             return None;
         }
-        for _ in digits..9 {
-            nanos *= 10;
+        let minute: [u8; 16] = b[..16].try_into().ok()?;
+        let minute_secs = match self.last {
+            Some((m, secs)) if m == minute => secs,
+            _ => {
+                let secs = minute_seconds(b, num)?;
+                self.last = Some((minute, secs));
+                secs
+            }
+        };
+        let se = num(17..19)?;
+        if se > 60 {
+            return None;
         }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        &sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if sign == b'+' {
-                o
-            } else {
-                -o
+        let mut i = 19;
+        let mut nanos = 0i64;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let mut digits = 0;
+            while let Some(&c) = b.get(i) {
+                if !c.is_ascii_digit() {
+                    break;
+                }
+                if digits < 9 {
+                    nanos = nanos * 10 + i64::from(c - b'0');
+                    digits += 1;
+                }
+                i += 1;
+            }
+            if digits == 0 {
+                return None;
+            }
+            for _ in digits..9 {
+                nanos *= 10;
             }
         }
-        _ => return None,
-    };
+        let offset = match b.get(i)? {
+            b'Z' | b'z' if i + 1 == b.len() => 0,
+            &sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+                let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+                if sign == b'+' {
+                    o
+                } else {
+                    -o
+                }
+            }
+            _ => return None,
+        };
+        let secs = minute_secs + se - offset;
+        Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(nanos)))
+    }
+}
+
+/// Unix seconds of the minute `b[..16]` names (`YYYY-MM-DDTHH:MM`, validated), before any UTC offset.
+fn minute_seconds(b: &[u8], num: impl Fn(std::ops::Range<usize>) -> Option<i64>) -> Option<i64> {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi) = (num(11..13)?, num(14..16)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 {
+        return None;
+    }
     // Days from civil (Howard Hinnant).
     let y = if mo <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -778,8 +812,7 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, i128)> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86400 + h * 3600 + mi * 60 + se - offset;
-    Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(nanos)))
+    Some(days * 86400 + h * 3600 + mi * 60)
 }
 
 /// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC).
@@ -855,6 +888,8 @@ pub struct FlowAggregate {
     k_column: String,
     k_groups: String,
     k_tmp: String,
+    /// Flow times mostly share their minute with the flow before.
+    minutes: MinuteCache,
     /// What [`FlowAggregate::begin_flow`] hashed for the flow [`FlowAggregate::finish_flow`] completes.
     begun: Option<Begun>,
 }
@@ -1023,6 +1058,7 @@ impl FlowAggregate {
             k_column: String::with_capacity(256),
             k_groups: String::with_capacity(256),
             k_tmp: String::with_capacity(512),
+            minutes: MinuteCache::default(),
             begun: None,
         }
     }
@@ -1191,7 +1227,7 @@ impl FlowAggregate {
                 .and_then(|c| i32::try_from(c).ok())
                 .and_then(|c| DROP_REASON.name_of(c)),
         };
-        let time = flow.time.as_deref().and_then(parse_rfc3339);
+        let time = flow.time.as_deref().and_then(|t| self.minutes.parse(t));
         self.timeline
             .add_at(time, reason.unwrap_or(keys.verdict), 1);
 
@@ -1517,6 +1553,36 @@ mod tests {
         assert_eq!(a.get("z"), 4);
         assert_eq!(a.total(), 10);
         assert_eq!(a.max_error(), 0);
+    }
+
+    proptest::proptest! {
+        /// One [`MinuteCache`] fed a flow log's worth of timestamps (runs in the same minute, others not,
+        /// some broken by one byte) gives what a fresh parse gives each, and times round-trip through
+        /// [`format_rfc3339`].
+        #[test]
+        fn cached_minutes_parse_like_a_fresh_parse(
+            times in proptest::collection::vec(
+                (0i64..4_000_000_000, 0u32..1_000_000_000, 0usize..40, 0u8..3), 1..60),
+        ) {
+            let mut cache = MinuteCache::default();
+            let mut minute = 0i64;
+            for (secs, nanos, at, kind) in times {
+                // Half the time, stay in the previous minute.
+                let secs = if kind == 0 { minute + secs % 60 } else { secs };
+                minute = secs - secs % 60;
+                let ns = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+                let mut text = format_rfc3339(ns).into_bytes();
+                if kind == 2 {
+                    let i = at % text.len();
+                    text[i] = if text[i] == b'9' { b'x' } else { b'9' };
+                }
+                let text = String::from_utf8(text).unwrap();
+                proptest::prop_assert_eq!(cache.parse(&text), parse_rfc3339(&text), "{}", text);
+                if kind != 2 {
+                    proptest::prop_assert_eq!(cache.parse(&text), Some((secs, ns)));
+                }
+            }
+        }
     }
 
     #[test]
