@@ -79,12 +79,14 @@ impl<R: BufRead> BufRead for Counting<R> {
 /// An opened input, decompressing if it is gzip.
 pub struct OpenedInput {
     reader: Box<dyn Read + Send>,
+    /// Input already read (and counted) before `reader`'s first byte.
+    head: Vec<u8>,
     /// Whether the input was gzip.
     pub gzip: bool,
     /// For a plain input, the counter of bytes read, which the block reader advances itself: the reader is
-    /// then the file (or stdin) behind a `BufReader` with no wrapper of ours, so a large read goes straight
-    /// into the block's spare capacity without zeroing it first (`Read::read_buf`, which a wrapper on stable
-    /// Rust cannot forward). For gzip, the decoder's input is counted where it is consumed.
+    /// then the file (or stdin) itself with no wrapper of ours, so a read goes straight into the block's spare
+    /// capacity without zeroing it first (`Read::read_buf`, which a wrapper on stable Rust cannot forward).
+    /// For gzip, the decoder's input is counted where it is consumed.
     counter: Option<Arc<AtomicU64>>,
 }
 
@@ -102,12 +104,19 @@ pub fn open(spec: &InputSpec, raw_bytes: Arc<AtomicU64>) -> io::Result<OpenedInp
                 inner: buffered,
                 counter: raw_bytes,
             })),
+            head: Vec::new(),
             gzip,
             counter: None,
         }
     } else {
+        // What the detection read ahead starts the first block; after it, reads go from the file straight into
+        // the blocks. (Left behind the `BufReader`, every read smaller than its buffer was copied twice: the
+        // block reader's reads start small and double, so about half of a file's bytes.)
+        let head = buffered.buffer().to_vec();
+        raw_bytes.fetch_add(head.len() as u64, Ordering::Relaxed);
         OpenedInput {
-            reader: Box::new(buffered),
+            reader: buffered.into_inner(),
+            head,
             gzip,
             counter: Some(raw_bytes),
         }
@@ -152,7 +161,7 @@ impl BlockReader {
         BlockReader {
             reader: input.reader,
             counter: input.counter,
-            carry: Vec::new(),
+            carry: input.head,
             block_size: block_size.max(4096),
             max_physical,
             skipping: false,
@@ -273,6 +282,7 @@ mod tests {
         let counter = Arc::new(AtomicU64::new(0));
         let input = OpenedInput {
             reader: Box::new(io::Cursor::new(data.to_vec())),
+            head: Vec::new(),
             gzip: false,
             counter: Some(Arc::clone(&counter)),
         };
@@ -288,6 +298,34 @@ mod tests {
         assert_eq!(counter.load(Ordering::Relaxed), data.len() as u64);
         oversize += b.counts.oversize;
         (out, oversize, r.error.is_some())
+    }
+
+    /// A plain file is read past the gzip check's look-ahead without losing, repeating or miscounting a byte:
+    /// the look-ahead starts the first block and the file is read on from where it stopped.
+    #[test]
+    fn a_plain_file_reads_whole_after_the_gzip_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let data: Vec<u8> = (0..40_000u32)
+            .flat_map(|i| format!("line {i:08} {}\n", "x".repeat((i % 50) as usize)).into_bytes())
+            .collect();
+        assert!(data.len() > 3 * 256 * 1024);
+        std::fs::write(&path, &data).unwrap();
+        let counter = Arc::new(AtomicU64::new(0));
+        let input = open(&InputSpec::Path(path), Arc::clone(&counter)).unwrap();
+        assert!(!input.gzip);
+        let mut r = BlockReader::new(input, 300 * 1024, 1 << 20);
+        let mut b = LineBatch::new(usize::MAX);
+        let mut read = Vec::new();
+        let mut blocks = 0;
+        while let Some(n) = r.next_block(&mut b) {
+            read.extend_from_slice(&b.buf[..n]);
+            blocks += 1;
+        }
+        assert!(r.error.is_none());
+        assert!(blocks > 2, "{blocks}");
+        assert!(read == data, "bytes differ");
+        assert_eq!(counter.load(Ordering::Relaxed), data.len() as u64);
     }
 
     #[test]
