@@ -77,9 +77,9 @@ impl Processor {
             .report
             .as_deref()
             .map(AggregateShards::for_current_thread);
-        for line in batch.iter() {
+        for (line, may_escape) in batch.iter_escapes() {
             stats.lines += 1;
-            if self.use_prefilter && !self.prefilter.may_keep(line) {
+            if self.use_prefilter && !self.prefilter.may_keep_escapes(line, may_escape) {
                 // Not parsed, but a JSON object cut short is still recognisable for free: count it as
                 // malformed like the parser would.
                 if is_truncated_object(line) {

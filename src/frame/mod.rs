@@ -43,8 +43,9 @@ pub enum Format {
 pub struct LineBatch {
     /// Physical bytes, then rebuilt lines.
     pub buf: Vec<u8>,
-    /// Logical lines as `(start, end)` offsets into `buf`.
-    pub lines: Vec<(u32, u32)>,
+    /// Logical lines as `(start, end)` offsets into `buf`, and whether the line may hold a backslash (`false`
+    /// only when framing looked and found none; see [`LineBatch::iter_escapes`]).
+    lines: Vec<(u32, u32, bool)>,
     /// Counters of what framing saw.
     pub counts: FrameCounts,
     /// Longest logical line accepted, in bytes.
@@ -96,13 +97,19 @@ impl LineBatch {
     /// Records `buf[start..end]` as a logical line (an exporter record wrapped in an agent log line is
     /// unwrapped first).
     pub fn push_range(&mut self, start: usize, end: usize) {
+        self.push_range_escapes(start, end, true);
+    }
+
+    /// [`LineBatch::push_range`] for a line the caller has looked at: `may_escape` is false only if the line
+    /// holds no backslash.
+    fn push_range_escapes(&mut self, start: usize, end: usize, may_escape: bool) {
         if end - start > self.max_line_bytes {
             self.counts.oversize += 1;
         } else if let Some(record) = agentlog::unwrap(&self.buf[start..end]) {
             self.counts.unwrapped_log_lines += 1;
             self.push_rebuilt(&record);
         } else {
-            self.lines.push((start as u32, end as u32));
+            self.lines.push((start as u32, end as u32, may_escape));
         }
     }
 
@@ -128,14 +135,21 @@ impl LineBatch {
         }
         let start = self.buf.len();
         self.buf.extend_from_slice(line);
-        self.lines.push((start as u32, self.buf.len() as u32));
+        self.lines.push((start as u32, self.buf.len() as u32, true));
     }
 
     /// The logical lines, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter_escapes().map(|(line, _)| line)
+    }
+
+    /// The logical lines, in order, each with whether it may hold a backslash: `false` means framing found
+    /// none (raw framing looks while it searches for the newline, so a consumer that must know need not scan
+    /// the line again); `true` means it does, or framing did not look.
+    pub fn iter_escapes(&self) -> impl Iterator<Item = (&[u8], bool)> + '_ {
         self.lines
             .iter()
-            .map(move |&(s, e)| &self.buf[s as usize..e as usize])
+            .map(move |&(s, e, may_escape)| (&self.buf[s as usize..e as usize], may_escape))
     }
 
     /// Number of logical lines.
@@ -206,6 +220,10 @@ impl Framer {
     /// Frames every complete physical line in `batch.buf[..len]` (each ends with `\n`, except possibly the
     /// last when `at_eof`), appending logical lines to the batch.
     pub fn frame_block(&mut self, batch: &mut LineBatch, len: usize) {
+        if let Framer::Raw = self {
+            frame_raw_block(batch, len);
+            return;
+        }
         let mut pos = 0usize;
         while pos < len {
             let end = match memchr::memchr(b'\n', &batch.buf[pos..len]) {
@@ -260,6 +278,31 @@ impl Framer {
             Framer::Detect | Framer::Raw => {}
         }
     }
+}
+
+/// [`Framer::frame_block`] for raw framing: one search finds both the newline and any backslash before it, so
+/// each line is recorded with whether it holds one (the prefilter needs to know, and would otherwise scan
+/// every line it rejects a second time).
+fn frame_raw_block(batch: &mut LineBatch, len: usize) {
+    let mut pos = 0usize;
+    while pos < len {
+        let (end, may_escape) = match memchr::memchr2(b'\n', b'\\', &batch.buf[pos..len]) {
+            Some(i) if batch.buf[pos + i] == b'\n' => (pos + i, false),
+            Some(i) => match memchr::memchr(b'\n', &batch.buf[pos + i..len]) {
+                Some(j) => (pos + i + j, true),
+                None => (len, true),
+            },
+            None => (len, false),
+        };
+        let mut line_end = end;
+        if line_end > pos && batch.buf[line_end - 1] == b'\r' {
+            line_end -= 1;
+        }
+        batch.counts.physical_lines += 1;
+        batch.push_range_escapes(pos, line_end, may_escape);
+        pos = end + 1;
+    }
+    batch.counts.bytes += len as u64;
 }
 
 fn unreachable_detect(batch: &mut LineBatch, start: usize, end: usize) {
@@ -447,6 +490,32 @@ mod proptests {
     }
 
     proptest! {
+        /// Raw framing gives the lines `split` gives (a trailing `\r` dropped, agent-log-wrapped records
+        /// aside), and says a line holds no backslash only when it holds none.
+        #[test]
+        fn raw_framing_splits_lines_and_finds_every_backslash(
+            text in proptest::collection::vec(prop_oneof![
+                Just(b'\n'), Just(b'\\'), Just(b'\r'), Just(b'{'), Just(b'"'), Just(b'a'), Just(b' ')
+            ], 0..400),
+        ) {
+            let mut b = LineBatch::new(1 << 20);
+            b.buf.extend_from_slice(&text);
+            Framer::new(Format::Raw).frame_block(&mut b, text.len());
+            let mut expected: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
+            if text.last() == Some(&b'\n') || text.is_empty() {
+                expected.pop();
+            }
+            let expected: Vec<&[u8]> =
+                expected.into_iter().map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+            let got: Vec<(&[u8], bool)> = b.iter_escapes().collect();
+            prop_assert_eq!(got.len(), expected.len());
+            for ((line, may_escape), want) in got.into_iter().zip(expected) {
+                prop_assert_eq!(line, want);
+                prop_assert!(may_escape || !line.contains(&b'\\'), "{:?}", line);
+            }
+            prop_assert_eq!(b.counts.physical_lines as usize, b.len());
+        }
+
         #[test]
         fn cri_framing_reassembles_every_message(events in arb_events(), merge in prop::collection::vec(any::<bool>(), 1..16), block in 1usize..200) {
             let (file, expected) = cri_file(&events, &merge);

@@ -402,6 +402,12 @@ impl Prefilter {
 
     /// False only if the full pipeline certainly would not keep this line.
     pub fn may_keep(&self, line: &[u8]) -> bool {
+        self.may_keep_escapes(line, true)
+    }
+
+    /// [`Prefilter::may_keep`] for a line whose framing already looked for backslashes: `may_escape` must be
+    /// true if the line holds one (false spares the prefilter its own search of the whole line).
+    pub fn may_keep_escapes(&self, line: &[u8], may_escape: bool) -> bool {
         if self.always {
             return true;
         }
@@ -412,7 +418,7 @@ impl Prefilter {
         {
             return true;
         }
-        if memchr::memchr(b'\\', line).is_some() {
+        if may_escape && memchr::memchr(b'\\', line).is_some() {
             return true;
         }
         // A line that opens with `{"flow":{` decodes as a flow record or not at all (the envelope's `flow` takes
