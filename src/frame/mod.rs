@@ -220,22 +220,27 @@ impl Framer {
     /// Frames every complete physical line in `batch.buf[..len]` (each ends with `\n`, except possibly the
     /// last when `at_eof`), appending logical lines to the batch.
     pub fn frame_block(&mut self, batch: &mut LineBatch, len: usize) {
-        if let Framer::Raw = self {
-            frame_raw_block(batch, len);
-            return;
-        }
+        // Raw framing also notes whether each line holds a backslash, in the same search as its newline: the
+        // prefilter needs to know, and would otherwise scan every line it rejects a second time.
+        let raw = matches!(self, Framer::Raw);
         let mut pos = 0usize;
         while pos < len {
-            let end = match memchr::memchr(b'\n', &batch.buf[pos..len]) {
-                Some(i) => pos + i,
-                None => len,
+            let (end, may_escape) = if raw {
+                raw_line_end(&batch.buf[..len], pos)
+            } else {
+                let end = memchr::memchr(b'\n', &batch.buf[pos..len]).map_or(len, |i| pos + i);
+                (end, true)
             };
             let mut line_end = end;
             if line_end > pos && batch.buf[line_end - 1] == b'\r' {
                 line_end -= 1;
             }
             batch.counts.physical_lines += 1;
-            self.frame_line(batch, pos, line_end);
+            if raw {
+                batch.push_range_escapes(pos, line_end, may_escape);
+            } else {
+                self.frame_line(batch, pos, line_end);
+            }
             pos = end + 1;
         }
         batch.counts.bytes += len as u64;
@@ -280,29 +285,17 @@ impl Framer {
     }
 }
 
-/// [`Framer::frame_block`] for raw framing: one search finds both the newline and any backslash before it, so
-/// each line is recorded with whether it holds one (the prefilter needs to know, and would otherwise scan
-/// every line it rejects a second time).
-fn frame_raw_block(batch: &mut LineBatch, len: usize) {
-    let mut pos = 0usize;
-    while pos < len {
-        let (end, may_escape) = match memchr::memchr2(b'\n', b'\\', &batch.buf[pos..len]) {
-            Some(i) if batch.buf[pos + i] == b'\n' => (pos + i, false),
-            Some(i) => match memchr::memchr(b'\n', &batch.buf[pos + i..len]) {
-                Some(j) => (pos + i + j, true),
-                None => (len, true),
-            },
-            None => (len, false),
-        };
-        let mut line_end = end;
-        if line_end > pos && batch.buf[line_end - 1] == b'\r' {
-            line_end -= 1;
-        }
-        batch.counts.physical_lines += 1;
-        batch.push_range_escapes(pos, line_end, may_escape);
-        pos = end + 1;
+/// Where the physical line starting at `pos` ends (its newline, or the end of `buf`), and whether it may hold
+/// a backslash (`false` only if it holds none): one `memchr2` search finds both.
+fn raw_line_end(buf: &[u8], pos: usize) -> (usize, bool) {
+    match memchr::memchr2(b'\n', b'\\', &buf[pos..]) {
+        Some(i) if buf[pos + i] == b'\n' => (pos + i, false),
+        Some(i) => match memchr::memchr(b'\n', &buf[pos + i..]) {
+            Some(j) => (pos + i + j, true),
+            None => (buf.len(), true),
+        },
+        None => (buf.len(), false),
     }
-    batch.counts.bytes += len as u64;
 }
 
 fn unreachable_detect(batch: &mut LineBatch, start: usize, end: usize) {
