@@ -200,9 +200,20 @@ fn parse_options(raw: Option<&[u8]>, allowed: bool) -> Result<Options, Reject> {
 }
 
 /// Decompresses (possibly concatenated) gzip members, refusing to produce more than `limit` bytes.
+///
+/// The output is sized from the last member's ISIZE trailer (the whole size for the usual single member; only a
+/// hint, never trusted past `limit`), so it is rarely grown and copied; the slice is inflated in place, without
+/// the copy through an internal buffer that a `Read`-based decoder makes.
 pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, Reject> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit).min(16 << 20));
-    let dec = flate2::read::MultiGzDecoder::new(data);
+    let trailer_size = data
+        .len()
+        .checked_sub(4)
+        .and_then(|at| data.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map_or(0, |t| u32::from_le_bytes(t) as usize);
+    let hint = trailer_size.max(data.len().saturating_mul(4));
+    let mut out = Vec::with_capacity(hint.min(limit.saturating_add(1)).min(64 << 20));
+    let dec = flate2::bufread::MultiGzDecoder::new(data);
     match dec.take(limit as u64 + 1).read_to_end(&mut out) {
         Ok(_) if out.len() > limit => Err(Reject::DecompressionBomb),
         Ok(_) => Ok(out),
