@@ -9,13 +9,20 @@
 //! when all current sinks are done the segment and its markers are removed. Leftover `.tmp` files are removed at
 //! start. The spool's size is tracked so the caller can stop reading when it is full (backpressure).
 //!
+//! The payloads of the newest segments (at most [`RECENT_SEGMENTS`]) also stay in memory after they were
+//! written ([`Spool::append_kept`]), so a delivery loop that keeps up reads them from there instead of copying
+//! them back out of the page cache; the file on disk is still the only thing a crash relies on, and a segment
+//! not in memory (older, or after a restart) is read from disk. A buffer freed from memory is handed back to the
+//! writer for its next batch, so steady state allocates nothing.
+//!
 //! See ARCHITECTURE.md ("spool").
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const MAGIC: &[u8; 8] = b"HISPOOL1";
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
@@ -24,13 +31,16 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentId(pub u64);
 
-/// A segment read back from disk.
+/// How many of the newest segments' payloads stay in memory for delivery.
+pub const RECENT_SEGMENTS: usize = 2;
+
+/// A segment read back (from memory when it is one of the newest, else from disk).
 #[derive(Debug)]
 pub struct Segment {
     /// Its id.
     pub id: SegmentId,
     /// NDJSON payload.
-    pub payload: Vec<u8>,
+    pub payload: Arc<Vec<u8>>,
     /// Records in the payload.
     pub records: u64,
 }
@@ -52,6 +62,38 @@ pub struct Spool {
     bytes: AtomicU64,
     segments: AtomicU64,
     max_bytes: u64,
+    recent: Mutex<Recent>,
+}
+
+/// The newest segments' payloads, oldest first, and at most one emptied buffer to reuse.
+#[derive(Debug, Default)]
+struct Recent {
+    kept: VecDeque<(SegmentId, u64, Arc<Vec<u8>>)>,
+    spare: Option<Vec<u8>>,
+}
+
+impl Recent {
+    /// Takes a payload out of memory; its buffer becomes the spare once no reader holds it.
+    fn drop_payload(&mut self, payload: Arc<Vec<u8>>) {
+        if let Ok(mut buf) = Arc::try_unwrap(payload) {
+            if self
+                .spare
+                .as_ref()
+                .is_none_or(|s| s.capacity() < buf.capacity())
+            {
+                buf.clear();
+                self.spare = Some(buf);
+            }
+        }
+    }
+
+    fn forget(&mut self, id: SegmentId) {
+        if let Some(i) = self.kept.iter().position(|k| k.0 == id) {
+            if let Some((_, _, payload)) = self.kept.remove(i) {
+                self.drop_payload(payload);
+            }
+        }
+    }
 }
 
 impl Spool {
@@ -97,6 +139,7 @@ impl Spool {
             bytes: AtomicU64::new(bytes),
             segments: AtomicU64::new(segments.len() as u64),
             max_bytes,
+            recent: Mutex::default(),
         })
     }
 
@@ -160,6 +203,31 @@ impl Spool {
         Ok(SegmentId(seq))
     }
 
+    /// Writes `payload` durably like [`Spool::append`], then keeps it in memory for the delivery loops and
+    /// leaves an empty buffer in its place (a reused one when there is one). On error `payload` is untouched, so
+    /// the caller can retry.
+    pub fn append_kept(&self, payload: &mut Vec<u8>, records: u64) -> io::Result<SegmentId> {
+        let id = self.append(payload, records)?;
+        let capacity = payload.capacity();
+        let Ok(mut recent) = self.recent.lock() else {
+            // Poisoned: deliver from disk only.
+            payload.clear();
+            return Ok(id);
+        };
+        let next = recent
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
+        let written = std::mem::replace(payload, next);
+        if recent.kept.len() >= RECENT_SEGMENTS {
+            if let Some((_, _, oldest)) = recent.kept.pop_front() {
+                recent.drop_payload(oldest);
+            }
+        }
+        recent.kept.push_back((id, records, Arc::new(written)));
+        Ok(id)
+    }
+
     /// Segments currently queued, oldest first.
     pub fn list(&self) -> io::Result<Vec<SegmentId>> {
         let mut ids: Vec<SegmentId> = fs::read_dir(&self.dir)?
@@ -173,18 +241,42 @@ impl Spool {
 
     /// Reads a segment back. A torn or corrupt one is moved to `quarantine/` and reported as `Err(Ok(..))`.
     pub fn read(&self, id: SegmentId) -> Result<Segment, Result<Quarantined, io::Error>> {
+        if let Ok(recent) = self.recent.lock() {
+            if let Some((_, records, payload)) = recent.kept.iter().find(|k| k.0 == id) {
+                return Ok(Segment {
+                    id,
+                    payload: Arc::clone(payload),
+                    records: *records,
+                });
+            }
+        }
         let path = self.segment_path(id);
-        let mut data = Vec::new();
+        // Header and payload are read apart, so the payload lands in its own exactly sized buffer.
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        let mut payload = Vec::new();
         File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut data))
+            .and_then(|mut f| {
+                (&mut f).take(HEADER_LEN as u64).read_to_end(&mut header)?;
+                f.read_to_end(&mut payload)
+            })
             .map_err(Err)?;
-        match check(&data) {
+        match check(&header, &payload) {
             Ok(records) => Ok(Segment {
                 id,
-                payload: data[HEADER_LEN..].to_vec(),
+                payload: Arc::new(payload),
                 records,
             }),
-            Err(reason) => Err(self.quarantine(id, &path, data.len() as u64, reason)),
+            Err(reason) => {
+                let len = (header.len() + payload.len()) as u64;
+                Err(self.quarantine(id, &path, len, reason))
+            }
+        }
+    }
+
+    /// Takes a segment that left the queue out of memory.
+    fn forget_payload(&self, id: SegmentId) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.forget(id);
         }
     }
 
@@ -198,6 +290,7 @@ impl Spool {
         let qdir = self.dir.join("quarantine");
         fs::create_dir_all(&qdir)?;
         let dest = qdir.join(format!("{:020}.seg", id.0));
+        self.forget_payload(id);
         self.remove_markers(id)?;
         fs::rename(path, &dest)?;
         sync_dir(&self.dir)?;
@@ -228,6 +321,7 @@ impl Spool {
     fn remove_segment(&self, id: SegmentId) -> io::Result<()> {
         let path = self.segment_path(id);
         let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        self.forget_payload(id);
         self.remove_markers(id)?;
         sync_dir(&self.dir)?;
         fs::remove_file(&path)?;
@@ -295,20 +389,20 @@ fn parse_segment_name(name: &str) -> Option<u64> {
         .flatten()
 }
 
-fn check(data: &[u8]) -> Result<u64, String> {
-    if data.len() < HEADER_LEN {
-        return Err(format!("torn header ({} bytes)", data.len()));
+/// Checks a segment's header against its payload; returns its record count.
+fn check(header: &[u8], payload: &[u8]) -> Result<u64, String> {
+    if header.len() < HEADER_LEN {
+        return Err(format!("torn header ({} bytes)", header.len()));
     }
-    if &data[..8] != MAGIC {
+    if &header[..8] != MAGIC {
         return Err("not a spool segment (bad magic)".into());
     }
-    let crc = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
+    let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     let mut len8 = [0u8; 8];
-    len8.copy_from_slice(&data[12..20]);
+    len8.copy_from_slice(&header[12..20]);
     let len = u64::from_le_bytes(len8);
     let mut rec8 = [0u8; 8];
-    rec8.copy_from_slice(&data[20..28]);
-    let payload = &data[HEADER_LEN..];
+    rec8.copy_from_slice(&header[20..28]);
     if payload.len() as u64 != len {
         return Err(format!("torn payload ({} of {len} bytes)", payload.len()));
     }
@@ -336,7 +430,7 @@ mod tests {
         assert_eq!(s.list().unwrap(), vec![a, b]);
         let seg = s.read(b).unwrap();
         assert_eq!(seg.records, 2);
-        assert_eq!(seg.payload, b"{\"b\":2}\n{\"b\":3}\n");
+        assert_eq!(seg.payload.as_slice(), b"{\"b\":2}\n{\"b\":3}\n");
         let sinks = vec!["file:/x".to_owned(), "adx".to_owned()];
         assert!(!s.mark_done(a, "adx", &sinks).unwrap());
         assert!(s.is_done(a, "adx"));
@@ -348,6 +442,50 @@ mod tests {
         assert!(s.is_full());
         let c = s.append(b"x\n", 1).unwrap();
         assert!(c > b);
+    }
+
+    #[test]
+    fn kept_payloads_read_like_the_disk_and_their_buffers_are_reused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 1 << 30).unwrap();
+        let sinks = vec!["adx".to_owned()];
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut ids = Vec::new();
+        for i in 0..4u64 {
+            buf.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+            ids.push(s.append_kept(&mut buf, 1).unwrap());
+            assert!(buf.is_empty(), "the caller gets an empty buffer back");
+            assert!(buf.capacity() >= 1 << 16, "of the same capacity");
+        }
+        // The newest RECENT_SEGMENTS are in memory, the older ones only on disk; all read the same.
+        let in_memory = |id: SegmentId| s.recent.lock().unwrap().kept.iter().any(|k| k.0 == id);
+        assert_eq!(
+            ids.iter().map(|&id| in_memory(id)).collect::<Vec<_>>(),
+            [false, false, true, true]
+        );
+        for (i, &id) in ids.iter().enumerate() {
+            let seg = s.read(id).unwrap();
+            assert_eq!(
+                seg.payload.as_slice(),
+                format!("{{\"n\":{i}}}\n").as_bytes()
+            );
+            assert_eq!(seg.records, 1);
+            // Evicted buffers became the spare; a payload still held by a reader does not.
+            drop(seg);
+        }
+        // Removing a delivered segment forgets its payload; a later read goes to disk and finds nothing.
+        assert!(s.mark_done(ids[3], "adx", &sinks).unwrap());
+        assert!(!in_memory(ids[3]));
+        assert!(matches!(s.read(ids[3]), Err(Err(_))));
+        // Its buffer is the spare the next append hands back (no allocation).
+        let spare = s.recent.lock().unwrap().spare.as_ref().map(|b| b.as_ptr());
+        buf.extend_from_slice(b"x\n");
+        s.append_kept(&mut buf, 1).unwrap();
+        assert_eq!(Some(buf.as_ptr()), spare);
+        // What is on disk is what was kept.
+        drop(s);
+        let s = Spool::open(d.path(), 1 << 30).unwrap();
+        assert_eq!(s.read(ids[2]).unwrap().payload.as_slice(), b"{\"n\":2}\n");
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl Pending {
 /// Spools the pending batch (if any records) and applies the acknowledgements it covers.
 fn flush(ctx: &IngestContext, p: &mut Pending) -> io::Result<()> {
     if !p.out.is_empty() {
-        ctx.spool.append(&p.out, p.records)?;
+        // The batch stays in memory for the delivery loops; `p.out` becomes an empty (reused) buffer.
+        ctx.spool.append_kept(&mut p.out, p.records)?;
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
         ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
