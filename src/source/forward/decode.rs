@@ -540,6 +540,24 @@ mod tests {
         assert_eq!(gunzip(b"\x1f\x8b garbage", 1 << 20), Err(Reject::BadGzip));
         assert_eq!(gunzip(&gz, 8 << 20).unwrap().len(), 8 << 20);
     }
+
+    #[test]
+    fn the_size_trailer_is_only_a_hint() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"kept\n").unwrap();
+        let gz = e.finish().unwrap();
+        assert_eq!(gunzip(&gz, 1 << 20).unwrap(), b"kept\n");
+        // A trailer that claims 4 GiB or nothing: the output is never sized past the limit, and the lie is caught
+        // by the decoder's own size check.
+        for claimed in [u32::MAX, 0] {
+            let mut lying = gz.clone();
+            let at = lying.len() - 4;
+            lying[at..].copy_from_slice(&claimed.to_le_bytes());
+            assert_eq!(gunzip(&lying, 1 << 20), Err(Reject::BadGzip));
+        }
+        // Too short to have a trailer at all.
+        assert_eq!(gunzip(b"\x1f\x8b", 1 << 20), Err(Reject::BadGzip));
+    }
 }
 
 #[cfg(test)]
