@@ -14,7 +14,6 @@ use crate::record::encode::{encode_flow, EncodeOptions};
 use crate::report::AggregateShards;
 use crate::stats::{bump, BatchStats};
 use hubble_cidr::PrefixTable;
-use hubble_flow::enums::DROP_REASON;
 use hubble_flow::filter::FilterSet;
 use hubble_flow::flow::Flow;
 use hubble_flow::prefilter::Prefilter;
@@ -157,21 +156,9 @@ impl Processor {
         stats: &mut BatchStats,
         key: &mut String,
     ) {
-        let reason = match (&flow.drop_reason_desc, flow.drop_reason) {
-            (Some(v), _) => match v {
-                hubble_flow::json::EnumValue::Name(n) => Some(n.as_ref()),
-                hubble_flow::json::EnumValue::Number(n) => {
-                    i32::try_from(*n).ok().and_then(|c| DROP_REASON.name_of(c))
-                }
-            },
-            (None, Some(code)) if code != 0 => i32::try_from(code)
-                .ok()
-                .and_then(|c| DROP_REASON.name_of(c)),
-            _ => None,
-        };
         bump(
             &mut stats.by_drop_reason,
-            reason.unwrap_or("(no drop reason)"),
+            flow.drop_reason_name().unwrap_or("(no drop reason)"),
         );
         let dst = flow.destination.as_ref();
         match (

@@ -21,7 +21,7 @@
 //!   buffer; a new key reuses the buffer of an evicted one; hashing is foldhash.
 
 use crate::enrich::Enrichment;
-use hubble_flow::enums::{DROP_REASON, VERDICT};
+use hubble_flow::enums::VERDICT;
 use hubble_flow::flow::{Endpoint, Flow};
 use hubble_flow::json::EnumValue;
 use std::collections::HashMap;
@@ -1219,14 +1219,7 @@ impl FlowAggregate {
         self.flows += 1;
 
         // Timeline.
-        let reason = match enum_name(flow.drop_reason_desc.as_ref(), &DROP_REASON) {
-            Some(r) => Some(r),
-            None => flow
-                .drop_reason
-                .filter(|&c| c != 0)
-                .and_then(|c| i32::try_from(c).ok())
-                .and_then(|c| DROP_REASON.name_of(c)),
-        };
+        let reason = flow.drop_reason_name();
         let time = flow.time.as_deref().and_then(|t| self.minutes.parse(t));
         self.timeline
             .add_at(time, reason.unwrap_or(keys.verdict), 1);

@@ -134,6 +134,30 @@ pub struct Aggregate {
     pub unknown_direction_flow_count: u32,
 }
 
+impl Flow<'_> {
+    /// The drop reason's name: `drop_reason_desc` as sent when it is a name, else its number's name in
+    /// `flow.DropReason`, else the deprecated `drop_reason` code's name (0 means none). `None` when there is no
+    /// reason or only numbers this build does not know. The one rule for every place that shows a reason (the
+    /// summary, the report).
+    pub fn drop_reason_name(&self) -> Option<&str> {
+        let named = |code: u32| {
+            i32::try_from(code)
+                .ok()
+                .and_then(|c| crate::enums::DROP_REASON.name_of(c))
+        };
+        match &self.drop_reason_desc {
+            Some(EnumValue::Name(n)) => return Some(n.as_ref()),
+            Some(EnumValue::Number(n)) => {
+                if let Some(name) = u32::try_from(*n).ok().and_then(named) {
+                    return Some(name);
+                }
+            }
+            None => {}
+        }
+        self.drop_reason.filter(|&c| c != 0).and_then(named)
+    }
+}
+
 impl Aggregate {
     /// The number of flows the record stands for: the sum of the three counts.
     pub fn flow_count(&self) -> u64 {
@@ -558,6 +582,38 @@ mod tests {
         assert_eq!(f.event_type.unwrap().sub_type, 181);
         assert!(f.source.unwrap().labels.is_empty());
         assert_eq!(f.is_reply, Some(false));
+    }
+
+    #[test]
+    fn drop_reason_name_prefers_the_description_then_the_code() {
+        let name = |json: &str| {
+            let f: Flow = serde_json::from_str(json).unwrap();
+            f.drop_reason_name().map(str::to_owned)
+        };
+        assert_eq!(
+            name(r#"{"drop_reason_desc":"POLICY_DENY","drop_reason":133}"#).as_deref(),
+            Some("POLICY_DENY")
+        );
+        assert_eq!(
+            name(r#"{"drop_reason_desc":133}"#).as_deref(),
+            Some("POLICY_DENIED")
+        );
+        // An unknown description number falls back to a known code; the code alone is used when there is no
+        // description; 0 and unknown numbers name nothing.
+        assert_eq!(
+            name(r#"{"drop_reason_desc":99999,"drop_reason":181}"#).as_deref(),
+            Some("POLICY_DENY")
+        );
+        assert_eq!(
+            name(r#"{"drop_reason":181}"#).as_deref(),
+            Some("POLICY_DENY")
+        );
+        assert_eq!(name(r#"{"drop_reason":0}"#), None);
+        assert_eq!(
+            name(r#"{"drop_reason_desc":99999,"drop_reason":99999}"#),
+            None
+        );
+        assert_eq!(name(r#"{}"#), None);
     }
 
     #[test]
