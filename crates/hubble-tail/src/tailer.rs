@@ -11,7 +11,11 @@
 //! - a file shrinking below the read offset restarts at 0 (`Truncated { restarted: true }`); content replaced in
 //!   place gets a new id and is read from 0 as a new file (`Truncated { restarted: false }`);
 //! - after a restart, reading resumes from the acknowledged checkpoint (at-least-once);
-//! - no file gets more than `max_read_bytes` per pass while others wait (fairness).
+//! - no file gets more than `max_read_bytes` per pass while others wait (fairness);
+//! - a followed file read to its end whose path now names another file (rotated: renamed away, or replaced)
+//!   makes the next poll scan the globs at once, without waiting for `discover_interval`, and that poll comes
+//!   without a sleep ([`PollStats::read_limited`]): lines written to the new file right after a rotation wait
+//!   for one poll, not for the next scheduled scan.
 //!
 //! Limits (documented, not bugs): two files whose first lines are identical get one id (raise
 //! `FirstLinesChecksum::lines` or `ignored_header_bytes` for such files; CRI and exporter lines start with a
@@ -236,6 +240,7 @@ impl Tailer {
             self.next_discovery = now + self.config.discover_interval;
         }
         let budget = self.config.max_read_bytes.max(1);
+        let mut rotated = false;
         let mut index = 0;
         while index < self.watchers.len() {
             let watcher = &mut self.watchers[index];
@@ -329,6 +334,10 @@ impl Tailer {
                     }
                     continue;
                 }
+                // Rotated while followed: whatever took its path is picked up by a scan right away.
+                if watcher.findable && !rotated && !names_same_file(&watcher.path, &watcher.sig) {
+                    rotated = true;
+                }
                 if !watcher.findable
                     && now.saturating_duration_since(watcher.last_seen) >= self.config.rotate_wait
                 {
@@ -343,6 +352,10 @@ impl Tailer {
                 }
             }
             index += 1;
+        }
+        if rotated {
+            self.next_discovery = Instant::now();
+            stats.read_limited = true;
         }
         stats.files_open = self.watchers.len();
         Ok(stats)
@@ -576,4 +589,9 @@ fn release(watcher: &Watcher, reason: ReleaseReason) -> TailEvent {
         reason,
         unterminated_bytes: watcher.pending_bytes(),
     }
+}
+
+/// Whether `path` still names the file `sig` was taken of (false when it is gone or another file took it).
+fn names_same_file(path: &Path, sig: &crate::watcher::Sig) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.dev() == sig.dev && m.ino() == sig.ino)
 }

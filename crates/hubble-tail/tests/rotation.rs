@@ -448,3 +448,35 @@ fn exclude_patterns_and_unacked_bytes() {
     assert_eq!(tailer.unacked_bytes(), 3);
     assert_eq!(tailer.open_files()[0].size, Some(7));
 }
+
+#[test]
+fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = dir.path().join("0.log");
+    append(&log, b"a\n");
+    let mut cfg = config(dir.path(), &["0.log*"]);
+    // No scheduled scan during the test: only the rotation can make the tailer look again.
+    cfg.discover_interval = Duration::from_secs(3600);
+    let mut tailer = start(cfg, &state);
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(lines(&got), ["a"]);
+
+    // The kubelet renames the file and starts a new one at the same path.
+    append(&log, b"b\n");
+    fs::rename(&log, dir.path().join("0.log.20250123-075022")).unwrap();
+    append(&log, b"c\n");
+    // The poll that reads the old file to its end sees the rotation and asks to be called again at once.
+    let stats = poll(&mut tailer, &mut got, &mut events);
+    assert!(
+        stats.read_limited && !stats.is_idle(),
+        "a rotation must not be followed by a sleep"
+    );
+    // The next poll scans and reads the new file.
+    poll(&mut tailer, &mut got, &mut events);
+    assert_eq!(lines(&got), ["a", "b", "c"]);
+    // Nothing changed since: no further early scans, the tailer is idle again.
+    let stats = poll(&mut tailer, &mut got, &mut events);
+    assert!(stats.is_idle(), "{stats:?}");
+}
