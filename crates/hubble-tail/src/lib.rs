@@ -57,4 +57,4 @@ pub use discovery::PatternError;
 pub use events::{PollStats, ReleaseReason, StartFrom, TailEvent};
 pub use file_id::FileId;
 pub use fingerprint::{is_gzip, FingerprintStrategy, Fingerprinter, Probe, GZIP_MAGIC};
-pub use tailer::{Chunk, OpenFile, TailError, Tailer, TailerConfig};
+pub use tailer::{Chunk, OpenFile, TailError, Tailer, TailerConfig, ROTATION_CHECK};

@@ -12,10 +12,13 @@
 //!   place gets a new id and is read from 0 as a new file (`Truncated { restarted: false }`);
 //! - after a restart, reading resumes from the acknowledged checkpoint (at-least-once);
 //! - no file gets more than `max_read_bytes` per pass while others wait (fairness);
-//! - a followed file read to its end whose path now names another file (rotated: renamed away, or replaced)
-//!   makes the next poll scan the globs at once, without waiting for `discover_interval`, and that poll comes
-//!   without a sleep ([`PollStats::read_limited`]): lines written to the new file right after a rotation wait
-//!   for one poll, not for the next scheduled scan.
+//! - a followed file whose path now names another file (rotated: renamed away, or replaced) makes the next
+//!   poll scan the globs at once, without waiting for `discover_interval`, and that poll comes without a sleep
+//!   ([`PollStats::read_limited`]). Paths are checked at most every [`ROTATION_CHECK`] (one `stat` per open
+//!   file), so a new file is found within about that time even while the tailer is behind, before a kubelet
+//!   keeping few rotated files deletes it; lines written to it wait for one poll, not for the next scan. A new
+//!   file still too short to identify (modified in the last [`NEW_FILE_AGE`]) is looked at again after
+//!   [`ROTATION_CHECK`] too.
 //!
 //! Limits (documented, not bugs): two files whose first lines are identical get one id (raise
 //! `FirstLinesChecksum::lines` or `ignored_header_bytes` for such files; CRI and exporter lines start with a
@@ -147,6 +150,8 @@ pub struct Tailer {
     /// Files (dev, inode, size) with nothing left to read, or that failed: skipped until they change.
     done: HashSet<(u64, u64, u64)>,
     next_discovery: Instant,
+    /// When the open files' paths are next checked for a rotation.
+    next_rotation_check: Instant,
     pending_events: Vec<TailEvent>,
 }
 
@@ -164,11 +169,12 @@ impl Tailer {
             known: HashMap::new(),
             done: HashSet::new(),
             next_discovery: Instant::now(),
+            next_rotation_check: Instant::now(),
             pending_events: Vec::new(),
             config,
         };
         let mut events = Vec::new();
-        tailer.discover(true, &mut events);
+        let _ = tailer.discover(true, &mut events);
         tailer.pending_events = events;
         tailer.next_discovery = Instant::now() + tailer.config.discover_interval;
         tailer.checkpoints.persist()?;
@@ -236,10 +242,21 @@ impl Tailer {
         };
         let now = Instant::now();
         if now >= self.next_discovery {
-            self.discover(false, &mut stats.events);
-            self.next_discovery = now + self.config.discover_interval;
+            let too_short_to_identify = self.discover(false, &mut stats.events);
+            // A file just created (a rotation's new file, still empty or without a whole first line) is looked
+            // at again soon, not after a whole interval in which it may be filled, rotated and deleted.
+            self.next_discovery = now
+                + if too_short_to_identify {
+                    ROTATION_CHECK.min(self.config.discover_interval)
+                } else {
+                    self.config.discover_interval
+                };
         }
         let budget = self.config.max_read_bytes.max(1);
+        let check_rotation = now >= self.next_rotation_check;
+        if check_rotation {
+            self.next_rotation_check = now + ROTATION_CHECK;
+        }
         let mut rotated = false;
         let mut index = 0;
         while index < self.watchers.len() {
@@ -314,6 +331,15 @@ impl Tailer {
                 }
                 None => {}
             }
+            // Rotated while followed: whatever took its path is picked up by a scan right away.
+            if check_rotation
+                && !rotated
+                && watcher.findable
+                && !watcher.compressed
+                && !names_same_file(&watcher.path, &watcher.sig)
+            {
+                rotated = true;
+            }
             if outcome.eof {
                 if watcher.compressed {
                     let watcher = self.watchers.remove(index);
@@ -333,10 +359,6 @@ impl Tailer {
                             .push(release(&watcher, ReleaseReason::CompressedDone));
                     }
                     continue;
-                }
-                // Rotated while followed: whatever took its path is picked up by a scan right away.
-                if watcher.findable && !rotated && !names_same_file(&watcher.path, &watcher.sig) {
-                    rotated = true;
                 }
                 if !watcher.findable
                     && now.saturating_duration_since(watcher.last_seen) >= self.config.rotate_wait
@@ -361,9 +383,18 @@ impl Tailer {
         Ok(stats)
     }
 
-    fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
+    /// Scans the globs and opens what is new. Returns whether a matched file modified in the last
+    /// [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint).
+    fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) -> bool {
         let now = Instant::now();
         let found = self.scanner.scan(&mut self.fingerprinter, events);
+        let recent_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128)
+            - NEW_FILE_AGE.as_nanos() as i128;
+        let too_short_to_identify = found
+            .iter()
+            .any(|f| f.probe.id.is_none() && f.sig.mtime_ns >= recent_ns);
         self.drop_replaced_content(&found, events);
         for watcher in &mut self.watchers {
             watcher.findable = false;
@@ -443,6 +474,7 @@ impl Tailer {
             .map(|f| (f.sig.dev, f.sig.ino, f.sig.len))
             .collect();
         self.done.retain(|sig| present.contains(sig));
+        too_short_to_identify
     }
 
     /// With checksum ids: an open plain file whose current content has another id was truncated and rewritten.
@@ -590,6 +622,14 @@ fn release(watcher: &Watcher, reason: ReleaseReason) -> TailEvent {
         unterminated_bytes: watcher.pending_bytes(),
     }
 }
+
+/// A matched file modified this recently that is still too short to identify is probably a rotation's new file
+/// being filled: the globs are scanned again after [`ROTATION_CHECK`], not after `discover_interval`. Older
+/// short files (a log nothing writes to) do not speed up scanning.
+pub const NEW_FILE_AGE: Duration = Duration::from_secs(2);
+
+/// How often the open files' paths are checked for a rotation (see the module docs).
+pub const ROTATION_CHECK: Duration = Duration::from_millis(50);
 
 /// Whether `path` still names the file `sig` was taken of (false when it is gone or another file took it).
 fn names_same_file(path: &Path, sig: &crate::watcher::Sig) -> bool {

@@ -467,7 +467,8 @@ fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
     append(&log, b"b\n");
     fs::rename(&log, dir.path().join("0.log.20250123-075022")).unwrap();
     append(&log, b"c\n");
-    // The poll that reads the old file to its end sees the rotation and asks to be called again at once.
+    // The first poll once a path check is due sees the rotation and asks to be called again at once.
+    std::thread::sleep(hubble_tail::ROTATION_CHECK);
     let stats = poll(&mut tailer, &mut got, &mut events);
     assert!(
         stats.read_limited && !stats.is_idle(),
@@ -477,6 +478,33 @@ fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
     poll(&mut tailer, &mut got, &mut events);
     assert_eq!(lines(&got), ["a", "b", "c"]);
     // Nothing changed since: no further early scans, the tailer is idle again.
+    std::thread::sleep(hubble_tail::ROTATION_CHECK);
     let stats = poll(&mut tailer, &mut got, &mut events);
     assert!(stats.is_idle(), "{stats:?}");
+}
+
+#[test]
+fn a_new_file_still_empty_when_found_is_looked_at_again_soon() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = dir.path().join("0.log");
+    append(&log, b"a\n");
+    let mut cfg = config(dir.path(), &["0.log*"]);
+    cfg.discover_interval = Duration::from_secs(3600);
+    let mut tailer = start(cfg, &state);
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    drain(&mut tailer, &mut got, &mut events);
+
+    // The rotation's new file exists but is empty when the early scan finds it: it cannot be identified yet.
+    fs::rename(&log, dir.path().join("0.log.1")).unwrap();
+    append(&log, b"");
+    std::thread::sleep(hubble_tail::ROTATION_CHECK);
+    poll(&mut tailer, &mut got, &mut events);
+    poll(&mut tailer, &mut got, &mut events);
+    // Written to after that scan: found by a scan one ROTATION_CHECK later, not an hour later.
+    append(&log, b"b\n");
+    std::thread::sleep(hubble_tail::ROTATION_CHECK);
+    poll(&mut tailer, &mut got, &mut events);
+    poll(&mut tailer, &mut got, &mut events);
+    assert_eq!(lines(&got), ["a", "b"]);
 }
