@@ -3,13 +3,15 @@
 //!
 //! Starts `hubble-ingest run --format cri` on a pod log directory, appends CRI-framed exporter lines to `0.log`
 //! at a fixed rate (each line from `--lines`, cycled, with a fresh uuid that encodes its sequence number),
-//! rotates the file like the kubelet, and tails the file sink on another thread: each record's latency is the
+//! rotates the file like the kubelet (rename at `--rotate-bytes`; with `--max-files N`, rotated files beyond
+//! N - 1 are deleted as the kubelet does, so a daemon that falls behind loses them; by default none is deleted,
+//! so falling behind shows as growing latency instead), and tails the file sink on another thread: each record's latency is the
 //! time from the write of its line to the moment the monitor read it from the sink. The daemon's CPU comes from
 //! `/proc/PID/stat`, its peak RSS from `VmHWM`.
 //!
 //! ```text
 //! follow-bench --bin target/release/hubble-ingest --lines flows.log --rate 50000 --seconds 15 \
-//!     [--rotate-bytes 10485760] [--cidr-groups FILE] [--daemon-args "--flush-interval 200ms"]
+//!     [--rotate-bytes 10485760] [--max-files 5] [--cidr-groups FILE] [--daemon-args "--flush-interval 200ms"]
 //! ```
 //!
 //! Prints one JSON line. `late_p99_s` is the p99 latency of the lines written in the last third of the run: if
@@ -68,6 +70,7 @@ fn main() {
     let rotate_bytes: u64 =
         arg(&args, "--rotate-bytes").map_or(10 << 20, |v| v.parse().expect("--rotate-bytes"));
     let groups = arg(&args, "--cidr-groups");
+    let max_files: u32 = arg(&args, "--max-files").map_or(0, |v| v.parse().expect("--max-files"));
 
     let pieces = pieces(&lines);
     assert!(
@@ -210,6 +213,13 @@ fn main() {
         if size >= rotate_bytes {
             drop(out);
             fs::rename(&log, logdir.join(format!("0.log.{rotations}"))).expect("rotate");
+            // Like the kubelet's `containerLogMaxFiles` (5 by default): the current file and N - 1 rotated ones.
+            if let Some(old) = max_files
+                .checked_sub(1)
+                .and_then(|kept| rotations.checked_sub(kept))
+            {
+                let _ = fs::remove_file(logdir.join(format!("0.log.{old}")));
+            }
             rotations += 1;
             out = File::create(&log).expect("new log");
             size = 0;
@@ -242,6 +252,17 @@ fn main() {
         .status();
     let _ = daemon.wait();
 
+    if delivered < total as u64 {
+        // Why: the daemon's own account of what it skipped or lost track of.
+        let log = fs::read_to_string(root.path().join("daemon.log")).unwrap_or_default();
+        for line in log
+            .lines()
+            .filter(|l| !l.contains("Released") && !l.contains("Renamed"))
+            .take(40)
+        {
+            eprintln!("daemon: {line}");
+        }
+    }
     let late_from = (total as u64) * 2 / 3;
     let mut late: Vec<f64> = latencies
         .iter()
