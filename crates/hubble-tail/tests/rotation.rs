@@ -449,19 +449,26 @@ fn exclude_patterns_and_unacked_bytes() {
     assert_eq!(tailer.open_files()[0].size, Some(7));
 }
 
-#[test]
-fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let log = dir.path().join("0.log");
+/// A tailer of `0.log*` in `dir` that has read `0.log` (line `a`) and whose scheduled scans are an hour apart, so
+/// that only what the test does can make it scan again. Returns it with the log path and what it read.
+fn following_without_scheduled_scans(
+    dir: &std::path::Path,
+) -> (Tailer, std::path::PathBuf, Vec<Got>, Vec<TailEvent>) {
+    let log = dir.join("0.log");
     append(&log, b"a\n");
-    let mut cfg = config(dir.path(), &["0.log*"]);
-    // No scheduled scan during the test: only the rotation can make the tailer look again.
+    let mut cfg = config(dir, &["0.log*"]);
     cfg.discover_interval = Duration::from_secs(3600);
-    let mut tailer = start(cfg, &state);
+    let mut tailer = start(cfg, &dir.join("state"));
     let (mut got, mut events) = (Vec::new(), Vec::new());
     drain(&mut tailer, &mut got, &mut events);
     assert_eq!(lines(&got), ["a"]);
+    (tailer, log, got, events)
+}
+
+#[test]
+fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tailer, log, mut got, mut events) = following_without_scheduled_scans(dir.path());
 
     // The kubelet renames the file and starts a new one at the same path.
     append(&log, b"b\n");
@@ -486,14 +493,7 @@ fn a_rotation_is_discovered_at_once_not_at_the_next_scheduled_scan() {
 #[test]
 fn a_new_file_still_empty_when_found_is_looked_at_again_soon() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let log = dir.path().join("0.log");
-    append(&log, b"a\n");
-    let mut cfg = config(dir.path(), &["0.log*"]);
-    cfg.discover_interval = Duration::from_secs(3600);
-    let mut tailer = start(cfg, &state);
-    let (mut got, mut events) = (Vec::new(), Vec::new());
-    drain(&mut tailer, &mut got, &mut events);
+    let (mut tailer, log, mut got, mut events) = following_without_scheduled_scans(dir.path());
 
     // The rotation's new file exists but is empty when the early scan finds it: it cannot be identified yet.
     fs::rename(&log, dir.path().join("0.log.1")).unwrap();
