@@ -23,7 +23,6 @@
 use crate::enrich::Enrichment;
 use hubble_flow::enums::VERDICT;
 use hubble_flow::flow::{Endpoint, Flow};
-use hubble_flow::json::EnumValue;
 use std::collections::HashMap;
 
 /// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
@@ -930,7 +929,11 @@ impl<'f> FlowKeys<'f> {
             src_ip,
             dst_ip,
             ns: nonempty(flow.source.as_ref().and_then(|e| e.namespace.as_deref())),
-            verdict: enum_name(flow.verdict.as_ref(), &VERDICT).unwrap_or("(no verdict)"),
+            verdict: flow
+                .verdict
+                .as_ref()
+                .and_then(|v| VERDICT.name(v))
+                .unwrap_or("(no verdict)"),
             node: nonempty(flow.node_name.as_deref())
                 .or(nonempty(envelope_node))
                 .unwrap_or("(no node)"),
@@ -1004,16 +1007,6 @@ pub fn split_pair_key(k: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some(rest.split_at(len))
-}
-
-fn enum_name<'v>(
-    v: Option<&'v EnumValue<'_>>,
-    table: &hubble_flow::enums::EnumTable,
-) -> Option<&'v str> {
-    match v? {
-        EnumValue::Name(n) => Some(n.as_ref()),
-        EnumValue::Number(n) => i32::try_from(*n).ok().and_then(|c| table.name_of(c)),
-    }
 }
 
 fn join3(out: &mut String, a: &str, sep: &str, b: &str) {

@@ -24,6 +24,14 @@ impl EnumTable {
         }
     }
 
+    /// The name of a value written by name (as written) or number (its canonical name; `None` when unknown).
+    pub fn name<'v>(&self, v: &'v EnumValue<'_>) -> Option<&'v str> {
+        match v {
+            EnumValue::Name(n) => Some(n.as_ref()),
+            EnumValue::Number(n) => i32::try_from(*n).ok().and_then(|c| self.name_of(c)),
+        }
+    }
+
     /// The number of a value name (exact, case-sensitive, as protojson).
     pub fn code_of_name(&self, name: &str) -> Option<i32> {
         self.values

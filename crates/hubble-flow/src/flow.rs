@@ -140,21 +140,16 @@ impl Flow<'_> {
     /// reason or only numbers this build does not know. The one rule for every place that shows a reason (the
     /// summary, the report).
     pub fn drop_reason_name(&self) -> Option<&str> {
-        let named = |code: u32| {
-            i32::try_from(code)
-                .ok()
-                .and_then(|c| crate::enums::DROP_REASON.name_of(c))
-        };
-        match &self.drop_reason_desc {
-            Some(EnumValue::Name(n)) => return Some(n.as_ref()),
-            Some(EnumValue::Number(n)) => {
-                if let Some(name) = u32::try_from(*n).ok().and_then(named) {
-                    return Some(name);
-                }
-            }
-            None => {}
-        }
-        self.drop_reason.filter(|&c| c != 0).and_then(named)
+        use crate::enums::DROP_REASON;
+        self.drop_reason_desc
+            .as_ref()
+            .and_then(|v| DROP_REASON.name(v))
+            .or_else(|| {
+                self.drop_reason
+                    .filter(|&c| c != 0)
+                    .and_then(|c| i32::try_from(c).ok())
+                    .and_then(|c| DROP_REASON.name_of(c))
+            })
     }
 }
 
