@@ -2,16 +2,17 @@
 //! See ARCHITECTURE.md ("process").
 //!
 //! A [`Processor`] is immutable and shared by all workers; [`Processor::process`] turns one [`LineBatch`] into
-//! output bytes and counters. Per kept flow it allocates only what decoding the flow's lists needs (one `Vec` per
-//! non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses each address once, the
-//! summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map key is allocated only
-//! the first time it is seen in a batch), and the encoder appends to the batch's buffer (`tests/process_alloc.rs`
-//! checks this). Output order is input order.
+//! output bytes and counters. The prefilter is asked only while it saves work (`process/gate.rs`: in a stretch of kept
+//! lines it costs and saves nothing). Per kept flow it allocates only what decoding the flow's lists needs (one
+//! `Vec` per non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses each address
+//! once, the summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map key is
+//! allocated only the first time it is seen in a batch), and the encoder appends to the batch's buffer
+//! (`tests/process_alloc.rs` checks this). Output order is input order.
 
 use crate::enrich::{enrich, Enrichment};
 use crate::frame::LineBatch;
 use crate::record::encode::{encode_flow, EncodeOptions};
-use crate::report::AggregateShards;
+use crate::report::{AggregateShards, FlowAggregate};
 use crate::stats::{bump, BatchStats};
 use hubble_cidr::PrefixTable;
 use hubble_flow::filter::FilterSet;
@@ -19,6 +20,9 @@ use hubble_flow::flow::Flow;
 use hubble_flow::prefilter::Prefilter;
 use hubble_flow::{decode, Record, Skip};
 use std::sync::Arc;
+
+mod gate;
+use gate::PrefilterGate;
 
 /// What to write for a kept record.
 #[derive(Debug, Clone, Copy)]
@@ -76,76 +80,98 @@ impl Processor {
             .report
             .as_deref()
             .map(AggregateShards::for_current_thread);
+        let mut gate = PrefilterGate::default();
         for (line, may_escape) in batch.iter_escapes() {
             stats.lines += 1;
-            if self.use_prefilter && !self.prefilter.may_keep_escapes(line, may_escape) {
-                // Not parsed, but a JSON object cut short is still recognisable for free: count it as
-                // malformed like the parser would.
-                if is_truncated_object(line) {
-                    stats.skipped[Skip::MalformedJson as usize] += 1;
-                } else {
-                    stats.prefiltered += 1;
-                    if looks_like_flow_record(line) {
-                        stats.prefiltered_flow_like += 1;
+            if self.use_prefilter && gate.filtering() {
+                let pass = self.prefilter.may_keep_escapes(line, may_escape);
+                gate.note(!pass);
+                if !pass {
+                    // Not parsed, but a JSON object cut short is still recognisable for free: count it as
+                    // malformed like the parser would.
+                    if is_truncated_object(line) {
+                        stats.skipped[Skip::MalformedJson as usize] += 1;
+                    } else {
+                        stats.prefiltered += 1;
+                        if looks_like_flow_record(line) {
+                            stats.prefiltered_flow_like += 1;
+                        }
                     }
-                }
-                continue;
-            }
-            let rec = match decode(line) {
-                Ok(r) => r,
-                Err(skip) => {
-                    stats.skipped[skip as usize] += 1;
                     continue;
                 }
-            };
-            stats.records[rec.kind() as usize] += 1;
-            if !self.filter.keep(&rec) {
-                continue;
+                self.process_line(line, out, stats, &mut key, report.as_deref_mut());
+            } else {
+                let kept = self.process_line(line, out, stats, &mut key, report.as_deref_mut());
+                gate.note(!kept);
             }
-            match (&rec, self.mode) {
-                (
-                    Record::Flow {
-                        flow,
-                        raw,
-                        node_name,
-                    },
-                    mode,
-                ) => match mode {
-                    OutputMode::Records(opts) => {
-                        let Ok(tags) = enrich(flow, self.tagger.as_deref()) else {
-                            stats.invalid_ip += 1;
-                            continue;
-                        };
-                        stats.kept_flows += 1;
-                        // The report's table slots for this flow are fetched while it is encoded.
-                        if let Some(r) = report.as_mut() {
-                            r.begin_flow(flow, node_name.as_deref(), &tags);
-                        }
-                        self.aggregate(flow, &tags, stats, &mut key);
-                        encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
-                        stats.output_records += 1;
-                        if let Some(r) = report.as_mut() {
-                            r.finish_flow(flow, node_name.as_deref(), &tags);
-                        }
-                    }
-                    OutputMode::Passthrough => {
-                        stats.kept_flows += 1;
-                        self.aggregate(flow, &Enrichment::default(), stats, &mut key);
-                        out.extend_from_slice(line);
-                        out.push(b'\n');
-                        stats.output_records += 1;
-                    }
+        }
+        stats.output_bytes += (out.len() - start_len) as u64;
+    }
+
+    /// Decodes, filters and outputs one line the prefilter did not reject; returns whether the filter kept it
+    /// (false: a line the prefilter might have saved).
+    fn process_line(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut BatchStats,
+        key: &mut String,
+        mut report: Option<&mut FlowAggregate>,
+    ) -> bool {
+        let rec = match decode(line) {
+            Ok(r) => r,
+            Err(skip) => {
+                stats.skipped[skip as usize] += 1;
+                return false;
+            }
+        };
+        stats.records[rec.kind() as usize] += 1;
+        if !self.filter.keep(&rec) {
+            return false;
+        }
+        match (&rec, self.mode) {
+            (
+                Record::Flow {
+                    flow,
+                    raw,
+                    node_name,
                 },
-                (_, OutputMode::Passthrough) => {
-                    stats.kept_other += 1;
+                mode,
+            ) => match mode {
+                OutputMode::Records(opts) => {
+                    let Ok(tags) = enrich(flow, self.tagger.as_deref()) else {
+                        stats.invalid_ip += 1;
+                        return false;
+                    };
+                    stats.kept_flows += 1;
+                    // The report's table slots for this flow are fetched while it is encoded.
+                    if let Some(r) = report.as_mut() {
+                        r.begin_flow(flow, node_name.as_deref(), &tags);
+                    }
+                    self.aggregate(flow, &tags, stats, key);
+                    encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
+                    stats.output_records += 1;
+                    if let Some(r) = report.as_mut() {
+                        r.finish_flow(flow, node_name.as_deref(), &tags);
+                    }
+                }
+                OutputMode::Passthrough => {
+                    stats.kept_flows += 1;
+                    self.aggregate(flow, &Enrichment::default(), stats, key);
                     out.extend_from_slice(line);
                     out.push(b'\n');
                     stats.output_records += 1;
                 }
-                (_, OutputMode::Records(_)) => stats.kept_other += 1,
+            },
+            (_, OutputMode::Passthrough) => {
+                stats.kept_other += 1;
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                stats.output_records += 1;
             }
+            (_, OutputMode::Records(_)) => stats.kept_other += 1,
         }
-        stats.output_bytes += (out.len() - start_len) as u64;
+        true
     }
 
     /// Counts a kept flow into the summary maps; `key` is a scratch buffer reused across the batch's flows.
@@ -221,4 +247,71 @@ fn looks_like_flow_record(line: &[u8]) -> bool {
     // A plain scan of at most 32 bytes: `memmem::find` built a searcher per call (6 % of a mixed-log replay).
     let head = &line[..line.len().min(32)];
     head.windows(6).any(|w| w == b"\"flow\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Format, Framer};
+    use crate::record::encode::EncodeOptions;
+
+    fn flow_line(uuid: usize, direction: &str) -> String {
+        format!(
+            r#"{{"flow":{{"time":"2025-11-25T12:00:00Z","uuid":"u-{uuid}","verdict":"DROPPED","IP":{{"source":"10.244.1.5","destination":"203.0.113.9","ipVersion":"IPv4"}},"l4":{{"TCP":{{"source_port":40000,"destination_port":443}}}},"source":{{"namespace":"payments","pod_name":"ledger-1"}},"event_type":{{"type":1,"sub_type":181}},"traffic_direction":"{direction}","drop_reason_desc":"POLICY_DENY"}},"node_name":"n1"}}"#
+        )
+    }
+
+    fn run(p: &Processor, lines: &[String]) -> (Vec<u8>, BatchStats) {
+        let mut b = LineBatch::new(1 << 20);
+        for l in lines {
+            b.buf.extend_from_slice(l.as_bytes());
+            b.buf.push(b'\n');
+        }
+        let len = b.buf.len();
+        Framer::new(Format::Raw).frame_block(&mut b, len);
+        let (mut out, mut stats) = (Vec::new(), BatchStats::default());
+        p.process(&b, &mut out, &mut stats);
+        (out, stats)
+    }
+
+    #[test]
+    fn the_prefilter_is_skipped_in_kept_stretches_and_resumes_when_lines_are_not_kept() {
+        let filter = Arc::new(
+            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
+                .expect("filter"),
+        );
+        let processor = || {
+            Processor::new(
+                filter.clone(),
+                None,
+                OutputMode::Records(EncodeOptions::default()),
+            )
+        };
+        // 200 kept flows, then 200 the prefilter rejects (INGRESS), then 100 kept again.
+        let lines: Vec<String> = (0..500)
+            .map(|i| {
+                flow_line(
+                    i,
+                    if (200..400).contains(&i) {
+                        "INGRESS"
+                    } else {
+                        "EGRESS"
+                    },
+                )
+            })
+            .collect();
+        let (out, stats) = run(&processor(), &lines);
+        let (exact_out, exact) = run(&processor().without_prefilter(), &lines);
+        assert_eq!(out, exact_out, "the gate changes no output");
+        assert_eq!(stats.output_records, 300);
+        // Bypassing after the first 64 kept lines; the first WORTH_IT ingress lines are decoded (not kept), then
+        // filtering resumes and rejects the rest unparsed.
+        assert_eq!(stats.prefiltered, 200 - u64::from(gate::WORTH_IT));
+        assert_eq!(exact.prefiltered, 0);
+        assert_eq!(
+            stats.records[hubble_flow::RecordKind::Flow as usize],
+            300 + u64::from(gate::WORTH_IT)
+        );
+        assert_eq!(stats.lines, 500);
+    }
 }
