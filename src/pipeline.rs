@@ -2,13 +2,14 @@
 //! and stdin for the daemon) feeds it, and every command consumes its output the same way.
 //!
 //! One reader thread runs the [`Source`], frames what it emits (one [`Framer`] per stream, so a file's partial
-//! CRI line or docker entry is joined across blocks) and hands batches to `workers` threads that run the current
-//! [`Processor`] (loaded per batch, so a reload takes effect at the next batch). The calling thread receives the
-//! results in exactly the order the batches were emitted (batch `i` goes to worker `i mod n`, and results are
-//! taken back in the same rotation) and hands them, with their acknowledgement, to the consumer. Channels are
-//! bounded, so memory stays bounded whatever the input size (at most `2 × workers + 2` batches exist at once, and
-//! their buffers are reused), and a consumer that stops taking results (a full spool) stops the reader: that is
-//! the daemon's backpressure. With a tick, the consumer is also called when no result arrived for that long (the
+//! CRI line or docker entry is joined across blocks) and numbers the batches; `workers` threads take them from
+//! one shared queue (whichever worker is free takes the next batch, so a worker slowed on one batch does not
+//! hold the others up) and run the current [`Processor`] (loaded per batch, so a reload takes effect at the next
+//! batch). The calling thread puts the results back in exactly the order the batches were emitted (a reorder
+//! ring indexed by batch number) and hands them, with their acknowledgement, to the consumer. At most
+//! [`in_flight`] batches exist at once (the reader takes a permit per batch and the consumer returns it), so
+//! memory stays bounded whatever the input size, their buffers are reused, and a consumer that stops taking
+//! results (a full spool) stops the reader: that is the daemon's backpressure. With a tick, the consumer is also called when no result arrived for that long (the
 //! daemon's flush interval). See ARCHITECTURE.md ("pipeline").
 
 use crate::frame::{Format, Framer, LineBatch};
@@ -82,6 +83,8 @@ pub enum Event<'a> {
 }
 
 struct Job {
+    /// The batch's number in emission order.
+    seq: usize,
     batch: LineBatch,
     out: Vec<u8>,
     /// Raw framing left to the worker: the batch holds this many unframed bytes.
@@ -92,6 +95,7 @@ struct Job {
 }
 
 struct Done {
+    seq: usize,
     batch: LineBatch,
     out: Vec<u8>,
     stats: BatchStats,
@@ -103,7 +107,9 @@ struct Done {
 /// The reader side of the pipeline, handed to the [`Source`] as its [`BlockSink`]: frames what the source
 /// emits and sends it on.
 struct Emitter {
-    job_txs: Vec<Sender<Job>>,
+    jobs: Sender<Job>,
+    /// One permit per batch in flight; the consumer returns it when it is done with the batch.
+    permits: Receiver<()>,
     pool: Receiver<(LineBatch, Vec<u8>)>,
     framers: HashMap<Stream, Framer>,
     /// Output buffers that came back from the consumer, reused by the next jobs.
@@ -121,12 +127,16 @@ impl Emitter {
     }
 
     fn send(&mut self, mut job: Job) -> bool {
+        // Waits while `in_flight` batches are out (a slow consumer); fails when the consumer has gone.
+        if self.permits.recv().is_err() {
+            return false;
+        }
         if let Some(out) = self.spare_outs.pop() {
             job.out = out;
         }
-        let i = self.seq % self.job_txs.len();
+        job.seq = self.seq;
         self.seq += 1;
-        self.job_txs[i].send(job).is_ok()
+        self.jobs.send(job).is_ok()
     }
 }
 
@@ -181,6 +191,7 @@ impl BlockSink for Emitter {
         };
         let ack = ack.filter(|_| !framer.has_pending());
         self.send(Job {
+            seq: 0,
             batch,
             out: Vec::new(),
             unframed,
@@ -202,6 +213,7 @@ impl BlockSink for Emitter {
             return true;
         }
         self.send(Job {
+            seq: 0,
             batch,
             out: Vec::new(),
             unframed: None,
@@ -230,24 +242,29 @@ where
     F: FnMut(Event<'_>) -> io::Result<()>,
 {
     let workers = cfg.workers.max(1);
-    let (pool_tx, pool_rx) = bounded::<(LineBatch, Vec<u8>)>(2 * workers + 2);
-    let mut job_txs = Vec::with_capacity(workers);
-    let mut done_rxs = Vec::with_capacity(workers);
+    let limit = in_flight(workers);
+    let (pool_tx, pool_rx) = bounded::<(LineBatch, Vec<u8>)>(limit);
+    let (permit_tx, permit_rx) = bounded::<()>(limit);
+    for _ in 0..limit {
+        let _ = permit_tx.try_send(());
+    }
+    let (job_tx, job_rx) = bounded::<Job>(limit);
+    let (done_tx, done_rx) = bounded::<Done>(limit);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let (jtx, jrx) = bounded::<Job>(1);
-        let (dtx, drx) = bounded::<Done>(1);
         let p = Arc::clone(&processor);
+        let (jobs, done) = (job_rx.clone(), done_tx.clone());
         handles.push(
             thread::Builder::new()
                 .name("worker".into())
-                .spawn(move || worker(&p, jrx, dtx))?,
+                .spawn(move || worker(&p, jobs, done))?,
         );
-        job_txs.push(jtx);
-        done_rxs.push(drx);
     }
+    // The workers hold the only other ends: the channels close when they (or the reader) are gone.
+    drop((job_rx, done_tx));
     let mut emitter = Emitter {
-        job_txs,
+        jobs: job_tx,
+        permits: permit_rx,
         pool: pool_rx,
         framers: HashMap::new(),
         spare_outs: Vec::new(),
@@ -262,15 +279,16 @@ where
 
     let mut outcome = RunOutcome::default();
     let mut consume_err = None;
-    let mut i = 0usize;
-    loop {
-        let rx = &done_rxs[i % workers];
+    // Results that arrived before an earlier batch's: slot `seq % limit` (fewer than `limit` are out at once).
+    let mut reorder: Vec<Option<Done>> = (0..limit).map(|_| None).collect();
+    let mut next = 0usize;
+    'results: loop {
         let done = match cfg.tick {
-            None => match rx.recv() {
+            None => match done_rx.recv() {
                 Ok(d) => d,
                 Err(_) => break,
             },
-            Some(t) => match rx.recv_timeout(t) {
+            Some(t) => match done_rx.recv_timeout(t) {
                 Ok(d) => d,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = consume(Event::Tick) {
@@ -282,25 +300,40 @@ where
                 Err(RecvTimeoutError::Disconnected) => break,
             },
         };
-        i += 1;
-        outcome.stats.merge(&done.stats);
-        let event = Event::Batch(Output {
-            out: &done.out,
-            stats: &done.stats,
-            ack: done.ack,
-            origin: done.origin.as_ref(),
-            input_bytes: done.input_bytes,
-        });
-        if let Err(e) = consume(event) {
-            consume_err = Some(e);
-            break;
+        let slot = done.seq % limit;
+        debug_assert!(
+            reorder[slot].is_none(),
+            "more than `limit` batches in flight"
+        );
+        debug_assert!(
+            reorder[slot].is_none(),
+            "more than `limit` batches in flight"
+        );
+        reorder[slot] = Some(done);
+        while let Some(done) = reorder[next % limit].take() {
+            next += 1;
+            outcome.stats.merge(&done.stats);
+            let event = Event::Batch(Output {
+                out: &done.out,
+                stats: &done.stats,
+                ack: done.ack,
+                origin: done.origin.as_ref(),
+                input_bytes: done.input_bytes,
+            });
+            if let Err(e) = consume(event) {
+                consume_err = Some(e);
+                break 'results;
+            }
+            let mut out = done.out;
+            out.clear();
+            let _ = pool_tx.try_send((done.batch, out));
+            let _ = permit_tx.try_send(());
         }
-        let mut out = done.out;
-        out.clear();
-        let _ = pool_tx.try_send((done.batch, out));
     }
-    // Closing the result channels stops the workers, which closes the job channels and stops the reader.
-    drop(done_rxs);
+    // Closing the result channel stops the workers (at their next result), which closes the job channel; closing
+    // the permits stops a reader waiting for one.
+    drop(done_rx);
+    drop(permit_tx);
     drop(pool_tx);
     let problems = reader
         .join()
@@ -316,6 +349,13 @@ where
     Ok(outcome)
 }
 
+/// Most batches out at once (read and not yet consumed) for `workers` workers: one being processed and two
+/// waiting per worker, and one each being filled by the reader and consumed. A worker slowed on one batch (a
+/// descheduled thread on a busy machine) lets the others run this far ahead.
+pub fn in_flight(workers: usize) -> usize {
+    2 * workers + 2
+}
+
 fn worker(p: &ArcSwap<Processor>, jobs: Receiver<Job>, done: Sender<Done>) {
     for mut job in jobs {
         if let Some(n) = job.unframed {
@@ -325,6 +365,7 @@ fn worker(p: &ArcSwap<Processor>, jobs: Receiver<Job>, done: Sender<Done>) {
         p.load().process(&job.batch, &mut job.out, &mut stats);
         if done
             .send(Done {
+                seq: job.seq,
                 batch: job.batch,
                 out: job.out,
                 stats,
@@ -336,5 +377,115 @@ fn worker(p: &ArcSwap<Processor>, jobs: Receiver<Job>, done: Sender<Done>) {
         {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::OutputMode;
+    use hubble_flow::filter::FilterSet;
+    use proptest::prelude::*;
+    use std::io::Write as _;
+
+    /// Emits one batch per entry of `sizes`, that many flow lines each (`{"flow":{"uuid":"batch-line"}}`), as one
+    /// raw input stream.
+    struct Batches(Vec<usize>);
+
+    fn line(batch: usize, i: usize) -> String {
+        format!("{{\"flow\":{{\"uuid\":\"{batch}-{i}\"}}}}\n")
+    }
+
+    impl Source for Batches {
+        fn run(&mut self, emit: &mut dyn BlockSink) -> Vec<InputProblem> {
+            for (b, &n) in self.0.iter().enumerate() {
+                let mut batch = emit.batch();
+                for i in 0..n {
+                    let _ = batch.buf.write_all(line(b, i).as_bytes());
+                }
+                let len = batch.buf.len();
+                if !emit.emit(Stream::Input(0), batch, len, None, None, len as u64) {
+                    return Vec::new();
+                }
+            }
+            emit.end_stream(Stream::Input(0), None);
+            Vec::new()
+        }
+    }
+
+    /// Runs the pipeline in pass-through mode (everything kept) and returns what the consumer saw, in order,
+    /// and the number of batches it was called with.
+    fn run_batches(sizes: Vec<usize>, workers: usize) -> (Vec<u8>, usize) {
+        let filter = Arc::new(FilterSet::build(vec![], vec![]).expect("empty filter"));
+        let processor = Arc::new(ArcSwap::from_pointee(Processor::new(
+            filter,
+            None,
+            OutputMode::Passthrough,
+        )));
+        let cfg = PipelineConfig {
+            format: Format::Raw,
+            workers,
+            ..PipelineConfig::default()
+        };
+        let (mut seen, mut batches) = (Vec::new(), 0);
+        run(Batches(sizes), &cfg, processor, |event| {
+            if let Event::Batch(o) = event {
+                seen.extend_from_slice(o.out);
+                batches += 1;
+            }
+            Ok(())
+        })
+        .expect("pipeline");
+        (seen, batches)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Model: the output is the input, in input order, whatever the number of workers and however unequal
+        /// the batches (a large batch finishes after the small ones emitted behind it, which the reorder ring
+        /// must hold back; a ring slot overwritten would lose or repeat a batch here).
+        #[test]
+        fn output_is_the_input_in_order(
+            sizes in proptest::collection::vec(prop_oneof![0usize..4, 300usize..1200], 1..40),
+            workers in 1usize..5,
+        ) {
+            let expected: Vec<u8> = sizes
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &n)| (0..n).flat_map(move |i| line(b, i).into_bytes()))
+                .collect();
+            let (seen, batches) = run_batches(sizes.clone(), workers);
+            prop_assert_eq!(batches, sizes.len());
+            prop_assert!(seen == expected, "output out of order or incomplete");
+        }
+    }
+
+    #[test]
+    fn a_consumer_error_stops_the_reader_and_is_returned() {
+        let filter = Arc::new(FilterSet::build(vec![], vec![]).expect("empty filter"));
+        let processor = Arc::new(ArcSwap::from_pointee(Processor::new(
+            filter,
+            None,
+            OutputMode::Passthrough,
+        )));
+        let cfg = PipelineConfig {
+            format: Format::Raw,
+            workers: 2,
+            ..PipelineConfig::default()
+        };
+        // Far more batches than can be in flight: the reader must stop rather than block forever.
+        let mut calls = 0;
+        let err = run(Batches(vec![10; 10_000]), &cfg, processor, |_| {
+            calls += 1;
+            if calls == 3 {
+                Err(io::Error::other("sink failed"))
+            } else {
+                Ok(())
+            }
+        })
+        .expect_err("the consumer's error");
+        assert_eq!(err.to_string(), "sink failed");
+        assert_eq!(calls, 3);
     }
 }
