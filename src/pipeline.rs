@@ -13,7 +13,7 @@
 //! daemon's flush interval). See ARCHITECTURE.md ("pipeline").
 
 use crate::frame::{Format, Framer, LineBatch};
-use crate::process::Processor;
+use crate::process::{PrefilterGate, Processor};
 use crate::source::{Ack, BlockSink, Source, Stream};
 use crate::stats::{BatchStats, InputProblem};
 use arc_swap::ArcSwap;
@@ -357,12 +357,14 @@ pub fn in_flight(workers: usize) -> usize {
 }
 
 fn worker(p: &ArcSwap<Processor>, jobs: Receiver<Job>, done: Sender<Done>) {
+    let mut gate = PrefilterGate::default();
     for mut job in jobs {
         if let Some(n) = job.unframed {
             Framer::new(Format::Raw).frame_block(&mut job.batch, n);
         }
         let mut stats = BatchStats::default();
-        p.load().process(&job.batch, &mut job.out, &mut stats);
+        p.load()
+            .process_gated(&job.batch, &mut job.out, &mut stats, &mut gate);
         if done
             .send(Done {
                 seq: job.seq,

@@ -2,7 +2,7 @@
 //! See ARCHITECTURE.md ("process").
 //!
 //! A [`Processor`] is immutable and shared by all workers; [`Processor::process`] turns one [`LineBatch`] into
-//! output bytes and counters. The prefilter is asked only while it saves work (`process/gate.rs`: in a stretch of kept
+//! output bytes and counters. The prefilter is asked only while it saves work ([`PrefilterGate`]: in a stretch of kept
 //! lines it costs and saves nothing). Per kept flow it allocates only what decoding the flow's lists needs (one
 //! `Vec` per non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses each address
 //! once, the summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map key is
@@ -22,7 +22,7 @@ use hubble_flow::{decode, Record, Skip};
 use std::sync::Arc;
 
 mod gate;
-use gate::PrefilterGate;
+pub use gate::PrefilterGate;
 
 /// What to write for a kept record.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +73,19 @@ impl Processor {
 
     /// Processes every logical line of `batch`, appending output to `out` and counting into `stats`.
     pub fn process(&self, batch: &LineBatch, out: &mut Vec<u8>, stats: &mut BatchStats) {
+        self.process_gated(batch, out, stats, &mut PrefilterGate::default());
+    }
+
+    /// [`Processor::process`] with a [`PrefilterGate`] that outlives the batch: a pipeline worker keeps one, so
+    /// the gate's decision carries over small batches (a followed file yields a few lines per read) instead of
+    /// starting afresh, filtering, for each.
+    pub fn process_gated(
+        &self,
+        batch: &LineBatch,
+        out: &mut Vec<u8>,
+        stats: &mut BatchStats,
+        gate: &mut PrefilterGate,
+    ) {
         stats.frame.add(&batch.counts);
         let start_len = out.len();
         let mut key = String::new();
@@ -80,7 +93,6 @@ impl Processor {
             .report
             .as_deref()
             .map(AggregateShards::for_current_thread);
-        let mut gate = PrefilterGate::default();
         for (line, may_escape) in batch.iter_escapes() {
             stats.lines += 1;
             if self.use_prefilter && gate.filtering() {
@@ -313,5 +325,42 @@ mod tests {
             300 + u64::from(gate::WORTH_IT)
         );
         assert_eq!(stats.lines, 500);
+    }
+
+    #[test]
+    fn a_gate_carried_across_small_batches_decides_over_all_of_them() {
+        let filter = Arc::new(
+            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
+                .expect("filter"),
+        );
+        let p = Processor::new(filter, None, OutputMode::Records(EncodeOptions::default()));
+        let kept: Vec<Vec<String>> = (0..10)
+            .map(|b| (0..10).map(|i| flow_line(10 * b + i, "EGRESS")).collect())
+            .collect();
+        let rejected: Vec<String> = (0..10).map(|i| flow_line(100 + i, "INGRESS")).collect();
+        let batch = |lines: &[String]| {
+            let mut b = LineBatch::new(1 << 20);
+            for l in lines {
+                b.buf.extend_from_slice(l.as_bytes());
+                b.buf.push(b'\n');
+            }
+            let len = b.buf.len();
+            Framer::new(Format::Raw).frame_block(&mut b, len);
+            b
+        };
+        // Ten batches of ten kept flows, as a followed file yields them, then ten the prefilter rejects.
+        let mut gate = PrefilterGate::default();
+        let (mut out, mut stats) = (Vec::new(), BatchStats::default());
+        for lines in &kept {
+            p.process_gated(&batch(lines), &mut out, &mut stats, &mut gate);
+        }
+        p.process_gated(&batch(&rejected), &mut out, &mut stats, &mut gate);
+        // Bypassing since line 64: the first WORTH_IT rejected lines are decoded, the last two prefiltered.
+        assert_eq!(stats.prefiltered, 10 - u64::from(gate::WORTH_IT));
+        assert_eq!(stats.output_records, 100);
+        // A fresh gate per batch (`process`) would still be filtering.
+        let mut fresh = BatchStats::default();
+        p.process(&batch(&rejected), &mut Vec::new(), &mut fresh);
+        assert_eq!(fresh.prefiltered, 10);
     }
 }

@@ -4,7 +4,8 @@
 //! skips the decoder. On a line it passes it is pure cost, and on the lines that *are* kept it has to scan
 //! nearly the whole line to find every piece of evidence. In an all-kept stretch of input (a replay of saved
 //! drops, a deny storm) it costs about 6 % of the CPU and saves nothing. [`PrefilterGate`] watches what the
-//! prefilter would save and stops asking it while that is too little, per batch of lines:
+//! prefilter would save and stops asking it while that is too little, over the lines one pipeline worker sees
+//! (its state carries over from batch to batch, [`crate::process::Processor::process_gated`]):
 //!
 //! - **Filtering** (the start): the prefilter is asked about every line. After [`WINDOW`] lines, if it rejected
 //!   fewer than [`WORTH_IT`] of them, the gate switches to bypassing.
@@ -14,7 +15,9 @@
 //!
 //! Guarantees: the gate only decides whether a line is looked at twice, so what is kept, encoded and output is
 //! the same with it as without the prefilter at all (the prefilter never rejects a line that would be kept).
-//! Only how the lines that are not kept are counted moves between "prefiltered" and their record kind. The cost
+//! Only how the lines that are not kept are counted moves between "prefiltered" and their record kind (and,
+//! as the state follows a worker and any worker may take the next batch, that split may differ from run to run
+//! when kept and not-kept stretches alternate; `--no-prefilter` gives exact per-kind counts). The cost
 //! of a wrong guess is bounded: a bypass costs at most [`WORTH_IT`] needless decodes before filtering resumes.
 
 /// Lines per decision.
