@@ -415,20 +415,22 @@ mod tests {
         }
     }
 
-    /// Runs the pipeline in pass-through mode (everything kept) and returns what the consumer saw, in order,
-    /// and the number of batches it was called with.
-    fn run_batches(sizes: Vec<usize>, workers: usize) -> (Vec<u8>, usize) {
+    /// A processor passing every record through as it came (empty filter), and raw framing on `workers`.
+    fn pass_through(workers: usize) -> (Arc<ArcSwap<Processor>>, PipelineConfig) {
         let filter = Arc::new(FilterSet::build(vec![], vec![]).expect("empty filter"));
-        let processor = Arc::new(ArcSwap::from_pointee(Processor::new(
-            filter,
-            None,
-            OutputMode::Passthrough,
-        )));
+        let processor = Processor::new(filter, None, OutputMode::Passthrough);
         let cfg = PipelineConfig {
             format: Format::Raw,
             workers,
             ..PipelineConfig::default()
         };
+        (Arc::new(ArcSwap::from_pointee(processor)), cfg)
+    }
+
+    /// Runs the pipeline in pass-through mode (everything kept) and returns what the consumer saw, in order,
+    /// and the number of batches it was called with.
+    fn run_batches(sizes: Vec<usize>, workers: usize) -> (Vec<u8>, usize) {
+        let (processor, cfg) = pass_through(workers);
         let (mut seen, mut batches) = (Vec::new(), 0);
         run(Batches(sizes), &cfg, processor, |event| {
             if let Event::Batch(o) = event {
@@ -465,17 +467,7 @@ mod tests {
 
     #[test]
     fn a_consumer_error_stops_the_reader_and_is_returned() {
-        let filter = Arc::new(FilterSet::build(vec![], vec![]).expect("empty filter"));
-        let processor = Arc::new(ArcSwap::from_pointee(Processor::new(
-            filter,
-            None,
-            OutputMode::Passthrough,
-        )));
-        let cfg = PipelineConfig {
-            format: Format::Raw,
-            workers: 2,
-            ..PipelineConfig::default()
-        };
+        let (processor, cfg) = pass_through(2);
         // Far more batches than can be in flight: the reader must stop rather than block forever.
         let mut calls = 0;
         let err = run(Batches(vec![10; 10_000]), &cfg, processor, |_| {

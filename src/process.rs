@@ -273,7 +273,8 @@ mod tests {
         )
     }
 
-    fn run(p: &Processor, lines: &[String]) -> (Vec<u8>, BatchStats) {
+    /// `lines` as one raw-framed batch.
+    fn batch(lines: &[String]) -> LineBatch {
         let mut b = LineBatch::new(1 << 20);
         for l in lines {
             b.buf.extend_from_slice(l.as_bytes());
@@ -281,8 +282,12 @@ mod tests {
         }
         let len = b.buf.len();
         Framer::new(Format::Raw).frame_block(&mut b, len);
+        b
+    }
+
+    fn run(p: &Processor, lines: &[String]) -> (Vec<u8>, BatchStats) {
         let (mut out, mut stats) = (Vec::new(), BatchStats::default());
-        p.process(&b, &mut out, &mut stats);
+        p.process(&batch(lines), &mut out, &mut stats);
         (out, stats)
     }
 
@@ -338,16 +343,6 @@ mod tests {
             .map(|b| (0..10).map(|i| flow_line(10 * b + i, "EGRESS")).collect())
             .collect();
         let rejected: Vec<String> = (0..10).map(|i| flow_line(100 + i, "INGRESS")).collect();
-        let batch = |lines: &[String]| {
-            let mut b = LineBatch::new(1 << 20);
-            for l in lines {
-                b.buf.extend_from_slice(l.as_bytes());
-                b.buf.push(b'\n');
-            }
-            let len = b.buf.len();
-            Framer::new(Format::Raw).frame_block(&mut b, len);
-            b
-        };
         // Ten batches of ten kept flows, as a followed file yields them, then ten the prefilter rejects.
         let mut gate = PrefilterGate::default();
         let (mut out, mut stats) = (Vec::new(), BatchStats::default());
