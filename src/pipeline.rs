@@ -9,8 +9,8 @@
 //! ring indexed by batch number) and hands them, with their acknowledgement, to the consumer. At most
 //! [`in_flight`] batches exist at once (the reader takes a permit per batch and the consumer returns it), so
 //! memory stays bounded whatever the input size, their buffers are reused, and a consumer that stops taking
-//! results (a full spool) stops the reader: that is the daemon's backpressure. With a tick, the consumer is also called when no result arrived for that long (the
-//! daemon's flush interval). See ARCHITECTURE.md ("pipeline").
+//! results (a full spool) stops the reader: that is the daemon's backpressure. With a tick, the consumer is also
+//! called when no result arrived for that long (the daemon's flush interval). See ARCHITECTURE.md ("pipeline").
 
 use crate::frame::{Format, Framer, LineBatch};
 use crate::process::{PrefilterGate, Processor};
@@ -305,10 +305,6 @@ where
             reorder[slot].is_none(),
             "more than `limit` batches in flight"
         );
-        debug_assert!(
-            reorder[slot].is_none(),
-            "more than `limit` batches in flight"
-        );
         reorder[slot] = Some(done);
         while let Some(done) = reorder[next % limit].take() {
             next += 1;
@@ -349,9 +345,10 @@ where
     Ok(outcome)
 }
 
-/// Most batches out at once (read and not yet consumed) for `workers` workers: one being processed and two
-/// waiting per worker, and one each being filled by the reader and consumed. A worker slowed on one batch (a
-/// descheduled thread on a busy machine) lets the others run this far ahead.
+/// Most batches out at once (sent by the reader and not yet consumed) for `workers` workers: as many as with one
+/// being processed and one waiting per worker, plus one being consumed and one ready behind it. Which worker
+/// holds which does not matter: a worker slowed on one batch (a descheduled thread on a busy machine) lets the
+/// others run this far ahead.
 pub fn in_flight(workers: usize) -> usize {
     2 * workers + 2
 }
