@@ -2,11 +2,11 @@
 //! See ARCHITECTURE.md ("process").
 //!
 //! A [`Processor`] is immutable and shared by all workers; [`Processor::process`] turns one [`LineBatch`] into
-//! output bytes and counters. The prefilter is asked only while it saves work ([`PrefilterGate`]: in a stretch of kept
-//! lines it costs and saves nothing). Per kept flow it allocates only what decoding the flow's lists needs (one
-//! `Vec` per non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses each address
-//! once, the summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map key is
-//! allocated only the first time it is seen in a batch), and the encoder appends to the batch's buffer
+//! output bytes and counters. The prefilter is asked only while it saves work ([`PrefilterGate`]: in a stretch
+//! of kept lines it costs and saves nothing). Per kept flow it allocates only what decoding the flow's lists
+//! needs (one `Vec` per non-empty label/workload/name list; strings are borrowed unless escaped): enrich parses
+//! each address once, the summary keys by that parsed address or builds `namespace/pod` in a reused buffer (a map
+//! key is allocated only the first time it is seen in a batch), and the encoder appends to the batch's buffer
 //! (`tests/process_alloc.rs` checks this). Output order is input order.
 
 use crate::enrich::{enrich, Enrichment};
