@@ -17,6 +17,7 @@ use super::msgpack;
 use crate::source::network::{BatchSender, NetworkBatch, NetworkLimits};
 use crate::source::tls::TlsReloader;
 use crate::telemetry::metrics::Metrics;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,44 +85,7 @@ pub async fn start(
         ListenAddr::Tcp(addr) => {
             let l = tokio::net::TcpListener::bind(addr).await?;
             let bound = l.local_addr()?.to_string();
-            let ctx = Arc::new(Ctx { cfg, tx, metrics });
-            tokio::spawn(async move {
-                loop {
-                    let (stream, peer) = match l.accept().await {
-                        Ok(x) => x,
-                        Err(e) => {
-                            tracing::warn!("forward: accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(permit) = Arc::clone(&sem).try_acquire_owned() else {
-                        ctx.reject("too_many_connections");
-                        drop(stream);
-                        continue;
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let ctx = Arc::clone(&ctx);
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        match ctx.cfg.tls.as_ref().and_then(|t| t.acceptor()) {
-                            Some(acceptor) => {
-                                match tokio::time::timeout(
-                                    HANDSHAKE_TIMEOUT,
-                                    acceptor.accept(stream),
-                                )
-                                .await
-                                {
-                                    Ok(Ok(s)) => serve(s, &ctx, &peer.to_string()).await,
-                                    _ => ctx.reject("tls_handshake"),
-                                }
-                            }
-                            None if ctx.cfg.tls.is_some() => ctx.reject("tls_unavailable"),
-                            None => serve(stream, &ctx, &peer.to_string()).await,
-                        }
-                    });
-                }
-            });
+            spawn_accept_loop(l, Arc::new(Ctx { cfg, tx, metrics }), sem);
             Ok(bound)
         }
         ListenAddr::Unix(path) => {
@@ -136,31 +100,85 @@ pub async fn start(
             }
             let l = tokio::net::UnixListener::bind(&path)?;
             let bound = path.display().to_string();
-            let ctx = Arc::new(Ctx { cfg, tx, metrics });
-            tokio::spawn(async move {
-                loop {
-                    let stream = match l.accept().await {
-                        Ok((s, _)) => s,
-                        Err(e) => {
-                            tracing::warn!("forward: accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(permit) = Arc::clone(&sem).try_acquire_owned() else {
-                        ctx.reject("too_many_connections");
-                        continue;
-                    };
-                    let ctx = Arc::clone(&ctx);
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        serve(stream, &ctx, "unix").await;
-                    });
-                }
-            });
+            spawn_accept_loop(l, Arc::new(Ctx { cfg, tx, metrics }), sem);
             Ok(bound)
         }
     }
+}
+
+/// What the accept loop needs of a listener: the next connection, and how to serve one.
+trait Listener: Send + Sync + 'static {
+    type Stream: Send + 'static;
+    /// The next accepted connection and a name for its peer.
+    fn next(&self) -> impl Future<Output = std::io::Result<(Self::Stream, String)>> + Send;
+    /// Serves one accepted connection until it ends.
+    fn serve(stream: Self::Stream, peer: String, ctx: Arc<Ctx>) -> impl Future<Output = ()> + Send;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+
+    async fn next(&self) -> std::io::Result<(Self::Stream, String)> {
+        let (stream, peer) = self.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer.to_string()))
+    }
+
+    /// TLS first when configured (within [`HANDSHAKE_TIMEOUT`]); a configured TLS whose certificate cannot be
+    /// loaded refuses the connection rather than serving it in the clear.
+    async fn serve(stream: Self::Stream, peer: String, ctx: Arc<Ctx>) {
+        match ctx.cfg.tls.as_ref().and_then(|t| t.acceptor()) {
+            Some(acceptor) => {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => serve(s, &ctx, &peer).await,
+                    _ => ctx.reject("tls_handshake"),
+                }
+            }
+            None if ctx.cfg.tls.is_some() => ctx.reject("tls_unavailable"),
+            None => serve(stream, &ctx, &peer).await,
+        }
+    }
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+
+    async fn next(&self) -> std::io::Result<(Self::Stream, String)> {
+        let (stream, _) = self.accept().await?;
+        Ok((stream, "unix".to_owned()))
+    }
+
+    async fn serve(stream: Self::Stream, peer: String, ctx: Arc<Ctx>) {
+        serve(stream, &ctx, &peer).await
+    }
+}
+
+/// Spawns `listener`'s accept loop on the current runtime. Each connection takes a permit of `connections` or is
+/// closed at once (counted as `too_many_connections`), then is served on its own task; a failed accept is
+/// logged and retried after 100 ms.
+fn spawn_accept_loop<L: Listener>(listener: L, ctx: Arc<Ctx>, connections: Arc<Semaphore>) {
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.next().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("forward: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+                ctx.reject("too_many_connections");
+                drop(stream);
+                continue;
+            };
+            let ctx = Arc::clone(&ctx);
+            tokio::spawn(async move {
+                let _permit = permit;
+                L::serve(stream, peer, ctx).await;
+            });
+        }
+    });
 }
 
 /// What framing the next message found.
