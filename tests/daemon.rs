@@ -1342,61 +1342,96 @@ fn gzip_file(src: &Path, dest: &Path) {
     fs::write(dest, enc.finish().expect("gzip")).expect("write gzip");
 }
 
+/// The start both lumberjack-compression tests share: `logs/events.log` with two kept flows, read by a first
+/// run of the daemon (`--read-from-head`, file sink) that then stops cleanly, leaving its checkpoint.
+struct LumberjackCase {
+    _serial: MutexGuard<'static, ()>,
+    _dir: support::TestDir,
+    logs: std::path::PathBuf,
+    state: std::path::PathBuf,
+    out: std::path::PathBuf,
+    active: std::path::PathBuf,
+    gen: FlowGen,
+    rng: XorShift,
+    glob: String,
+    args: [String; 3],
+}
+
+impl LumberjackCase {
+    fn after_a_first_run(seed: u32) -> Self {
+        let serial = serial();
+        let dir = support::TestDir::new();
+        let logs = dir.path().join("logs");
+        fs::create_dir_all(&logs).expect("mkdir");
+        let mut case = LumberjackCase {
+            state: dir.path().join("state"),
+            out: dir.path().join("flows.ndjson"),
+            active: logs.join("events.log"),
+            gen: FlowGen::new(seed),
+            rng: XorShift::new(u64::from(seed)),
+            glob: format!("{}/events*.log*", logs.display()),
+            args: [
+                "--read-from-head".to_owned(),
+                "--sink".to_owned(),
+                format!("file:{}", dir.path().join("flows.ndjson").display()),
+            ],
+            logs,
+            _serial: serial,
+            _dir: dir,
+        };
+        let mut first = String::new();
+        for _ in 0..2 {
+            first.push_str(&case.gen.kept_flow());
+            first.push('\n');
+        }
+        append(&case.active, &first);
+        let mut d = case.start();
+        assert!(
+            wait_until(Duration::from_secs(20), || flows::file_uuids(&case.out)
+                .0
+                .len()
+                == 2),
+            "{}",
+            d.log_tail(20)
+        );
+        assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
+        assert_clean_exit(&mut d, Duration::from_secs(10), "first run");
+        case
+    }
+
+    fn start(&self) -> Proc {
+        Proc::spawn(&mut run_cmd(
+            &self.state,
+            std::slice::from_ref(&self.glob),
+            &self.args,
+            &[],
+        ))
+    }
+
+    /// Appends `n` more lines (kept flows among others) to the active log.
+    fn append_lines(&mut self, n: usize) {
+        append(&self.active, &lines(&mut self.gen, &mut self.rng, n));
+    }
+}
+
 #[test]
 fn file_rotated_and_gzipped_while_down_is_drained_from_its_checkpoint() {
-    let _serial = serial();
-    let dir = support::TestDir::new();
-    let logs = dir.path().join("logs");
-    fs::create_dir_all(&logs).expect("mkdir");
-    let state = dir.path().join("state");
-    let out = dir.path().join("flows.ndjson");
-    let active = logs.join("events.log");
-    let mut gen = FlowGen::new(0x8001);
-    let mut rng = XorShift::new(8001);
-    let mut first = String::new();
-    for _ in 0..2 {
-        first.push_str(&gen.kept_flow());
-        first.push('\n');
-    }
-    append(&active, &first);
-    let args = [
-        "--read-from-head".to_owned(),
-        "--sink".to_owned(),
-        format!("file:{}", out.display()),
-    ];
-    let glob = format!("{}/events*.log*", logs.display());
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        std::slice::from_ref(&glob),
-        &args,
-        &[],
-    ));
-    assert!(
-        wait_until(Duration::from_secs(20), || flows::file_uuids(&out).0.len()
-            == 2),
-        "{}",
-        d.log_tail(20)
-    );
-    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
-    assert_clean_exit(&mut d, Duration::from_secs(10), "first run");
+    let mut c = LumberjackCase::after_a_first_run(0x8001);
+    let (logs, out) = (c.logs.clone(), c.out.clone());
 
     // While the daemon is down: more lines, then lumberjack rotation with compression.
-    append(&active, &lines(&mut gen, &mut rng, 400));
+    c.append_lines(400);
     let rotated = logs.join("events-2026-01-01T00-00-01.000.log");
-    fs::rename(&active, &rotated).expect("rotate");
+    fs::rename(&c.active, &rotated).expect("rotate");
     gzip_file(
         &rotated,
         &logs.join("events-2026-01-01T00-00-01.000.log.gz"),
     );
     fs::remove_file(&rotated).expect("remove original");
-    append(&active, &lines(&mut gen, &mut rng, 10));
+    c.append_lines(10);
 
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        std::slice::from_ref(&glob),
-        &args,
-        &[],
-    ));
+    let mut d = c.start();
+    let gen = &c.gen;
     let ok = wait_until(Duration::from_secs(20), || {
         flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
     });
@@ -1422,48 +1457,15 @@ fn file_rotated_and_gzipped_while_down_is_drained_from_its_checkpoint() {
 
 #[test]
 fn gzip_copy_seen_half_written_loses_nothing() {
-    let _serial = serial();
-    let dir = support::TestDir::new();
-    let logs = dir.path().join("logs");
-    fs::create_dir_all(&logs).expect("mkdir");
-    let state = dir.path().join("state");
-    let out = dir.path().join("flows.ndjson");
-    let active = logs.join("events.log");
-    let mut gen = FlowGen::new(0x8002);
-    let mut rng = XorShift::new(8002);
-    let mut first = String::new();
-    for _ in 0..2 {
-        first.push_str(&gen.kept_flow());
-        first.push('\n');
-    }
-    append(&active, &first);
-    let args = [
-        "--read-from-head".to_owned(),
-        "--sink".to_owned(),
-        format!("file:{}", out.display()),
-    ];
-    let glob = format!("{}/events*.log*", logs.display());
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        std::slice::from_ref(&glob),
-        &args,
-        &[],
-    ));
-    assert!(
-        wait_until(Duration::from_secs(20), || flows::file_uuids(&out).0.len()
-            == 2),
-        "{}",
-        d.log_tail(20)
-    );
-    assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
-    assert_clean_exit(&mut d, Duration::from_secs(10), "first run");
+    let mut c = LumberjackCase::after_a_first_run(0x8002);
+    let (logs, out) = (c.logs.clone(), c.out.clone());
 
     // While the daemon is down: more lines, rotation, and lumberjack's compression is half-way through writing
     // `<rotated>.gz` (lumberjack writes the .gz in place, then removes the original).
-    append(&active, &lines(&mut gen, &mut rng, 400));
+    c.append_lines(400);
     let rotated = logs.join("events-2026-01-01T00-00-01.000.log");
-    fs::rename(&active, &rotated).expect("rotate");
-    append(&active, &lines(&mut gen, &mut rng, 10));
+    fs::rename(&c.active, &rotated).expect("rotate");
+    c.append_lines(10);
     let data = fs::read(&rotated).expect("read");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&data).expect("gzip");
@@ -1473,12 +1475,8 @@ fn gzip_copy_seen_half_written_loses_nothing() {
     f.write_all(&gz[..gz.len() / 2]).expect("write half");
     f.flush().expect("flush");
 
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        std::slice::from_ref(&glob),
-        &args,
-        &[],
-    ));
+    let mut d = c.start();
+    let gen = &c.gen;
     assert!(d.wait_log("hubble-ingest running", Duration::from_secs(10)));
     // Let it see the half-written copy for a few discovery passes, then finish the compression.
     std::thread::sleep(Duration::from_millis(2500));
