@@ -230,8 +230,9 @@ impl Processor {
             match tags.destination_groups() {
                 None => bump(&mut stats.by_destination_groups, "(no group)"),
                 Some(m) => {
+                    // By name: one row per set of groups, whichever prefix is more specific for this address.
                     key.clear();
-                    for (i, n) in m.names().enumerate() {
+                    for (i, n) in m.names_by_name().enumerate() {
                         if i > 0 {
                             key.push(',');
                         }
@@ -330,6 +331,43 @@ mod tests {
             300 + u64::from(gate::WORTH_IT)
         );
         assert_eq!(stats.lines, 500);
+    }
+
+    #[test]
+    fn the_summary_counts_a_set_of_groups_once_whichever_prefix_is_more_specific() {
+        let mut set = hubble_cidr::GroupSet::new();
+        for (name, prefixes) in [
+            ("geo-ru", ["198.51.0.0/16", "198.51.200.0/24"]),
+            ("ru", ["198.51.0.0/16", "198.51.100.0/24"]),
+        ] {
+            for p in prefixes {
+                set.entry(name)
+                    .prefixes
+                    .push(hubble_cidr::Prefix::parse(p).expect("prefix"));
+            }
+        }
+        let filter = Arc::new(
+            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
+                .expect("filter"),
+        );
+        let p = Processor::new(
+            filter,
+            Some(Arc::new(PrefixTable::build(&set))),
+            OutputMode::Records(EncodeOptions::default()),
+        );
+        // `ru` is the more specific group for the first address, `geo-ru` for the second.
+        let lines: Vec<String> = ["198.51.100.1", "198.51.200.1", "198.51.100.2"]
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| flow_line(i, "EGRESS").replace("203.0.113.9", ip))
+            .collect();
+        let (out, stats) = run(&p, &lines);
+        let out = String::from_utf8(out).expect("utf-8");
+        // The records keep the most specific group first …
+        assert!(out.contains(r#"["ru","geo-ru"]"#) && out.contains(r#"["geo-ru","ru"]"#));
+        // … and the summary has one row for the set.
+        assert_eq!(stats.by_destination_groups.len(), 1);
+        assert_eq!(stats.by_destination_groups.get("geo-ru,ru"), Some(&3));
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub struct BatchStats {
     pub by_destination: CountMap,
     /// Kept flows by destination IP (flows to no pod); [`BatchStats::destination_counts`] joins both.
     pub by_destination_ip: IpCountMap,
-    /// Kept flows by destination CIDR groups (JSON array text).
+    /// Kept flows by destination CIDR groups: their names in name order joined by `,` (one key per set of
+    /// groups, whichever is the more specific for an address).
     pub by_destination_groups: CountMap,
     /// How far below the truth a shown destination count may be (`by_destination` and `by_destination_ip`
     /// together; 0 while every key was kept).

@@ -864,7 +864,7 @@ pub struct FlowAggregate {
     pub source_labels: TopCounter,
     /// By destination IP.
     pub destination_ips: TopCounter,
-    /// By destination CIDR groups (names joined by `, `; only with a CIDR-group table).
+    /// By destination CIDR groups (names in name order joined by `, `; only with a CIDR-group table).
     pub destination_groups: TopCounter,
     /// By destination FQDN (`destination_names`; a flow with several names counts once per name).
     pub destination_names: TopCounter,
@@ -1121,7 +1121,8 @@ impl FlowAggregate {
         self.k_groups.clear();
         if tags.destination_looked_up() {
             if let Some(m) = tags.destination_groups() {
-                for (i, n) in m.names().enumerate() {
+                // By name: one key per set of groups (the specificity order differs between addresses).
+                for (i, n) in m.names_by_name().enumerate() {
                     if i > 0 {
                         self.k_groups.push_str(", ");
                     }
@@ -1462,6 +1463,31 @@ mod tests {
         for (key, n) in held {
             assert_eq!(a.get(key), n, "{key}");
         }
+    }
+
+    #[test]
+    fn a_set_of_groups_is_one_key_whichever_prefix_is_more_specific() {
+        let mut set = hubble_cidr::GroupSet::new();
+        // `ru` is the more specific group for 203.0.113.1, `geo-ru` for 203.0.113.2.
+        for (name, prefixes) in [
+            ("geo-ru", ["203.0.113.0/24", "203.0.113.2/32"]),
+            ("ru", ["203.0.113.0/24", "203.0.113.1/32"]),
+        ] {
+            for p in prefixes {
+                set.entry(name)
+                    .prefixes
+                    .push(hubble_cidr::Prefix::parse(p).unwrap());
+            }
+        }
+        let table = hubble_cidr::PrefixTable::build(&set);
+        let lines: Vec<String> = [1, 2, 6].iter().map(|&i| flow_line(i)).collect();
+        let mut a = FlowAggregate::default();
+        for l in &lines {
+            let f: Flow = serde_json::from_str(l).unwrap();
+            let tags = crate::enrich::enrich(&f, Some(&table)).unwrap();
+            a.add_flow(&f, None, &tags);
+        }
+        assert_eq!(a.destination_groups.top(9), [("geo-ru, ru", 3)]);
     }
 
     #[test]

@@ -49,6 +49,22 @@ impl<'t> Match<'t> {
         self.table.lists.groups(self.list)
     }
 
+    /// The same groups in name order (ids are assigned in name order): the set, without the specificity that
+    /// orders [`Match::groups`]. Two addresses in the same groups can differ in which one's prefix is more
+    /// specific; here they read the same, so a count by group set has one row per set.
+    #[inline]
+    pub fn groups_by_name(&self) -> &'t [GroupId] {
+        self.table.lists.by_name(self.list)
+    }
+
+    /// Names of [`Match::groups_by_name`], same order.
+    pub fn names_by_name(&self) -> impl ExactSizeIterator<Item = &'t str> + 't {
+        let t = self.table;
+        self.groups_by_name()
+            .iter()
+            .map(move |g| &*t.groups[g.0 as usize].name)
+    }
+
     /// Names of [`Match::groups`], same order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &'t str> + 't {
         let t = self.table;
@@ -323,6 +339,8 @@ fn intern_label_pairs(groups: &[GroupInfo]) -> LabelPairs {
 struct Lists {
     group_offsets: Box<[u32]>,
     group_arena: Box<[GroupId]>,
+    /// Each list of `group_arena` sorted by id (= name), at the same offsets.
+    by_name_arena: Box<[GroupId]>,
     label_offsets: Box<[u32]>,
     label_arena: Box<[u32]>,
 }
@@ -331,6 +349,11 @@ impl Lists {
     #[inline]
     fn groups(&self, list: u32) -> &[GroupId] {
         slice_of(&self.group_offsets, &self.group_arena, list)
+    }
+
+    #[inline]
+    fn by_name(&self, list: u32) -> &[GroupId] {
+        slice_of(&self.group_offsets, &self.by_name_arena, list)
     }
 
     #[inline]
@@ -344,7 +367,7 @@ impl Lists {
 
     fn heap_bytes(&self) -> usize {
         (self.group_offsets.len()
-            + self.group_arena.len()
+            + 2 * self.group_arena.len()
             + self.label_offsets.len()
             + self.label_arena.len())
             * 4
@@ -563,9 +586,14 @@ impl Interner {
             label_arena.extend_from_slice(&merged);
             label_offsets.push(label_arena.len() as u32);
         }
+        let mut by_name_arena: Vec<GroupId> = self.arena.iter().copied().map(GroupId).collect();
+        for w in self.offsets.windows(2) {
+            by_name_arena[w[0] as usize..w[1] as usize].sort_unstable();
+        }
         Lists {
             group_offsets: self.offsets.into_boxed_slice(),
             group_arena: self.arena.into_iter().map(GroupId).collect(),
+            by_name_arena: by_name_arena.into_boxed_slice(),
             label_offsets: label_offsets.into_boxed_slice(),
             label_arena: label_arena.into_boxed_slice(),
         }
@@ -859,6 +887,31 @@ mod tests {
             m.labels_json(),
             r#"{"feed":"abuse","geo":"ru","scope":"block"}"#
         );
+    }
+
+    #[test]
+    fn the_same_groups_in_either_specificity_order_read_the_same_by_name() {
+        // 198.51.100.0/24 is `ru`'s most specific prefix there, 198.51.200.0/24 is `geo-ru`'s.
+        let s = set(&[
+            ("geo-ru", &[], &["198.51.0.0/16", "198.51.200.0/24"]),
+            (
+                "ru",
+                &[],
+                &["198.51.100.0/24", "198.51.0.0/17", "198.51.128.0/17"],
+            ),
+        ]);
+        let t = PrefixTable::build(&s);
+        assert_eq!(names(&t, "198.51.100.1"), ["ru", "geo-ru"]);
+        assert_eq!(names(&t, "198.51.200.1"), ["geo-ru", "ru"]);
+        for ip in ["198.51.100.1", "198.51.200.1"] {
+            let m = t.lookup(ip.parse().unwrap());
+            assert_eq!(m.names_by_name().collect::<Vec<_>>(), ["geo-ru", "ru"]);
+            assert_eq!(m.groups_by_name().len(), 2);
+        }
+        let one = t.lookup("198.51.1.1".parse().unwrap());
+        assert_eq!(one.names_by_name().collect::<Vec<_>>(), ["geo-ru", "ru"]);
+        let none = t.lookup("203.0.113.1".parse().unwrap());
+        assert_eq!(none.names_by_name().count(), 0);
     }
 
     #[test]
