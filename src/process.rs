@@ -335,17 +335,11 @@ mod tests {
 
     #[test]
     fn the_summary_counts_a_set_of_groups_once_whichever_prefix_is_more_specific() {
-        let mut set = hubble_cidr::GroupSet::new();
-        for (name, prefixes) in [
-            ("geo-ru", ["198.51.0.0/16", "198.51.200.0/24"]),
-            ("ru", ["198.51.0.0/16", "198.51.100.0/24"]),
-        ] {
-            for p in prefixes {
-                set.entry(name)
-                    .prefixes
-                    .push(hubble_cidr::Prefix::parse(p).expect("prefix"));
-            }
-        }
+        let set = hubble_cidr::GroupSet::from_prefixes([
+            ("geo-ru", &["198.51.0.0/16", "198.51.200.0/24"][..]),
+            ("ru", &["198.51.0.0/16", "198.51.100.0/24"][..]),
+        ])
+        .expect("prefixes");
         let filter = Arc::new(
             FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
                 .expect("filter"),

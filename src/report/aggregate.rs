@@ -1467,18 +1467,12 @@ mod tests {
 
     #[test]
     fn a_set_of_groups_is_one_key_whichever_prefix_is_more_specific() {
-        let mut set = hubble_cidr::GroupSet::new();
         // `ru` is the more specific group for 203.0.113.1, `geo-ru` for 203.0.113.2.
-        for (name, prefixes) in [
-            ("geo-ru", ["203.0.113.0/24", "203.0.113.2/32"]),
-            ("ru", ["203.0.113.0/24", "203.0.113.1/32"]),
-        ] {
-            for p in prefixes {
-                set.entry(name)
-                    .prefixes
-                    .push(hubble_cidr::Prefix::parse(p).unwrap());
-            }
-        }
+        let set = hubble_cidr::GroupSet::from_prefixes([
+            ("geo-ru", &["203.0.113.0/24", "203.0.113.2/32"][..]),
+            ("ru", &["203.0.113.0/24", "203.0.113.1/32"][..]),
+        ])
+        .unwrap();
         let table = hubble_cidr::PrefixTable::build(&set);
         let lines: Vec<String> = [1, 2, 6].iter().map(|&i| flow_line(i)).collect();
         let mut a = FlowAggregate::default();

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::prefix::Prefix;
+use crate::prefix::{Prefix, PrefixError};
 
 /// Where a group definition was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +73,21 @@ impl GroupSet {
     /// An empty set.
     pub fn new() -> GroupSet {
         GroupSet::default()
+    }
+
+    /// A set built in code from `(group name, prefixes)` pairs (no labels, no sources): the first invalid
+    /// prefix is the error. Manifests and lists load through [`crate::load_sources`] instead.
+    pub fn from_prefixes<'a>(
+        groups: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
+    ) -> Result<GroupSet, PrefixError> {
+        let mut set = GroupSet::new();
+        for (name, prefixes) in groups {
+            let group = set.entry(name);
+            for p in prefixes {
+                group.prefixes.push(Prefix::parse(p)?);
+            }
+        }
+        Ok(set)
     }
 
     /// The group called `name`, created empty if it does not exist yet.
@@ -149,6 +164,20 @@ impl GroupSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_prefixes_builds_groups_and_names_the_first_bad_prefix() {
+        let set = GroupSet::from_prefixes([
+            ("a", &["10.0.0.0/8", "2001:db8::/32"][..]),
+            ("b", &["192.0.2.7"][..]),
+            ("a", &["172.16.0.0/12"][..]),
+        ])
+        .unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("a").map(|g| g.prefixes.len()), Some(3));
+        assert_eq!(set.get("b").map(|g| g.prefixes.len()), Some(1));
+        assert!(GroupSet::from_prefixes([("c", &["10.0.0.0/8", "not-an-ip"][..])]).is_err());
+    }
 
     #[test]
     fn add_merges_same_name_first_label_wins() {
