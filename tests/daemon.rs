@@ -352,30 +352,67 @@ fn adx_daemon(state: &Path, input: &str, adx: &AdxStandIn, extra: &[&str]) -> Pr
     Proc::spawn(&mut run_cmd(state, &[input.to_owned()], &args, &adx.env()))
 }
 
+/// The common ground of the ADX daemon tests: the test lock, an ADX stand-in in `mode`, a directory holding
+/// `state/` and the followed `events.log`, and the flow generator and random source that write it.
+struct AdxCase {
+    _serial: MutexGuard<'static, ()>,
+    adx: AdxStandIn,
+    dir: support::TestDir,
+    state: std::path::PathBuf,
+    input: std::path::PathBuf,
+    gen: FlowGen,
+    rng: XorShift,
+}
+
+impl AdxCase {
+    fn new(mode: Mode, gen_seed: u32, rng_seed: u64) -> AdxCase {
+        let serial = serial();
+        let dir = support::TestDir::new();
+        AdxCase {
+            _serial: serial,
+            adx: AdxStandIn::start(mode),
+            state: dir.path().join("state"),
+            input: dir.path().join("events.log"),
+            dir,
+            gen: FlowGen::new(gen_seed),
+            rng: XorShift::new(rng_seed),
+        }
+    }
+
+    /// Appends `n` generated lines (kept flows among noise) to the input.
+    fn append_lines(&mut self, n: usize) {
+        append(&self.input, &lines(&mut self.gen, &mut self.rng, n));
+    }
+
+    /// The daemon following the input into the stand-in, with `extra` arguments.
+    fn daemon(&self, extra: &[&str]) -> Proc {
+        adx_daemon(
+            &self.state,
+            &self.input.display().to_string(),
+            &self.adx,
+            extra,
+        )
+    }
+}
+
 #[test]
 fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::Unavailable);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x2001);
-    let mut rng = XorShift::new(2001);
-    append(&input, &lines(&mut gen, &mut rng, 200));
+    let mut c = AdxCase::new(Mode::Unavailable, 0x2001, 2001);
+    c.append_lines(200);
     let mut d = adx_daemon(
-        &state,
-        &format!("{}/events*.log*", dir.path().display()),
-        &adx,
+        &c.state,
+        &format!("{}/events*.log*", c.dir.path().display()),
+        &c.adx,
         &["--batch-max-bytes", "16KiB"],
     );
     let m = d.metrics_addr(Duration::from_secs(20));
 
     // 503: nothing is accepted, batches pile up in the spool.
     assert!(
-        wait_until(Duration::from_secs(20), || adx.failed_requests() >= 2
+        wait_until(Duration::from_secs(20), || c.adx.failed_requests() >= 2
             && metric(m, "hubble_ingest_spool_bytes", "") > 0.0),
         "no 503 seen or spool empty: failed={} spool={}\n{}",
-        adx.failed_requests(),
+        c.adx.failed_requests(),
         metric(m, "hubble_ingest_spool_bytes", ""),
         d.log_tail(30)
     );
@@ -390,22 +427,22 @@ fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
         metrics(m)
     );
     let spooled_1 = metric(m, "hubble_ingest_spool_bytes", "");
-    append(&input, &lines(&mut gen, &mut rng, 300));
+    append(&c.input, &lines(&mut c.gen, &mut c.rng, 300));
     assert!(
         wait_until(Duration::from_secs(20), || metric(
             m,
             "hubble_ingest_spool_bytes",
             ""
         ) > spooled_1
-            && spool_segments(&state) >= 2),
+            && spool_segments(&c.state) >= 2),
         "the spool did not grow during the 503 outage: {spooled_1} → {}",
         metric(m, "hubble_ingest_spool_bytes", "")
     );
 
     // Connection refused: still nothing lost, the spool keeps growing.
-    adx.set_mode(Mode::Refused);
+    c.adx.set_mode(Mode::Refused);
     let spooled_2 = metric(m, "hubble_ingest_spool_bytes", "");
-    append(&input, &lines(&mut gen, &mut rng, 300));
+    append(&c.input, &lines(&mut c.gen, &mut c.rng, 300));
     assert!(
         wait_until(Duration::from_secs(20), || metric(
             m,
@@ -422,7 +459,7 @@ fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
         d.log_tail(30)
     );
     assert_eq!(
-        adx.ok_requests(),
+        c.adx.ok_requests(),
         0,
         "nothing may be accepted during the outage"
     );
@@ -439,65 +476,59 @@ fn adx_outage_grows_the_spool_then_drains_it_without_loss() {
         "the daemon died during the outage:\n{}",
         d.log_tail(30)
     );
-    let peak_segments = spool_segments(&state);
+    let peak_segments = spool_segments(&c.state);
 
     // Back up: everything arrives, the spool drains.
-    adx.set_mode(Mode::Up);
+    c.adx.set_mode(Mode::Up);
     let mut missing = usize::MAX;
     let drained = wait_until(Duration::from_secs(50), || {
-        missing = flows::missing(&gen.kept, &adx.uuids()).len();
+        missing = flows::missing(&c.gen.kept, &c.adx.uuids()).len();
         missing == 0
-            && spool_segments(&state) == 0
+            && spool_segments(&c.state) == 0
             && metric(m, "hubble_ingest_spool_bytes", "") == 0.0
     });
     assert!(
         drained,
         "{missing} of {} flows missing after the outage, {} segments left\n{}",
-        gen.kept.len(),
-        spool_segments(&state),
+        c.gen.kept.len(),
+        spool_segments(&c.state),
         d.log_tail(30)
     );
-    let got = adx.uuids();
-    let unkept: std::collections::HashSet<&String> = gen.unkept.iter().collect();
+    let got = c.adx.uuids();
+    let unkept: std::collections::HashSet<&String> = c.gen.unkept.iter().collect();
     assert!(
         got.iter().all(|u| !unkept.contains(u)),
         "dropped flows were sent"
     );
-    assert_eq!(adx.bad_bodies(), 0, "a request body was not gzip NDJSON");
+    assert_eq!(c.adx.bad_bodies(), 0, "a request body was not gzip NDJSON");
     let text = metrics(m);
     assert!(
         http::metric(&text, "hubble_ingest_sink_records_total", "sink=\"adx\"")
-            .is_some_and(|n| n >= gen.kept.len() as f64),
+            .is_some_and(|n| n >= c.gen.kept.len() as f64),
         "sink_records for adx: {:?}",
         http::metric(&text, "hubble_ingest_sink_records_total", "sink=\"adx\"")
     );
     eprintln!(
         "outage: peak {peak_segments} segments; {} records for {} flows ({} duplicates); {} failed requests",
         got.len(),
-        gen.kept.len(),
+        c.gen.kept.len(),
         flows::duplicates(&got),
-        adx.failed_requests()
+        c.adx.failed_requests()
     );
     assert_clean_exit(&mut d, Duration::from_secs(10), "after the outage");
 }
 
 #[test]
 fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::RejectMapping);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x2002);
-    let mut rng = XorShift::new(2002);
+    let mut c = AdxCase::new(Mode::RejectMapping, 0x2002, 2002);
     // Three chunks written one after the other: at least three rejected requests in a row.
-    let chunks: Vec<String> = (0..3).map(|_| lines(&mut gen, &mut rng, 27)).collect();
-    let first_kept = gen.kept.clone();
-    append(&input, &chunks[0]);
-    let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
+    let chunks: Vec<String> = (0..3).map(|_| lines(&mut c.gen, &mut c.rng, 27)).collect();
+    let first_kept = c.gen.kept.clone();
+    append(&c.input, &chunks[0]);
+    let mut d = c.daemon(&[]);
     let m = d.metrics_addr(Duration::from_secs(20));
 
-    let dead = state.join("dead-letter");
+    let dead = c.state.join("dead-letter");
     let dead_letter_uuids = || -> Vec<String> {
         let mut u = Vec::new();
         for e in fs::read_dir(&dead).into_iter().flatten().flatten() {
@@ -519,12 +550,12 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     for chunk in &chunks[1..] {
         assert!(
             wait_until(Duration::from_secs(20), || letter_files() > seen
-                && spool_segments(&state) == 0),
+                && spool_segments(&c.state) == 0),
             "no new dead letter\n{}",
             d.log_tail(30)
         );
         seen = letter_files();
-        append(&input, chunk);
+        append(&c.input, chunk);
     }
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
@@ -532,7 +563,7 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
             &dead_letter_uuids()
         )
         .is_empty()
-            && spool_segments(&state) == 0),
+            && spool_segments(&c.state) == 0),
         "the rejected batches did not all reach {}: {} of {} flows there\n{}",
         dead.display(),
         dead_letter_uuids().len(),
@@ -590,20 +621,20 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     );
 
     // The cause is fixed: new flows are delivered by the same daemon...
-    adx.set_mode(Mode::Up);
-    append(&input, &lines(&mut gen, &mut rng, 40));
-    let later: Vec<String> = gen.kept[first_kept.len()..].to_vec();
+    c.adx.set_mode(Mode::Up);
+    append(&c.input, &lines(&mut c.gen, &mut c.rng, 40));
+    let later: Vec<String> = c.gen.kept[first_kept.len()..].to_vec();
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
             &later,
-            &adx.uuids()
+            &c.adx.uuids()
         )
         .is_empty()),
         "flows written after the fix were not delivered\n{}",
         d.log_tail(30)
     );
     assert!(
-        flows::missing(&first_kept, &adx.uuids()).len() == first_kept.len(),
+        flows::missing(&first_kept, &c.adx.uuids()).len() == first_kept.len(),
         "dead-lettered flows must not have been delivered yet"
     );
     assert!(
@@ -615,15 +646,15 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
     assert_clean_exit(&mut d, Duration::from_secs(10), "after dead-lettering");
 
     // ...and `replay` re-sends the dead letters.
-    let replay_state = dir.path().join("replay-state");
+    let replay_state = c.dir.path().join("replay-state");
     let mut cmd = hubble_ingest();
     cmd.arg("replay")
         .args(&ndjson)
         .arg("--state-dir")
         .arg(&replay_state)
-        .args(adx.sink_args())
+        .args(c.adx.sink_args())
         .stdin(Stdio::null());
-    for (k, v) in adx.env() {
+    for (k, v) in c.adx.env() {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run replay");
@@ -633,7 +664,7 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = adx.uuids();
+    let got = c.adx.uuids();
     let missing = flows::missing(&first_kept, &got);
     assert!(
         missing.is_empty(),
@@ -647,7 +678,8 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
         "replay dead-lettered again"
     );
     // The re-sent records carry the same columns as the originals.
-    let rec = adx
+    let rec = c
+        .adx
         .records()
         .into_iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
@@ -661,28 +693,18 @@ fn permanent_adx_error_dead_letters_the_batch_and_replay_resends_it() {
 
 #[test]
 fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::Up);
+    let mut c = AdxCase::new(Mode::Up, 0x2003, 0);
     // A 12 MiB batch goes out as three ≤ 4 MiB requests; the second to arrive is rejected.
-    adx.reject_request(2);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x2003);
+    c.adx.reject_request(2);
     let mut text = String::new();
     for _ in 0..14_000 {
-        text.push_str(&gen.kept_flow());
+        text.push_str(&c.gen.kept_flow());
         text.push('\n');
     }
-    append(&input, &text);
-    let mut d = adx_daemon(
-        &state,
-        &input.display().to_string(),
-        &adx,
-        &["--batch-max-bytes", "12MiB", "--flush-interval", "60s"],
-    );
+    append(&c.input, &text);
+    let mut d = c.daemon(&["--batch-max-bytes", "12MiB", "--flush-interval", "60s"]);
     let m = d.metrics_addr(Duration::from_secs(20));
-    let dead = state.join("dead-letter");
+    let dead = c.state.join("dead-letter");
     let letters = || -> Vec<std::path::PathBuf> {
         fs::read_dir(&dead)
             .into_iter()
@@ -694,15 +716,15 @@ fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
     };
     assert!(
         wait_until(Duration::from_secs(60), || letters().len() == 1
-            && adx.ok_requests() >= 2
+            && c.adx.ok_requests() >= 2
             && metric(m, "hubble_ingest_sink_records_total", "sink=\"adx\"")
                 > 0.0),
         "no dead letter and two accepted requests: {:?}, ok={}\n{}",
         letters(),
-        adx.ok_requests(),
+        c.adx.ok_requests(),
         d.log_tail(30)
     );
-    let rejected = adx.rejected();
+    let rejected = c.adx.rejected();
     assert_eq!(rejected.len(), 1);
     let letter = &letters()[0];
     let lines: Vec<String> = fs::read_to_string(letter)
@@ -723,7 +745,7 @@ fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
         flows::quick_uuids(lines.join("\n").as_bytes())
             .into_iter()
             .collect();
-    let got = adx.uuids();
+    let got = c.adx.uuids();
     assert_eq!(flows::duplicates(&got), 0, "siblings were re-sent");
     assert!(
         got.iter().all(|u| !dead_uuids.contains(u)),
@@ -744,7 +766,7 @@ fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
     eprintln!(
         "large batch: {} records accepted in {} requests, {} dead-lettered",
         got.len(),
-        adx.ok_requests(),
+        c.adx.ok_requests(),
         lines.len()
     );
     assert_clean_exit(
@@ -756,20 +778,15 @@ fn one_rejected_request_of_a_large_batch_dead_letters_only_its_records() {
 
 #[test]
 fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::RejectMapping);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    fs::create_dir_all(&state).unwrap();
+    let mut c = AdxCase::new(Mode::RejectMapping, 0x2005, 0);
+    fs::create_dir_all(&c.state).unwrap();
     // The dead-letter directory's path is taken by a file: writing a dead letter fails until it is removed.
-    let dead = state.join("dead-letter");
+    let dead = c.state.join("dead-letter");
     fs::write(&dead, "in the way").unwrap();
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x2005);
     for _ in 0..20 {
-        append(&input, &format!("{}\n", gen.kept_flow()));
+        append(&c.input, &format!("{}\n", c.gen.kept_flow()));
     }
-    let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
+    let mut d = c.daemon(&[]);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert!(
         wait_until(Duration::from_secs(30), || d
@@ -781,7 +798,7 @@ fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
         d.log_tail(30)
     );
     assert_eq!(
-        adx.failed_requests(),
+        c.adx.failed_requests(),
         1,
         "the rejected batch was sent again"
     );
@@ -790,18 +807,18 @@ fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
         0.0
     );
     assert_eq!(
-        spool_segments(&state),
+        spool_segments(&c.state),
         1,
         "the segment stays spooled meanwhile"
     );
     fs::remove_file(&dead).unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || spool_segments(&state) == 0),
+        wait_until(Duration::from_secs(30), || spool_segments(&c.state) == 0),
         "the dead letter was not written once possible\n{}",
         d.log_tail(30)
     );
     assert_eq!(
-        adx.failed_requests(),
+        c.adx.failed_requests(),
         1,
         "the rejected batch was sent again"
     );
@@ -816,8 +833,8 @@ fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
         .collect();
     assert_eq!(letters.len(), 1);
     let uuids = flows::quick_uuids(&fs::read(letters[0].path()).unwrap());
-    assert!(flows::missing(&gen.kept, &uuids).is_empty());
-    assert_eq!(uuids.len(), gen.kept.len());
+    assert!(flows::missing(&c.gen.kept, &uuids).is_empty());
+    assert_eq!(uuids.len(), c.gen.kept.len());
     assert_clean_exit(
         &mut d,
         Duration::from_secs(10),
@@ -827,20 +844,9 @@ fn a_dead_letter_that_cannot_be_written_is_retried_alone_not_re_sent() {
 
 #[test]
 fn run_keeps_records_spooled_when_the_retry_budget_runs_out_and_counts_it() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::Unavailable);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x2004);
-    let mut rng = XorShift::new(2004);
-    append(&input, &lines(&mut gen, &mut rng, 200));
-    let mut d = adx_daemon(
-        &state,
-        &input.display().to_string(),
-        &adx,
-        &["--adx-max-retry-duration", "1s"],
-    );
+    let mut c = AdxCase::new(Mode::Unavailable, 0x2004, 2004);
+    c.append_lines(200);
+    let mut d = c.daemon(&["--adx-max-retry-duration", "1s"]);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert!(
         wait_until(Duration::from_secs(30), || metric(
@@ -852,22 +858,22 @@ fn run_keeps_records_spooled_when_the_retry_budget_runs_out_and_counts_it() {
         d.log_tail(30)
     );
     assert!(
-        spool_segments(&state) >= 1,
+        spool_segments(&c.state) >= 1,
         "undelivered records must stay spooled"
     );
     assert_eq!(
-        fs::read_dir(state.join("dead-letter")).map_or(0, |rd| rd.count()),
+        fs::read_dir(c.state.join("dead-letter")).map_or(0, |rd| rd.count()),
         0,
         "run never dead-letters what it could not deliver"
     );
-    adx.set_mode(Mode::Up);
+    c.adx.set_mode(Mode::Up);
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
-            &gen.kept,
-            &adx.uuids()
+            &c.gen.kept,
+            &c.adx.uuids()
         )
         .is_empty()
-            && spool_segments(&state) == 0),
+            && spool_segments(&c.state) == 0),
         "not delivered after the outage\n{}",
         d.log_tail(30)
     );
@@ -880,30 +886,20 @@ fn run_keeps_records_spooled_when_the_retry_budget_runs_out_and_counts_it() {
 
 #[test]
 fn full_spool_pauses_reading_with_flat_memory_then_resumes_without_loss() {
-    let _serial = serial();
     const SPOOL_MAX: f64 = 64.0 * 1024.0;
-    let adx = AdxStandIn::start(Mode::Unavailable);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x3001);
+    let mut c = AdxCase::new(Mode::Unavailable, 0x3001, 0);
     let mut text = String::new();
     for i in 0..2500 {
-        text.push_str(&gen.kept_flow());
+        text.push_str(&c.gen.kept_flow());
         text.push('\n');
         if i % 10 == 0 {
-            text.push_str(&gen.noise());
+            text.push_str(&c.gen.noise());
             text.push('\n');
         }
     }
-    append(&input, &text);
+    append(&c.input, &text);
     let file_size = text.len() as f64;
-    let mut d = adx_daemon(
-        &state,
-        &input.display().to_string(),
-        &adx,
-        &["--spool-max-bytes", "64KiB", "--batch-max-bytes", "16KiB"],
-    );
+    let mut d = c.daemon(&["--spool-max-bytes", "64KiB", "--batch-max-bytes", "16KiB"]);
     let m = d.metrics_addr(Duration::from_secs(20));
     let read = || metric(m, "hubble_ingest_input_bytes_total", "");
     assert!(
@@ -921,12 +917,12 @@ fn full_spool_pauses_reading_with_flat_memory_then_resumes_without_loss() {
     std::thread::sleep(Duration::from_millis(500));
     let read_1 = read();
     let rss_1 = d.vm_rss_kib().expect("VmRSS");
-    let checkpoints_1 = fs::read(state.join("checkpoints.json")).unwrap_or_default();
+    let checkpoints_1 = fs::read(c.state.join("checkpoints.json")).unwrap_or_default();
     std::thread::sleep(Duration::from_millis(2500));
     let read_2 = read();
     let rss_2 = d.vm_rss_kib().expect("VmRSS");
     let spool = metric(m, "hubble_ingest_spool_bytes", "");
-    let checkpoints_2 = fs::read(state.join("checkpoints.json")).unwrap_or_default();
+    let checkpoints_2 = fs::read(c.state.join("checkpoints.json")).unwrap_or_default();
     eprintln!(
         "backpressure: read {read_2} of {file_size} bytes, spool {spool} bytes (max {SPOOL_MAX}), RSS {rss_1} → \
          {rss_2} KiB"
@@ -952,15 +948,15 @@ fn full_spool_pauses_reading_with_flat_memory_then_resumes_without_loss() {
         "memory grew while paused: {rss_1} → {rss_2} KiB"
     );
 
-    adx.set_mode(Mode::Up);
+    c.adx.set_mode(Mode::Up);
     let mut missing = usize::MAX;
     assert!(
         wait_until(Duration::from_secs(50), || {
-            missing = flows::missing(&gen.kept, &adx.uuids()).len();
+            missing = flows::missing(&c.gen.kept, &c.adx.uuids()).len();
             missing == 0 && read() == file_size
         }),
         "after the sink came back: {missing} of {} flows missing, read {} of {file_size}\n{}",
-        gen.kept.len(),
+        c.gen.kept.len(),
         read(),
         d.log_tail(30)
     );
@@ -975,26 +971,15 @@ fn full_spool_pauses_reading_with_flat_memory_then_resumes_without_loss() {
 
 #[test]
 fn sigterm_exits_within_the_grace_period_and_keeps_undelivered_batches_spooled() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::Unavailable);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x4001);
-    let mut rng = XorShift::new(4001);
-    append(&input, &lines(&mut gen, &mut rng, 300));
-    let mut d = adx_daemon(
-        &state,
-        &input.display().to_string(),
-        &adx,
-        &["--shutdown-timeout", "2s"],
-    );
+    let mut c = AdxCase::new(Mode::Unavailable, 0x4001, 4001);
+    c.append_lines(300);
+    let mut d = c.daemon(&["--shutdown-timeout", "2s"]);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert!(
-        wait_until(Duration::from_secs(20), || adx.failed_requests() >= 1
+        wait_until(Duration::from_secs(20), || c.adx.failed_requests() >= 1
             && metric(m, "hubble_ingest_flows_kept_total", "")
-                == gen.kept.len() as f64
-            && spool_segments(&state) >= 1),
+                == c.gen.kept.len() as f64
+            && spool_segments(&c.state) >= 1),
         "the batch never reached the spool and the sink\n{}",
         d.log_tail(30)
     );
@@ -1008,25 +993,25 @@ fn sigterm_exits_within_the_grace_period_and_keeps_undelivered_batches_spooled()
         took <= Duration::from_secs(5),
         "exit took {took:?}, more than the 2 s grace period plus slack"
     );
-    let left = spool_segments(&state);
+    let left = spool_segments(&c.state);
     assert!(left >= 1, "undelivered batches must stay in the spool");
-    assert_eq!(adx.ok_requests(), 0);
+    assert_eq!(c.adx.ok_requests(), 0);
 
-    adx.set_mode(Mode::Up);
-    let mut d = adx_daemon(&state, &input.display().to_string(), &adx, &[]);
+    c.adx.set_mode(Mode::Up);
+    let mut d = c.daemon(&[]);
     assert!(
         wait_until(Duration::from_secs(30), || flows::missing(
-            &gen.kept,
-            &adx.uuids()
+            &c.gen.kept,
+            &c.adx.uuids()
         )
         .is_empty()
-            && spool_segments(&state) == 0),
+            && spool_segments(&c.state) == 0),
         "spooled batches were not delivered after the restart: {} of {} missing\n{}",
-        flows::missing(&gen.kept, &adx.uuids()).len(),
-        gen.kept.len(),
+        flows::missing(&c.gen.kept, &c.adx.uuids()).len(),
+        c.gen.kept.len(),
         d.log_tail(30)
     );
-    let got = adx.uuids();
+    let got = c.adx.uuids();
     eprintln!(
         "after restart: {left} spooled segments delivered, {} records, {} duplicates",
         got.len(),
@@ -1181,23 +1166,12 @@ fn healthz_readyz_and_metrics_respond() {
 
 #[test]
 fn spool_segments_gauge_counts_queued_segments() {
-    let _serial = serial();
-    let adx = AdxStandIn::start(Mode::Unavailable);
-    let dir = support::TestDir::new();
-    let state = dir.path().join("state");
-    let input = dir.path().join("events.log");
-    let mut gen = FlowGen::new(0x6002);
-    let mut rng = XorShift::new(6002);
-    append(&input, &lines(&mut gen, &mut rng, 300));
-    let mut d = adx_daemon(
-        &state,
-        &input.display().to_string(),
-        &adx,
-        &["--batch-max-bytes", "16KiB"],
-    );
+    let mut c = AdxCase::new(Mode::Unavailable, 0x6002, 6002);
+    c.append_lines(300);
+    let mut d = c.daemon(&["--batch-max-bytes", "16KiB"]);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert!(
-        wait_until(Duration::from_secs(20), || spool_segments(&state) >= 2),
+        wait_until(Duration::from_secs(20), || spool_segments(&c.state) >= 2),
         "no segments spooled"
     );
     assert!(
@@ -1208,7 +1182,7 @@ fn spool_segments_gauge_counts_queued_segments() {
         ) >= 2.0),
         "hubble_ingest_spool_segments = {} while {} segments are queued",
         metric(m, "hubble_ingest_spool_segments", ""),
-        spool_segments(&state)
+        spool_segments(&c.state)
     );
     d.kill9();
 }
