@@ -166,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn from_prefixes_builds_groups_and_names_the_first_bad_prefix() {
+    fn from_prefixes_builds_groups_and_fails_on_a_bad_prefix() {
         let set = GroupSet::from_prefixes([
             ("a", &["10.0.0.0/8", "2001:db8::/32"][..]),
             ("b", &["192.0.2.7"][..]),
