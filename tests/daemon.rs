@@ -24,27 +24,13 @@ use support::flows::{self, FlowGen};
 use support::http;
 use support::process::{hubble_ingest, Proc};
 use support::rotation::{writer_thread, Scheme};
-use support::{wait_until, XorShift};
+use support::{wait_every, wait_until, XorShift};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Runs the daemon tests one at a time.
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Polls `cond` every `every` until it holds or `timeout` passes.
-fn wait_every(timeout: Duration, every: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(every);
-    }
 }
 
 /// `run` with small batches and short intervals, JSON logs, state in `state`.
