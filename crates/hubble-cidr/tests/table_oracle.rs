@@ -1,5 +1,6 @@
 //! Property test: `PrefixTable::lookup` agrees with a brute-force scan over every (prefix, group) pair,
-//! for random nested IPv4/IPv6 prefixes (host bits set on purpose), IPv4-mapped IPv6 addresses and prefixes.
+//! for random nested IPv4/IPv6 prefixes (host bits set on purpose), IPv4-mapped IPv6 addresses and prefixes:
+//! the groups in specificity order, the same set in name order (`names_by_name`), and the merged labels.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -168,6 +169,10 @@ proptest! {
             prop_assert_eq!(&got, &names, "groups for {}", ip);
             let got_labels: Vec<(String, String)> = m.labels().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             prop_assert_eq!(got_labels, labels, "labels for {}", ip);
+            let mut sorted = names.clone();
+            sorted.sort();
+            let by_name: Vec<String> = m.names_by_name().map(str::to_string).collect();
+            prop_assert_eq!(by_name, sorted, "groups by name for {}", ip);
             let ids: Vec<String> = m.groups().iter().filter_map(|&id| table.group(id)).map(|g| g.name.to_string()).collect();
             prop_assert_eq!(ids, names);
         }
