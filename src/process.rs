@@ -286,6 +286,17 @@ mod tests {
         b
     }
 
+    /// A processor for the default filter (egress policy-deny drops) writing records, tagging with `table`.
+    fn deny_egress(table: Option<Arc<PrefixTable>>) -> Processor {
+        let filter = FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
+            .expect("filter");
+        Processor::new(
+            Arc::new(filter),
+            table,
+            OutputMode::Records(EncodeOptions::default()),
+        )
+    }
+
     fn run(p: &Processor, lines: &[String]) -> (Vec<u8>, BatchStats) {
         let (mut out, mut stats) = (Vec::new(), BatchStats::default());
         p.process(&batch(lines), &mut out, &mut stats);
@@ -294,17 +305,6 @@ mod tests {
 
     #[test]
     fn the_prefilter_is_skipped_in_kept_stretches_and_resumes_when_lines_are_not_kept() {
-        let filter = Arc::new(
-            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
-                .expect("filter"),
-        );
-        let processor = || {
-            Processor::new(
-                filter.clone(),
-                None,
-                OutputMode::Records(EncodeOptions::default()),
-            )
-        };
         // 200 kept flows, then 200 the prefilter rejects (INGRESS), then 100 kept again.
         let lines: Vec<String> = (0..500)
             .map(|i| {
@@ -318,8 +318,8 @@ mod tests {
                 )
             })
             .collect();
-        let (out, stats) = run(&processor(), &lines);
-        let (exact_out, exact) = run(&processor().without_prefilter(), &lines);
+        let (out, stats) = run(&deny_egress(None), &lines);
+        let (exact_out, exact) = run(&deny_egress(None).without_prefilter(), &lines);
         assert_eq!(out, exact_out, "the gate changes no output");
         assert_eq!(stats.output_records, 300);
         // Bypassing after the first 64 kept lines; the first WORTH_IT ingress lines are decoded (not kept), then
@@ -340,15 +340,7 @@ mod tests {
             ("ru", &["198.51.0.0/16", "198.51.100.0/24"][..]),
         ])
         .expect("prefixes");
-        let filter = Arc::new(
-            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
-                .expect("filter"),
-        );
-        let p = Processor::new(
-            filter,
-            Some(Arc::new(PrefixTable::build(&set))),
-            OutputMode::Records(EncodeOptions::default()),
-        );
+        let p = deny_egress(Some(Arc::new(PrefixTable::build(&set))));
         // `ru` is the more specific group for the first address, `geo-ru` for the second.
         let lines: Vec<String> = ["198.51.100.1", "198.51.200.1", "198.51.100.2"]
             .iter()
@@ -366,11 +358,7 @@ mod tests {
 
     #[test]
     fn a_gate_carried_across_small_batches_decides_over_all_of_them() {
-        let filter = Arc::new(
-            FilterSet::build(vec![FilterSet::default_policy_deny_egress()], vec![])
-                .expect("filter"),
-        );
-        let p = Processor::new(filter, None, OutputMode::Records(EncodeOptions::default()));
+        let p = deny_egress(None);
         let kept: Vec<Vec<String>> = (0..10)
             .map(|b| (0..10).map(|i| flow_line(10 * b + i, "EGRESS")).collect())
             .collect();
