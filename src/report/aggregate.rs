@@ -55,10 +55,11 @@ pub const MATRIX_CAPACITY: usize = 1024;
 ///
 /// Cost per value, which the report's overhead budget depends on (`benches/report.rs`): the key is hashed
 /// once and looked up in an open-addressing table with linear probing whose 16-byte slots hold only the hash
-/// and the count, four to a cache line; the keys themselves sit in a parallel array that only an insertion,
-/// pruning and reading the results touch. A full table of a counter with `capacity` 1,024 is 64 KiB, so the
-/// tables of the counters whose keys churn stay in the core's L2 cache. The table is at most 5/8 full, and
-/// pruning empties it and re-inserts the survivors in place, without allocating.
+/// and the count, four to a cache line. A full table of a counter with `capacity` 1,024 is 64 KiB, so the
+/// tables of the counters whose keys churn stay in the core's L2 cache. The key bytes are appended to an
+/// arena, written in order, and found through a parallel array of 8-byte references; only an insertion,
+/// pruning and reading the results touch them. The table is at most 5/8 full; pruning empties it, re-inserts
+/// the survivors in place and copies their keys into a second arena, without allocating once both have grown.
 ///
 /// **A key is identified by its 64-bit hash.** Lookups compare hashes, not key bytes (comparing the bytes was
 /// a tenth of the report's cost). The hasher is seeded at random per counter, so keys from flows cannot be
@@ -69,8 +70,12 @@ pub const MATRIX_CAPACITY: usize = 1024;
 pub struct TopCounter {
     /// Power-of-two many slots; a slot with `count == 0` is empty.
     slots: Vec<Slot>,
-    /// `keys[i]` is the key of `slots[i]` (stale when that slot is empty).
-    keys: Vec<Key>,
+    /// `refs[i]` is where in `arena` the key of `slots[i]` is (stale when that slot is empty).
+    refs: Vec<KeyRef>,
+    /// The held keys' bytes (and those of keys dropped since the last pruning).
+    arena: Vec<u8>,
+    /// The arena pruning copies the survivors' keys into, then swaps with `arena`.
+    next_arena: Vec<u8>,
     /// Live slots.
     len: usize,
     hasher: foldhash::fast::RandomState,
@@ -79,71 +84,30 @@ pub struct TopCounter {
     total: u64,
     other: u64,
     max_error: u64,
-    /// Buffers of evicted long keys, reused for new long keys.
-    spare: Vec<String>,
     /// Scratch for pruning (kept to avoid reallocating).
     counts: Vec<u64>,
-    survivors: Vec<(Slot, Key)>,
+    survivors: Vec<(Slot, KeyRef)>,
 }
 
-/// Keys up to this many bytes are held without a heap allocation.
-pub const INLINE_KEY_BYTES: usize = 46;
+/// Most keys a [`TopCounter`] keeps: with keys of up to [`MAX_POLICY_KEY_BYTES`], its arena (at most
+/// `2 × capacity + 1` keys between prunings) stays addressable by a `u32`.
+pub const MAX_CAPACITY: usize = 1 << 18;
 
 /// Slots a new counter starts with (it doubles as keys arrive).
 const INITIAL_SLOTS: usize = 16;
 
-/// A held key: inline when short, else a heap buffer (reused after eviction).
-#[derive(Clone)]
-enum Key {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_KEY_BYTES],
-    },
-    Heap(String),
+/// Where a held key's bytes are in its counter's arena.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyRef {
+    start: u32,
+    len: u32,
 }
 
-impl Key {
-    const EMPTY: Key = Key::Inline {
-        len: 0,
-        bytes: [0; INLINE_KEY_BYTES],
-    };
-
-    fn new(key: &str, spare: &mut Vec<String>) -> Key {
-        if key.len() <= INLINE_KEY_BYTES {
-            let mut bytes = [0; INLINE_KEY_BYTES];
-            bytes[..key.len()].copy_from_slice(key.as_bytes());
-            Key::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            let mut owned = spare.pop().unwrap_or_default();
-            owned.clear();
-            owned.push_str(key);
-            Key::Heap(owned)
-        }
-    }
-
+impl KeyRef {
     #[inline]
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Key::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // Built from a `&str` cut at a character boundary: always valid.
-            Key::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
-            Key::Heap(s) => s,
-        }
-    }
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
+    fn range(self) -> std::ops::Range<usize> {
+        let start = self.start as usize;
+        start..start + self.len as usize
     }
 }
 
@@ -190,19 +154,21 @@ impl TopCounter {
         Self::with_key_limit(capacity, MAX_KEY_BYTES)
     }
 
-    /// A counter whose keys are cut to `max_key_bytes`.
+    /// A counter whose keys are cut to `max_key_bytes` (at most [`MAX_POLICY_KEY_BYTES`]; `capacity` at most
+    /// [`MAX_CAPACITY`]).
     pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
         TopCounter {
             slots: vec![Slot::EMPTY; INITIAL_SLOTS],
-            keys: vec![Key::EMPTY; INITIAL_SLOTS],
+            refs: vec![KeyRef::default(); INITIAL_SLOTS],
+            arena: Vec::new(),
+            next_arena: Vec::new(),
             len: 0,
             hasher: foldhash::fast::RandomState::default(),
-            capacity: capacity.max(1),
-            max_key_bytes,
+            capacity: capacity.clamp(1, MAX_CAPACITY),
+            max_key_bytes: max_key_bytes.min(MAX_POLICY_KEY_BYTES),
             total: 0,
             other: 0,
             max_error: 0,
-            spare: Vec::new(),
             counts: Vec::new(),
             survivors: Vec::new(),
         }
@@ -267,18 +233,39 @@ impl TopCounter {
     /// Holds a new key in the empty slot `i` that ended its probe.
     fn insert(&mut self, i: usize, hash: u64, key: &str, n: u64) {
         let slot = Slot { hash, count: n };
-        let key = Key::new(&cut(key, self.max_key_bytes), &mut self.spare);
+        let key = self.hold(&cut(key, self.max_key_bytes));
         if (self.len + 1) * 8 > self.slots.len() * 5 {
             self.grow();
             self.place(slot, key);
         } else {
             self.slots[i] = slot;
-            self.keys[i] = key;
+            self.refs[i] = key;
             self.len += 1;
         }
         if self.len > 2 * self.capacity {
             self.prune();
         }
+    }
+
+    /// Appends a key (already cut) to the arena.
+    #[inline]
+    fn hold(&mut self, key: &str) -> KeyRef {
+        let r = KeyRef {
+            start: self.arena.len() as u32,
+            len: key.len() as u32,
+        };
+        self.arena.extend_from_slice(key.as_bytes());
+        r
+    }
+
+    /// A held key.
+    #[inline]
+    fn key(&self, r: KeyRef) -> &str {
+        // Keys are appended whole from `&str`s cut at character boundaries: always valid.
+        self.arena
+            .get(r.range())
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
     /// The slot a lookup for `hash` starts at (the high bits: foldhash mixes them best).
@@ -288,14 +275,14 @@ impl TopCounter {
     }
 
     /// Puts a slot whose key is not held into the first empty slot of its probe sequence.
-    fn place(&mut self, slot: Slot, key: Key) {
+    fn place(&mut self, slot: Slot, key: KeyRef) {
         let mask = self.slots.len() - 1;
         let mut i = self.home(slot.hash);
         while self.slots[i].count != 0 {
             i = (i + 1) & mask;
         }
         self.slots[i] = slot;
-        self.keys[i] = key;
+        self.refs[i] = key;
         self.len += 1;
     }
 
@@ -303,9 +290,9 @@ impl TopCounter {
     fn grow(&mut self) {
         let n = 2 * self.slots.len();
         let slots = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; n]);
-        let keys = std::mem::replace(&mut self.keys, vec![Key::EMPTY; n]);
+        let refs = std::mem::replace(&mut self.refs, vec![KeyRef::default(); n]);
         self.len = 0;
-        for (s, k) in slots.into_iter().zip(keys).filter(|(s, _)| s.count != 0) {
+        for (s, k) in slots.into_iter().zip(refs).filter(|(s, _)| s.count != 0) {
             self.place(s, k);
         }
     }
@@ -327,31 +314,34 @@ impl TopCounter {
         counts.select_nth_unstable_by(k, |a, b| b.cmp(a));
         let threshold = counts[k];
         self.counts = counts;
-        let max_spare = 2 * self.capacity;
         let mut other = 0;
         let mut survivors = std::mem::take(&mut self.survivors);
         survivors.clear();
-        for (s, key) in self
+        // The survivors' keys move to the other arena, so the bytes of dropped keys are freed for reuse.
+        let mut next = std::mem::take(&mut self.next_arena);
+        next.clear();
+        for (s, r) in self
             .slots
             .iter_mut()
-            .zip(self.keys.iter_mut())
+            .zip(&self.refs)
             .filter(|(s, _)| s.count != 0)
         {
             if s.count > threshold {
                 other += threshold;
                 let mut kept = std::mem::replace(s, Slot::EMPTY);
                 kept.count -= threshold;
-                survivors.push((kept, std::mem::replace(key, Key::EMPTY)));
+                let moved = KeyRef {
+                    start: next.len() as u32,
+                    len: r.len,
+                };
+                next.extend_from_slice(self.arena.get(r.range()).unwrap_or_default());
+                survivors.push((kept, moved));
             } else {
                 other += s.count;
                 s.count = 0;
-                if let Key::Heap(h) = key {
-                    if self.spare.len() < max_spare {
-                        self.spare.push(std::mem::take(h));
-                    }
-                }
             }
         }
+        self.next_arena = std::mem::replace(&mut self.arena, next);
         // Every slot is empty now: re-insert the survivors (at most `capacity`, so no growth).
         self.len = 0;
         for (s, key) in survivors.drain(..) {
@@ -378,9 +368,9 @@ impl TopCounter {
     fn live(&self) -> impl Iterator<Item = (&str, u64)> {
         self.slots
             .iter()
-            .zip(&self.keys)
+            .zip(&self.refs)
             .filter(|(s, _)| s.count != 0)
-            .map(|(s, k)| (k.as_str(), s.count))
+            .map(|(s, r)| (self.key(*r), s.count))
     }
 
     /// Exact number of values counted.
@@ -1351,6 +1341,15 @@ mod tests {
     }
 
     #[test]
+    fn limits_keep_the_arena_addressable_by_u32() {
+        let c = TopCounter::with_key_limit(usize::MAX, usize::MAX);
+        assert_eq!(c.capacity(), MAX_CAPACITY);
+        assert_eq!(c.max_key_bytes, MAX_POLICY_KEY_BYTES);
+        // Between prunings the arena holds at most 2 × capacity + 1 keys of at most the limit.
+        assert!((2 * MAX_CAPACITY + 1) * MAX_POLICY_KEY_BYTES < u32::MAX as usize);
+    }
+
+    #[test]
     fn counts_exactly_below_capacity() {
         let mut c = TopCounter::new(4);
         for (k, n) in [
@@ -1422,7 +1421,8 @@ mod tests {
         }
         assert_eq!(c.total(), 2_000_000);
         assert!(c.len() <= 2 * DEFAULT_CAPACITY);
-        assert!(c.spare.len() <= 2 * DEFAULT_CAPACITY);
+        // The arena holds the kept keys and those added since the last pruning: at most 2 × capacity + 1.
+        assert!(c.arena.len() <= (2 * DEFAULT_CAPACITY + 1) * "10.255.255.255".len());
         assert!(
             c.slot_capacity() <= 8 * DEFAULT_CAPACITY,
             "{}",
