@@ -18,7 +18,8 @@
 //!   slot; [`FlowAggregate::finish_flow`], called after the flow is encoded, counts them. The per-flow cost and
 //!   its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report overhead"); `benches/report.rs` times it.
 //! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
-//!   buffer; a new key reuses the buffer of an evicted one; hashing is foldhash.
+//!   buffer; a new key's bytes go to the counter's arena, which pruning compacts into a second one; hashing
+//!   is foldhash, and a key is identified by its hash (see [`TopCounter`]).
 
 use crate::enrich::Enrichment;
 use hubble_flow::enums::VERDICT;
