@@ -1439,13 +1439,14 @@ mod tests {
     /// Model test: the counter and an exact map see the same random adds (few or many distinct keys, counts of
     /// 1 or more, capacities small enough that pruning happens), split over two counters that are then merged.
     /// Whatever the table did (growth, pruning, re-insertion), the Misra–Gries guarantees hold against the
-    /// exact counts.
+    /// exact counts. Key lengths vary from 2 bytes to past [`MAX_KEY_BYTES`] (cut), so the arena holds keys of
+    /// every size through its compactions.
     fn check_against_model(capacity: usize, ops: &[(u16, u64, bool)]) {
         let mut a = TopCounter::new(capacity);
         let mut b = TopCounter::new(capacity);
         let mut model: std::collections::HashMap<String, u64> = Default::default();
         for &(k, n, to_b) in ops {
-            let key = format!("k{k}");
+            let key = format!("k{k}{}", "é".repeat(usize::from(k) * 37 % 160));
             if to_b {
                 b.add(&key, n);
             } else {
@@ -1471,9 +1472,14 @@ mod tests {
                 assert!(shown > 0, "{key} ({truth} > {err}) must be held");
             }
         }
-        // Every held key is found by `get` with the count `top` shows (the probe sequences are intact).
+        // Every held key is found by `get` with the count `top` shows (the probe sequences are intact), and is
+        // one of the keys added, as held (cut to the limit): the arena's bytes survived every compaction.
         for (key, n) in held {
             assert_eq!(a.get(key), n, "{key}");
+            assert!(
+                model.keys().any(|m| cut(m, MAX_KEY_BYTES) == key),
+                "{key} was never added"
+            );
         }
     }
 
