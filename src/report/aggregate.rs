@@ -63,8 +63,8 @@ pub const MATRIX_CAPACITY: usize = 1024;
 /// the survivors in place and copies their keys into a second arena, without allocating once both have grown.
 ///
 /// **A key is identified by its 64-bit hash.** Lookups compare hashes, not key bytes (comparing the bytes was
-/// a tenth of the report's cost). The hasher is seeded at random per counter, so keys from flows cannot be
-/// chosen to collide; two distinct keys share a hash with probability about 2⁻⁶⁴, which over 10 M distinct
+/// a tenth of the report's cost). The hasher is seeded from the OS's randomness per counter
+/// ([`secret_hasher`]), so keys from flows cannot be chosen to collide; two distinct keys share a hash with probability about 2⁻⁶⁴, which over 10 M distinct
 /// keys, each checked against the at most `2 × capacity` held, is about 10⁻⁹. Should it happen, the two
 /// keys are counted as the first one seen.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub struct TopCounter {
     next_arena: Vec<u8>,
     /// Live slots.
     len: usize,
-    hasher: foldhash::fast::RandomState,
+    hasher: foldhash::fast::SeedableRandomState,
     capacity: usize,
     max_key_bytes: usize,
     total: u64,
@@ -93,6 +93,17 @@ pub struct TopCounter {
 /// Most keys a [`TopCounter`] keeps: with keys of up to [`MAX_POLICY_KEY_BYTES`], its arena (at most
 /// `2 × capacity + 1` keys between prunings) stays addressable by a `u32`.
 pub const MAX_CAPACITY: usize = 1 << 18;
+
+/// A foldhash hasher whose seeds come from the operating system's randomness (through std's `RandomState`,
+/// whose SipHash keys it draws from the OS), not from foldhash's default of addresses and the address-space
+/// layout: a [`TopCounter`] identifies keys by their hash, so flows must not be able to guess the seed and aim
+/// a collision. One shared seed per process, a fresh per-hasher seed per counter.
+fn secret_hasher() -> foldhash::fast::SeedableRandomState {
+    static SHARED: std::sync::OnceLock<foldhash::SharedSeed> = std::sync::OnceLock::new();
+    let os_random = || std::hash::RandomState::new().hash_one(0u8);
+    let shared = SHARED.get_or_init(|| foldhash::SharedSeed::from_u64(os_random()));
+    foldhash::fast::SeedableRandomState::with_seed(os_random(), shared)
+}
 
 /// Slots a new counter starts with (it doubles as keys arrive).
 const INITIAL_SLOTS: usize = 16;
@@ -164,7 +175,7 @@ impl TopCounter {
             arena: Vec::new(),
             next_arena: Vec::new(),
             len: 0,
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: secret_hasher(),
             capacity: capacity.clamp(1, MAX_CAPACITY),
             max_key_bytes: max_key_bytes.min(MAX_POLICY_KEY_BYTES),
             total: 0,
@@ -1339,6 +1350,14 @@ mod tests {
     fn four_slots_fill_a_cache_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 16);
         assert_eq!(64 % std::mem::align_of::<Slot>(), 0);
+    }
+
+    #[test]
+    fn every_counter_has_its_own_secret_seed() {
+        // Keys are identified by their hash: counters must not share a guessable one (foldhash's default
+        // seeds come from addresses). Two counters made back to back hash the same key differently.
+        let (a, b) = (TopCounter::new(4), TopCounter::new(4));
+        assert_ne!(a.hash_of("10.0.0.1"), b.hash_of("10.0.0.1"));
     }
 
     #[test]
