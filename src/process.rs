@@ -232,12 +232,7 @@ impl Processor {
                 Some(m) => {
                     // By name: one row per set of groups, whichever prefix is more specific for this address.
                     key.clear();
-                    for (i, n) in m.names_by_name().enumerate() {
-                        if i > 0 {
-                            key.push(',');
-                        }
-                        key.push_str(n);
-                    }
+                    m.push_names_by_name(",", key);
                     bump(&mut stats.by_destination_groups, key);
                 }
             }

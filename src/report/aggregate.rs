@@ -64,9 +64,9 @@ pub const MATRIX_CAPACITY: usize = 1024;
 ///
 /// **A key is identified by its 64-bit hash.** Lookups compare hashes, not key bytes (comparing the bytes was
 /// a tenth of the report's cost). The hasher is seeded from the OS's randomness per counter
-/// ([`secret_hasher`]), so keys from flows cannot be chosen to collide; two distinct keys share a hash with probability about 2⁻⁶⁴, which over 10 M distinct
-/// keys, each checked against the at most `2 × capacity` held, is about 10⁻⁹. Should it happen, the two
-/// keys are counted as the first one seen.
+/// ([`secret_hasher`]), so keys from flows cannot be chosen to collide; two distinct keys share a hash with
+/// probability about 2⁻⁶⁴, which over 10 M distinct keys, each checked against the at most `2 × capacity`
+/// held, is about 10⁻⁹. Should it happen, the two keys are counted as the first one seen.
 #[derive(Debug, Clone)]
 pub struct TopCounter {
     /// Power-of-two many slots; a slot with `count == 0` is empty.
@@ -116,6 +116,17 @@ struct KeyRef {
 }
 
 impl KeyRef {
+    /// Appends `key` to `arena` and says where it is.
+    #[inline]
+    fn append(arena: &mut Vec<u8>, key: &[u8]) -> KeyRef {
+        let r = KeyRef {
+            start: arena.len() as u32,
+            len: key.len() as u32,
+        };
+        arena.extend_from_slice(key);
+        r
+    }
+
     #[inline]
     fn range(self) -> std::ops::Range<usize> {
         let start = self.start as usize;
@@ -245,7 +256,7 @@ impl TopCounter {
     /// Holds a new key in the empty slot `i` that ended its probe.
     fn insert(&mut self, i: usize, hash: u64, key: &str, n: u64) {
         let slot = Slot { hash, count: n };
-        let key = self.hold(&cut(key, self.max_key_bytes));
+        let key = KeyRef::append(&mut self.arena, cut(key, self.max_key_bytes).as_bytes());
         if (self.len + 1) * 8 > self.slots.len() * 5 {
             self.grow();
             self.place(slot, key);
@@ -257,17 +268,6 @@ impl TopCounter {
         if self.len > 2 * self.capacity {
             self.prune();
         }
-    }
-
-    /// Appends a key (already cut) to the arena.
-    #[inline]
-    fn hold(&mut self, key: &str) -> KeyRef {
-        let r = KeyRef {
-            start: self.arena.len() as u32,
-            len: key.len() as u32,
-        };
-        self.arena.extend_from_slice(key.as_bytes());
-        r
     }
 
     /// A held key.
@@ -342,11 +342,8 @@ impl TopCounter {
                 other += threshold;
                 let mut kept = std::mem::replace(s, Slot::EMPTY);
                 kept.count -= threshold;
-                let moved = KeyRef {
-                    start: next.len() as u32,
-                    len: r.len,
-                };
-                next.extend_from_slice(self.arena.get(r.range()).unwrap_or_default());
+                let moved =
+                    KeyRef::append(&mut next, self.arena.get(r.range()).unwrap_or_default());
                 survivors.push((kept, moved));
             } else {
                 other += s.count;
@@ -1135,12 +1132,7 @@ impl FlowAggregate {
         if tags.destination_looked_up() {
             if let Some(m) = tags.destination_groups() {
                 // By name: one key per set of groups (the specificity order differs between addresses).
-                for (i, n) in m.names_by_name().enumerate() {
-                    if i > 0 {
-                        self.k_groups.push_str(", ");
-                    }
-                    self.k_groups.push_str(n);
-                }
+                m.push_names_by_name(", ", &mut self.k_groups);
             }
         }
         let dst = flow.destination.as_ref();

@@ -59,18 +59,28 @@ impl<'t> Match<'t> {
 
     /// Names of [`Match::groups_by_name`], same order.
     pub fn names_by_name(&self) -> impl ExactSizeIterator<Item = &'t str> + 't {
-        let t = self.table;
-        self.groups_by_name()
-            .iter()
-            .map(move |g| &*t.groups[g.0 as usize].name)
+        self.names_of(self.groups_by_name())
+    }
+
+    /// [`Match::names_by_name`] joined by `sep`, appended to `out` (nothing for an empty match): one key per
+    /// set of groups, for counting by set.
+    pub fn push_names_by_name(&self, sep: &str, out: &mut String) {
+        for (i, n) in self.names_by_name().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(n);
+        }
     }
 
     /// Names of [`Match::groups`], same order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &'t str> + 't {
+        self.names_of(self.groups())
+    }
+
+    fn names_of(&self, ids: &'t [GroupId]) -> impl ExactSizeIterator<Item = &'t str> + 't {
         let t = self.table;
-        self.groups()
-            .iter()
-            .map(move |g| &*t.groups[g.0 as usize].name)
+        ids.iter().map(move |g| &*t.groups[g.0 as usize].name)
     }
 
     /// Merged labels of the groups, sorted by key (a more specific group wins a key conflict; at equal
@@ -912,6 +922,11 @@ mod tests {
         assert_eq!(one.names_by_name().collect::<Vec<_>>(), ["geo-ru", "ru"]);
         let none = t.lookup("203.0.113.1".parse().unwrap());
         assert_eq!(none.names_by_name().count(), 0);
+        let mut joined = String::from("x");
+        t.lookup("198.51.200.1".parse().unwrap())
+            .push_names_by_name(", ", &mut joined);
+        none.push_names_by_name(", ", &mut joined);
+        assert_eq!(joined, "xgeo-ru, ru");
     }
 
     #[test]
