@@ -156,15 +156,11 @@ impl Processor {
                         return false;
                     };
                     stats.kept_flows += 1;
-                    // The report's table slots for this flow are fetched while it is encoded.
-                    if let Some(r) = report.as_mut() {
-                        r.begin_flow(flow, node_name.as_deref(), &tags);
-                    }
                     self.aggregate(flow, &tags, stats, key);
                     encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
                     stats.output_records += 1;
                     if let Some(r) = report.as_mut() {
-                        r.finish_flow(flow, node_name.as_deref(), &tags);
+                        r.add_flow(flow, node_name.as_deref(), &tags);
                     }
                 }
                 OutputMode::Passthrough => {

@@ -14,8 +14,8 @@
 //! - **Known error.** Counts are exact while a counter has seen at most `2 × capacity` distinct keys. Beyond
 //!   that it is a Misra–Gries summary: a shown count is at most [`TopCounter::max_error`] below the true count
 //!   (never above), `max_error ≤ total / (capacity + 1)`, and every key with more than that many flows is kept.
-//! - **Cheap per flow.** [`FlowAggregate::begin_flow`] builds and hashes every key and prefetches its table
-//!   slot; [`FlowAggregate::finish_flow`], called after the flow is encoded, counts them. The per-flow cost and
+//! - **Cheap per flow.** [`FlowAggregate::add_flow`] builds and hashes every key, which prefetches its table
+//!   slot, then counts them all. The per-flow cost and
 //!   its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report overhead"); `benches/report.rs` times it.
 //! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
 //!   buffer; a new key's bytes go to the counter's arena, which pruning compacts into a second one; hashing
@@ -198,7 +198,7 @@ impl TopCounter {
     }
 
     /// The slot holding the key whose hash is `hash`, or the empty slot that ends its probe sequence.
-    #[inline]
+    #[inline(always)]
     fn probe(&self, hash: u64) -> Probe {
         let mask = self.slots.len() - 1;
         let mut i = self.home(hash);
@@ -215,7 +215,7 @@ impl TopCounter {
     }
 
     /// The hash identifying `key` in this counter (of the key as held: cut to the limit).
-    #[inline]
+    #[inline(always)]
     fn hash_of(&self, key: &str) -> u64 {
         self.hasher
             .hash_one(cut(key, self.max_key_bytes).as_bytes())
@@ -230,7 +230,7 @@ impl TopCounter {
 
     /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at; [`TopCounter::commit`] on
     /// this same counter counts it. In between, other work can run while the slot arrives.
-    #[inline]
+    #[inline(always)]
     fn prepare(&self, key: &str) -> KeyHash {
         let hash = self.hash_of(key);
         prefetch(&self.slots[self.home(hash)]);
@@ -240,7 +240,7 @@ impl TopCounter {
     /// Counts `n` occurrences of `key`, which this counter [`TopCounter::prepare`]d as `h`. The table may have
     /// grown or been pruned since: the lookup starts afresh from the hash, so the result is the same as
     /// [`TopCounter::add`].
-    #[inline]
+    #[inline(always)]
     fn commit(&mut self, h: KeyHash, key: &str, n: u64) {
         if n == 0 {
             return;
@@ -281,7 +281,7 @@ impl TopCounter {
     }
 
     /// The slot a lookup for `hash` starts at (the high bits: foldhash mixes them best).
-    #[inline]
+    #[inline(always)]
     fn home(&self, hash: u64) -> usize {
         (hash >> 32) as usize & (self.slots.len() - 1)
     }
@@ -948,31 +948,9 @@ pub struct FlowAggregate {
     k_tmp: String,
     /// Flow times mostly share their minute with the flow before.
     minutes: MinuteCache,
-    /// What [`FlowAggregate::begin_flow`] hashed for the flow [`FlowAggregate::finish_flow`] completes.
-    begun: Option<Begun>,
 }
 
-/// The hashes of a flow's keys, one per counter, between [`FlowAggregate::begin_flow`] and
-/// [`FlowAggregate::finish_flow`] (`None`: the flow is not counted there).
-#[derive(Debug, Clone, Copy)]
-struct Begun {
-    /// The flow begun (its address: a `finish_flow` for another flow starts afresh instead of mixing keys).
-    flow: usize,
-    dst_ip: KeyHash,
-    pod: KeyHash,
-    pair: KeyHash,
-    workload: KeyHash,
-    verdict: KeyHash,
-    namespace: KeyHash,
-    labels: Option<KeyHash>,
-    groups: Option<KeyHash>,
-    port: KeyHash,
-    node: KeyHash,
-    policy: Option<KeyHash>,
-}
-
-/// The keys a flow gives without building anything (borrowed from the flow), derived the same way by both
-/// halves of [`FlowAggregate::add_flow`].
+/// The keys a flow gives without building anything (borrowed from the flow).
 struct FlowKeys<'f> {
     src_ip: Option<&'f str>,
     dst_ip: Option<&'f str>,
@@ -1027,11 +1005,6 @@ const NO_LABELS: &str = "(no labels)";
 const NO_GROUP: &str = "(no group)";
 const NO_POD: &str = "(no pod)";
 
-/// Where `flow` is, to tell [`FlowAggregate::finish_flow`]'s flow from the one begun.
-fn flow_address(flow: &Flow<'_>) -> usize {
-    std::ptr::from_ref(flow) as usize
-}
-
 /// A flow's non-empty source and destination addresses.
 fn addresses<'f>(flow: &'f Flow<'_>) -> (Option<&'f str>, Option<&'f str>) {
     match &flow.ip {
@@ -1068,6 +1041,7 @@ pub fn split_pair_key(k: &str) -> Option<(&str, &str)> {
     Some(rest.split_at(len))
 }
 
+#[inline(always)]
 fn join3(out: &mut String, a: &str, sep: &str, b: &str) {
     out.push_str(a);
     out.push_str(sep);
@@ -1111,42 +1085,20 @@ impl FlowAggregate {
             k_groups: String::with_capacity(256),
             k_tmp: String::with_capacity(512),
             minutes: MinuteCache::default(),
-            begun: None,
         }
     }
 
     /// Counts one kept flow. `envelope_node` is the exporter envelope's `node_name`; `tags` what the enrich
     /// stage found for the flow's addresses (destination groups are counted only when a table was consulted).
+    ///
+    /// Every key is built and hashed first, which also starts fetching its table slot in each counter
+    /// (twelve counters, three of which see a new key on most flows); then all are counted.
     pub fn add_flow(
         &mut self,
         flow: &Flow<'_>,
         envelope_node: Option<&str>,
         tags: &Enrichment<'_>,
     ) {
-        self.begin_flow(flow, envelope_node, tags);
-        self.finish_flow(flow, envelope_node, tags);
-    }
-
-    /// The first half of [`FlowAggregate::add_flow`], for speed: builds and hashes the flow's key in every
-    /// counter, which starts fetching their table slots. The caller does other work for the same flow
-    /// (encoding it), then calls [`FlowAggregate::finish_flow`] with the same arguments; by then the slots
-    /// are in cache rather than missed one after another (twelve counters, three of which see a new key on
-    /// most flows).
-    pub fn begin_flow(
-        &mut self,
-        flow: &Flow<'_>,
-        envelope_node: Option<&str>,
-        tags: &Enrichment<'_>,
-    ) {
-        self.begun = Some(self.begin(flow, envelope_node, tags));
-    }
-
-    fn begin(
-        &mut self,
-        flow: &Flow<'_>,
-        envelope_node: Option<&str>,
-        tags: &Enrichment<'_>,
-    ) -> Begun {
         let keys = FlowKeys::of(flow, envelope_node);
         let dst_ip = self.destination_ips.prepare(keys.destination_ip());
 
@@ -1223,47 +1175,29 @@ impl FlowAggregate {
             None => self.k_port.push_str("(no L4)"),
         }
 
-        // Denying policies (egress; a flow denied both ways is counted under each in `finish_flow`).
+        // Denying policies (egress; a flow denied both ways is counted under each, below).
         self.k_policy.clear();
         if let Some(text) = denied_by(flow.egress_denied_by) {
             join3(&mut self.k_policy, "E", "", text);
         }
 
-        Begun {
-            flow: flow_address(flow),
-            dst_ip,
-            pod: self.source_pods.prepare(built_or(&self.k_pod, NO_POD)),
-            pair: self.matrix.prepare(&self.k_pair),
-            workload: self.source_workloads.prepare(&self.k_source),
-            verdict: self.verdicts.prepare(keys.verdict),
-            namespace: self.source_namespaces.prepare(keys.namespace()),
-            labels: src.map(|_| {
-                self.source_labels
-                    .prepare(built_or(&self.k_labels, NO_LABELS))
-            }),
-            groups: tags.destination_looked_up().then(|| {
-                self.destination_groups
-                    .prepare(built_or(&self.k_groups, NO_GROUP))
-            }),
-            port: self.ports.prepare(&self.k_port),
-            node: self.nodes.prepare(keys.node),
-            policy: (!self.k_policy.is_empty()).then(|| self.policies.prepare(&self.k_policy)),
-        }
-    }
+        let pod_h = self.source_pods.prepare(built_or(&self.k_pod, NO_POD));
+        let pair_h = self.matrix.prepare(&self.k_pair);
+        let workload_h = self.source_workloads.prepare(&self.k_source);
+        let verdict_h = self.verdicts.prepare(keys.verdict);
+        let namespace_h = self.source_namespaces.prepare(keys.namespace());
+        let labels_h = src.map(|_| {
+            self.source_labels
+                .prepare(built_or(&self.k_labels, NO_LABELS))
+        });
+        let groups_h = tags.destination_looked_up().then(|| {
+            self.destination_groups
+                .prepare(built_or(&self.k_groups, NO_GROUP))
+        });
+        let port_h = self.ports.prepare(&self.k_port);
+        let node_h = self.nodes.prepare(keys.node);
+        let policy_h = (!self.k_policy.is_empty()).then(|| self.policies.prepare(&self.k_policy));
 
-    /// The second half of [`FlowAggregate::add_flow`], after [`FlowAggregate::begin_flow`] with the same
-    /// arguments (without it, or for another flow, it does both halves).
-    pub fn finish_flow(
-        &mut self,
-        flow: &Flow<'_>,
-        envelope_node: Option<&str>,
-        tags: &Enrichment<'_>,
-    ) {
-        let begun = match self.begun.take() {
-            Some(b) if b.flow == flow_address(flow) => b,
-            _ => self.begin(flow, envelope_node, tags),
-        };
-        let keys = FlowKeys::of(flow, envelope_node);
         self.flows += 1;
 
         // Timeline.
@@ -1273,30 +1207,30 @@ impl FlowAggregate {
             .add_at(time, reason.unwrap_or(keys.verdict), 1);
 
         self.destination_ips
-            .commit(begun.dst_ip, keys.destination_ip(), 1);
+            .commit(dst_ip, keys.destination_ip(), 1);
         self.source_pods
-            .commit(begun.pod, built_or(&self.k_pod, NO_POD), 1);
-        self.matrix.commit(begun.pair, &self.k_pair, 1);
+            .commit(pod_h, built_or(&self.k_pod, NO_POD), 1);
+        self.matrix.commit(pair_h, &self.k_pair, 1);
         self.source_workloads
-            .commit(begun.workload, &self.k_source, 1);
-        self.verdicts.commit(begun.verdict, keys.verdict, 1);
+            .commit(workload_h, &self.k_source, 1);
+        self.verdicts.commit(verdict_h, keys.verdict, 1);
         self.source_namespaces
-            .commit(begun.namespace, keys.namespace(), 1);
-        if let Some(h) = begun.labels {
+            .commit(namespace_h, keys.namespace(), 1);
+        if let Some(h) = labels_h {
             self.source_labels
                 .commit(h, built_or(&self.k_labels, NO_LABELS), 1);
         }
-        if let Some(h) = begun.groups {
+        if let Some(h) = groups_h {
             self.destination_groups
                 .commit(h, built_or(&self.k_groups, NO_GROUP), 1);
         }
         for n in &flow.destination_names {
             self.destination_names.bump(n);
         }
-        self.ports.commit(begun.port, &self.k_port, 1);
-        self.nodes.commit(begun.node, keys.node, 1);
+        self.ports.commit(port_h, &self.k_port, 1);
+        self.nodes.commit(node_h, keys.node, 1);
         // Denying policies: the raw JSON is the key, parsed once per distinct key when rendering.
-        if let Some(h) = begun.policy {
+        if let Some(h) = policy_h {
             self.policies.commit(h, &self.k_policy, 1);
         }
         if let Some(text) = denied_by(flow.ingress_denied_by) {
@@ -1522,6 +1456,12 @@ mod tests {
         assert_eq!(held.len(), a.len());
         assert_eq!(held.iter().map(|&(_, n)| n).sum::<u64>() + a.other(), total);
         let err = a.max_error();
+        // Misra–Gries's bound: every unit of error moved at least `capacity + 1` values into `other`.
+        assert!(
+            err * (capacity as u64 + 1) <= a.other(),
+            "max error {err}, other {}",
+            a.other()
+        );
         for (key, &truth) in &model {
             let shown = a.get(key);
             assert!(
@@ -1560,31 +1500,6 @@ mod tests {
             a.add_flow(&f, None, &tags);
         }
         assert_eq!(a.destination_groups.top(9), [("geo-ru, ru", 3)]);
-    }
-
-    #[test]
-    fn finishing_a_flow_that_was_not_begun_counts_it_whole() {
-        let lines: Vec<String> = (0..3).map(flow_line).collect();
-        let flows: Vec<Flow> = lines
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let none = Enrichment::default();
-        let mut split = FlowAggregate::default();
-        split.begin_flow(&flows[0], None, &none);
-        split.finish_flow(&flows[1], None, &none); // not begun: counted whole
-        split.finish_flow(&flows[0], None, &none); // its begin was consumed: counted whole
-        split.begin_flow(&flows[2], None, &none);
-        split.finish_flow(&flows[2], None, &none);
-        let mut whole = FlowAggregate::default();
-        for f in [&flows[1], &flows[0], &flows[2]] {
-            whole.add_flow(f, None, &none);
-        }
-        for (a, b) in split.counters().iter().zip(whole.counters()) {
-            assert_eq!(a.top(usize::MAX), b.top(usize::MAX));
-            assert_eq!(a.total(), b.total());
-        }
-        assert_eq!(split.flows, 3);
     }
 
     #[test]
