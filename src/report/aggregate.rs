@@ -807,7 +807,11 @@ fn fraction(b: &[u8], start: usize) -> Option<(i64, usize)> {
                 return None;
             }
             // The `n` digits, then '0's to eight places: their value in units of 10 ns.
-            let kept = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            let kept = if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            };
             let digits = ((x & kept) | (ZEROS & !kept)) - ZEROS;
             let v = eight_digits(digits) as i64;
             if n < 8 {
@@ -1211,8 +1215,7 @@ impl FlowAggregate {
         self.source_pods
             .commit(pod_h, built_or(&self.k_pod, NO_POD), 1);
         self.matrix.commit(pair_h, &self.k_pair, 1);
-        self.source_workloads
-            .commit(workload_h, &self.k_source, 1);
+        self.source_workloads.commit(workload_h, &self.k_source, 1);
         self.verdicts.commit(verdict_h, keys.verdict, 1);
         self.source_namespaces
             .commit(namespace_h, keys.namespace(), 1);
