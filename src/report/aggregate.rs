@@ -1293,10 +1293,16 @@ impl FlowAggregate {
 }
 
 /// Labels Cilium derives from the namespace or the policy machinery (same for every pod of a namespace).
+#[inline]
 fn is_derived_label(l: &str) -> bool {
-    l.starts_with("k8s:io.cilium.k8s.")
-        || l.starts_with("k8s:io.kubernetes.pod.namespace=")
-        || l.starts_with("k8s:pod-template-hash=")
+    // Most labels differ from all three at the fifth byte: one comparison instead of three.
+    match l.as_bytes().get(4) {
+        Some(b'i') => {
+            l.starts_with("k8s:io.cilium.k8s.") || l.starts_with("k8s:io.kubernetes.pod.namespace=")
+        }
+        Some(b'p') => l.starts_with("k8s:pod-template-hash="),
+        _ => false,
+    }
 }
 
 /// A source or destination without namespace/pod: its `reserved:` identity label and IP, or the IP alone.
@@ -1503,6 +1509,31 @@ mod tests {
             a.add_flow(&f, None, &tags);
         }
         assert_eq!(a.destination_groups.top(9), [("geo-ru, ru", 3)]);
+    }
+
+    #[test]
+    fn derived_labels_are_told_apart_from_the_pods_own() {
+        for l in [
+            "k8s:io.cilium.k8s.policy.cluster=aks-prod",
+            "k8s:io.cilium.k8s.namespace.labels.team=payments",
+            "k8s:io.kubernetes.pod.namespace=checkout",
+            "k8s:pod-template-hash=4e18bf0af4",
+        ] {
+            assert!(is_derived_label(l), "{l}");
+        }
+        for l in [
+            "k8s:app=frontend",
+            "k8s:io.kubernetes.other=x",
+            "k8s:io.cilium.k8sx",
+            "k8s:pod-name=x",
+            "k8s:",
+            "k8s",
+            "",
+            "reserved:world",
+            "cidr:10.0.0.0/8",
+        ] {
+            assert!(!is_derived_label(l), "{l}");
+        }
     }
 
     #[test]
