@@ -52,7 +52,8 @@ pub const MATRIX_CAPACITY: usize = 1024;
 /// Up to `2 × capacity` keys are counted exactly. When a new key would exceed that, the counter subtracts the
 /// `(capacity + 1)`-th largest count `c` from every key and drops the keys left at zero or below; what was
 /// subtracted goes to [`TopCounter::other`], and `c` adds to [`TopCounter::max_error`]. Amortised cost is
-/// O(1) per value.
+/// O(1) per value. Once it has pruned, a key is looked up only from its second sighting on (a [`Doorkeeper`]
+/// bitset remembers first sightings), so keys seen once cost no table work; the error bound is the same.
 ///
 /// Cost per value, which the report's overhead budget depends on (`benches/report.rs`): the key is hashed
 /// once and looked up in an open-addressing table with linear probing whose 16-byte slots hold only the hash
@@ -88,6 +89,68 @@ pub struct TopCounter {
     /// Scratch for pruning (kept to avoid reallocating).
     counts: Vec<u64>,
     survivors: Vec<(Slot, KeyRef)>,
+    /// The filter new keys pass once the counter has pruned (see [`Doorkeeper`]).
+    door: Doorkeeper,
+}
+
+/// A bitset in front of a [`TopCounter`] that has pruned, so that a key seen once costs no table work.
+///
+/// Every held key's bit is set. A value whose key's bit is clear is therefore a key not held, seen for the
+/// first time since the bits were last cleared: its bit is set and the value goes to `other`, without
+/// touching the table, the key arena or pruning (a random world IP or its matrix pair: most flows, for the
+/// counters whose keys churn, whose tables would otherwise miss the cache on every flow). A value whose bit is
+/// set is looked up and counted as before (a second sighting, or another key's bit: a false positive, which
+/// costs table work, not accuracy).
+///
+/// The error bound is kept (the model test checks it). With `E` = `max_error`: every key not held has a true
+/// count of at most `E`, and of at most `E − 1` while its bit is clear. A first sighting sets the bit;
+/// pruning sets the bits of the keys it drops (their true counts are at most the new `E`); clearing the bits
+/// adds 1 to `E` (and sets the held keys' bits again). The bits are cleared after `2 × capacity` first
+/// sightings, or once pruning (at least twice since the last clearing) has set `4 × capacity` bits. Every
+/// step that raises `E` by `d` moved at least `d × (capacity + 1)` values into `other`, so `max_error ≤
+/// total / (capacity + 1)` as for plain Misra–Gries. Before the first pruning there is no filter: counts are
+/// exact while at most `2 × capacity` distinct keys were seen.
+#[derive(Debug, Clone, Default)]
+struct Doorkeeper {
+    /// `64 × capacity` bits (a power of two); empty until the counter first prunes.
+    words: Vec<u64>,
+    /// `64 − log2(bits)`: a key's bit is the top bits of its hash.
+    shift: u32,
+    /// First sightings since the bits were last cleared.
+    misses: usize,
+    /// Bits set by pruning since then.
+    marks: usize,
+}
+
+impl Doorkeeper {
+    /// Starts filtering (once) for a counter of `capacity`.
+    fn activate(&mut self, capacity: usize) {
+        if self.words.is_empty() {
+            let bits = (64 * capacity).next_power_of_two();
+            self.words = vec![0; bits / 64];
+            self.shift = 64 - bits.trailing_zeros();
+        }
+    }
+
+    #[inline(always)]
+    fn is_active(&self) -> bool {
+        !self.words.is_empty()
+    }
+
+    /// Sets `hash`'s bit; whether it was set already.
+    #[inline(always)]
+    fn test_and_set(&mut self, hash: u64) -> bool {
+        let bit = (hash >> self.shift) as usize;
+        let mask = 1u64 << (bit % 64);
+        match self.words.get_mut(bit / 64) {
+            Some(word) => {
+                let seen = *word & mask != 0;
+                *word |= mask;
+                seen
+            }
+            None => true,
+        }
+    }
 }
 
 /// Most keys a [`TopCounter`] keeps: with keys of up to [`MAX_POLICY_KEY_BYTES`], its arena (at most
@@ -194,6 +257,7 @@ impl TopCounter {
             max_error: 0,
             counts: Vec::new(),
             survivors: Vec::new(),
+            door: Doorkeeper::default(),
         }
     }
 
@@ -247,14 +311,46 @@ impl TopCounter {
         }
         self.total += n;
         let hash = h.0;
+        if n == 1 && self.door.is_active() && !self.door.test_and_set(hash) {
+            self.first_sighting();
+            return;
+        }
         match self.probe(hash) {
             Probe::Found(i) => self.slots[i].count += n,
             Probe::Vacant(i) => self.insert(i, hash, key, n),
         }
     }
 
+    /// A value whose key is not held and was not seen since the [`Doorkeeper`]'s bits were cleared: it goes
+    /// to `other`.
+    #[inline]
+    fn first_sighting(&mut self) {
+        self.other += 1;
+        self.door.misses += 1;
+        if self.door.misses >= 2 * self.capacity {
+            self.clear_door();
+        }
+    }
+
+    /// Clears the [`Doorkeeper`]'s bits but the held keys', which adds 1 to the error bound.
+    #[cold]
+    fn clear_door(&mut self) {
+        self.door.words.fill(0);
+        self.door.misses = 0;
+        self.door.marks = 0;
+        for s in &self.slots {
+            if s.count != 0 {
+                self.door.test_and_set(s.hash);
+            }
+        }
+        self.max_error += 1;
+    }
+
     /// Holds a new key in the empty slot `i` that ended its probe.
     fn insert(&mut self, i: usize, hash: u64, key: &str, n: u64) {
+        if self.door.is_active() {
+            self.door.test_and_set(hash);
+        }
         let slot = Slot { hash, count: n };
         let key = KeyRef::append(&mut self.arena, cut(key, self.max_key_bytes).as_bytes());
         if (self.len + 1) * 8 > self.slots.len() * 5 {
@@ -326,6 +422,8 @@ impl TopCounter {
         counts.select_nth_unstable_by(k, |a, b| b.cmp(a));
         let threshold = counts[k];
         self.counts = counts;
+        // From now on new keys pass the doorkeeper: the survivors' bits are set, and the dropped keys'.
+        self.door.activate(k);
         let mut other = 0;
         let mut survivors = std::mem::take(&mut self.survivors);
         survivors.clear();
@@ -338,6 +436,7 @@ impl TopCounter {
             .zip(&self.refs)
             .filter(|(s, _)| s.count != 0)
         {
+            self.door.test_and_set(s.hash);
             if s.count > threshold {
                 other += threshold;
                 let mut kept = std::mem::replace(s, Slot::EMPTY);
@@ -348,6 +447,7 @@ impl TopCounter {
             } else {
                 other += s.count;
                 s.count = 0;
+                self.door.marks += 1;
             }
         }
         self.next_arena = std::mem::replace(&mut self.arena, next);
@@ -359,6 +459,9 @@ impl TopCounter {
         self.survivors = survivors;
         self.other += other;
         self.max_error += threshold;
+        if self.door.marks >= 4 * k {
+            self.clear_door();
+        }
     }
 
     /// Adds another counter's counts (summaries merge: the error bounds add).
@@ -1432,8 +1535,10 @@ mod tests {
             "{}",
             c.slot_capacity()
         );
-        // Long attacker-chosen keys are cut, so the bytes held are bounded too.
+        // Long attacker-chosen keys are cut, so the bytes held are bounded too (seen twice: the counter has
+        // pruned, so a first sighting is not held).
         let long = "x".repeat(100_000);
+        c.bump(&long);
         c.bump(&long);
         assert!(c.keys().all(|k| k.len() <= MAX_KEY_BYTES));
         assert!(c.keys().any(|k| k.ends_with('…')));
