@@ -156,12 +156,12 @@ impl Processor {
                         return false;
                     };
                     stats.kept_flows += 1;
-                    self.aggregate(flow, &tags, stats, key);
-                    encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
-                    stats.output_records += 1;
                     if let Some(r) = report.as_mut() {
                         r.add_flow(flow, node_name.as_deref(), &tags);
                     }
+                    self.aggregate(flow, &tags, stats, key);
+                    encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
+                    stats.output_records += 1;
                 }
                 OutputMode::Passthrough => {
                     stats.kept_flows += 1;
