@@ -7,7 +7,7 @@
 //!
 //! Guarantees:
 //! - **Bounded memory, whatever the input.** A [`TopCounter`] holds at most `2 × capacity` keys of at most
-//!   [`MAX_KEY_BYTES`] bytes each; the timeline holds at most [`MAX_BUCKETS`] + 1 buckets of at most
+//!   [`MAX_KEY_BYTES`] bytes each (and, once it has pruned, a bitset of `64 × capacity` bits); the timeline holds at most [`MAX_BUCKETS`] + 1 buckets of at most
 //!   [`MAX_CATEGORIES`] categories. 10 M kept flows with 10 M distinct keys use the same memory as 10 k.
 //! - **Exact totals.** Every counter's `total` is the exact number of counted values, and
 //!   `sum(counts) + other == total` always holds, so shares and the "other" bucket add up.
@@ -15,8 +15,9 @@
 //!   that it is a Misra–Gries summary: a shown count is at most [`TopCounter::max_error`] below the true count
 //!   (never above), `max_error ≤ total / (capacity + 1)`, and every key with more than that many flows is kept.
 //! - **Cheap per flow.** [`FlowAggregate::add_flow`] builds and hashes every key, which prefetches its table
-//!   slot, then counts them all. The per-flow cost and
-//!   its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report overhead"); `benches/report.rs` times it.
+//!   slot, then counts them all; a key seen once in a counter that has pruned costs one bit (see
+//!   [`TopCounter`]). The per-flow cost and its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report
+//!   overhead"); `benches/report.rs` times it.
 //! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
 //!   buffer; a new key's bytes go to the counter's arena, which pruning compacts into a second one; hashing
 //!   is foldhash, and a key is identified by its hash (see [`TopCounter`]).
