@@ -7,8 +7,9 @@
 //!
 //! Guarantees:
 //! - **Bounded memory, whatever the input.** A [`TopCounter`] holds at most `2 × capacity` keys of at most
-//!   [`MAX_KEY_BYTES`] bytes each (and, once it has pruned, a bitset of `64 × capacity` bits); the timeline holds at most [`MAX_BUCKETS`] + 1 buckets of at most
-//!   [`MAX_CATEGORIES`] categories. 10 M kept flows with 10 M distinct keys use the same memory as 10 k.
+//!   [`MAX_KEY_BYTES`] bytes each (and, once it has pruned, a bitset of `64 × capacity` bits); the timeline
+//!   holds at most [`MAX_BUCKETS`] + 1 buckets of at most [`MAX_CATEGORIES`] categories. 10 M kept flows with
+//!   10 M distinct keys use the same memory as 10 k.
 //! - **Exact totals.** Every counter's `total` is the exact number of counted values, and
 //!   `sum(counts) + other == total` always holds, so shares and the "other" bucket add up.
 //! - **Known error.** Counts are exact while a counter has seen at most `2 × capacity` distinct keys. Beyond
