@@ -10,13 +10,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 seconds="${1:-180}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml go_regex forward_decode)
+[ ${#targets[@]} -gt 0 ] || targets=(frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml go_regex forward_decode report_flows)
 bin_dir="${BIN_DIR:-$here/target/x86_64-unknown-linux-gnu/release}"
 
 dict_for() {
     case "$1" in
         frame_*) echo "$here/dict/framers.dict" ;;
-        scan_flow) echo "$here/dict/decode_record.dict" ;;
+        scan_flow | report_flows) echo "$here/dict/decode_record.dict" ;;
         *) echo "$here/dict/$1.dict" ;;
     esac
 }

@@ -6,7 +6,8 @@
 #   decode_record: one file per line of the exporter output, the bad-input file and the Fluent Bit records;
 #   scan_flow: the same seeds as decode_record;
 #   filter_spec: the JSON filters below plus every JSON filter literal in hubble-flow's filter tests;
-#   flowlogs_yaml: fixtures/flowlogs.yaml, each of its entries alone, and the YAML examples below.
+#   flowlogs_yaml: fixtures/flowlogs.yaml, each of its entries alone, and the YAML examples below;
+#   report_flows: the exporter output in chunks of 20 lines (several flows per input, so counters prune).
 #
 # Usage: fuzz/seed.sh   (from anywhere; re-running replaces the seed files, keeps what fuzzing added)
 set -euo pipefail
@@ -21,7 +22,7 @@ split_lines() {
     split --lines="$4" --numeric-suffixes=1 --suffix-length=5 "$1" "$2/$3."
 }
 
-for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml; do
+for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml report_flows; do
     mkdir -p "$corpus/$target"
     rm -f "$corpus/$target"/seed-*
 done
@@ -44,6 +45,7 @@ for s in "$corpus/decode_record"/seed-*; do
 done
 # scan_flow: the same lines as decode_record.
 cp "$corpus/decode_record"/seed-* "$corpus/scan_flow/"
+split_lines "$fixtures/agent-stdout.log" "$corpus/report_flows" seed-agent-l20 20
 
 n=0
 write_filter() {
@@ -107,6 +109,6 @@ flowLogs:
   excludeFilters: [{destination_ip: ["10.0.0.0/8"], tcp_flags: [{SYN: true}]}]
 YAML
 
-for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml; do
+for target in frame_cri frame_docker frame_auto decode_record scan_flow filter_spec flowlogs_yaml report_flows; do
     echo "$target: $(find "$corpus/$target" -type f | wc -l) files"
 done

@@ -11,6 +11,8 @@
 //! - [`regex`]: the Go regexp parser never panics, and parsing and compiling agree on what is a valid pattern.
 //! - [`network`]: the Forward decoder and HTTP body parsers never panic, leave nothing behind on rejection, and
 //!   frame streams consistently.
+//! - [`reporting`]: the report's counters add up and keep their error bound on any flows, and rendering them
+//!   never panics nor lets a flow value become markup.
 //!
 //! Any violated property is a panic, which libFuzzer reports as a crash with the input that caused it.
 
@@ -18,4 +20,5 @@ pub mod filtering;
 pub mod framing;
 pub mod regex;
 pub mod network;
+pub mod reporting;
 pub mod scanning;
