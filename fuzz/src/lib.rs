@@ -18,7 +18,7 @@
 
 pub mod filtering;
 pub mod framing;
-pub mod regex;
 pub mod network;
+pub mod regex;
 pub mod reporting;
 pub mod scanning;

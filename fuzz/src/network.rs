@@ -21,7 +21,10 @@ pub fn check(data: &[u8]) {
             for cut in [0, n / 3, n / 2, n.saturating_sub(1)] {
                 if cut < n {
                     assert!(
-                        matches!(msgpack::value_len(&data[..cut]), Err(msgpack::Error::Incomplete { .. })),
+                        matches!(
+                            msgpack::value_len(&data[..cut]),
+                            Err(msgpack::Error::Incomplete { .. })
+                        ),
                         "a prefix of a whole message framed as whole"
                     );
                 }
@@ -37,7 +40,11 @@ pub fn check(data: &[u8]) {
             let newlines = added.iter().filter(|&&b| b == b'\n').count() as u64;
             assert!(newlines >= d.records, "fewer lines than records");
             if let Some(chunk) = &d.chunk {
-                assert_eq!(msgpack::value_len(chunk), Ok(chunk.len()), "chunk is one whole value");
+                assert_eq!(
+                    msgpack::value_len(chunk),
+                    Ok(chunk.len()),
+                    "chunk is one whole value"
+                );
             }
         }
         Err(_) => assert_eq!(out, b"previous\n", "a rejected message left lines behind"),

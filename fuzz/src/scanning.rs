@@ -18,12 +18,19 @@ pub fn check_scanner(data: &[u8]) {
         return;
     };
     assert!(
-        trimmed.as_bytes().as_ptr_range().contains(&fast.raw.as_ptr()),
+        trimmed
+            .as_bytes()
+            .as_ptr_range()
+            .contains(&fast.raw.as_ptr()),
         "raw flow text not borrowed from the line"
     );
     let fast = format!("{:?}", Record::from(fast));
     match decode_str_without_scanner(text) {
-        Ok(slow) => assert_eq!(fast, format!("{slow:?}"), "scanner and serde differ on {text:?}"),
+        Ok(slow) => assert_eq!(
+            fast,
+            format!("{slow:?}"),
+            "scanner and serde differ on {text:?}"
+        ),
         Err(skip) => panic!("scanner accepted a line serde skips as {skip:?}: {text:?}\n{fast}"),
     }
 }
