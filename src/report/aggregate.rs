@@ -111,7 +111,9 @@ pub struct TopCounter {
 /// sightings, or once pruning (at least twice since the last clearing) has set `4 × capacity` bits. Every
 /// step that raises `E` by `d` moved at least `d × (capacity + 1)` values into `other`, so `max_error ≤
 /// total / (capacity + 1)` as for plain Misra–Gries. Before the first pruning there is no filter: counts are
-/// exact while at most `2 × capacity` distinct keys were seen.
+/// exact while at most `2 × capacity` distinct keys were seen. (Setting the held keys' bits, on insertion and
+/// after a clearing, keeps their counts whole; the bound does not need it: a held key with a clear bit would
+/// lose one value to `other`, which the clearing's + 1 covers. So the model test cannot catch its absence.)
 #[derive(Debug, Clone, Default)]
 struct Doorkeeper {
     /// `64 × capacity` bits (a power of two); empty until the counter first prunes.
