@@ -113,7 +113,8 @@ pub struct TopCounter {
 /// total / (capacity + 1)` as for plain Misra–Gries. Before the first pruning there is no filter: counts are
 /// exact while at most `2 × capacity` distinct keys were seen. (Setting the held keys' bits, on insertion and
 /// after a clearing, keeps their counts whole; the bound does not need it: a held key with a clear bit would
-/// lose one value to `other`, which the clearing's + 1 covers. So the model test cannot catch its absence.)
+/// lose one value to `other`, which the clearing's + 1 covers. So the model test checks it directly: every
+/// held key passes the filter.)
 #[derive(Debug, Clone, Default)]
 struct Doorkeeper {
     /// `64 × capacity` bits (a power of two); empty until the counter first prunes.
@@ -141,12 +142,25 @@ impl Doorkeeper {
         !self.words.is_empty()
     }
 
+    /// The word holding `hash`'s bit, and the bit's mask in it.
+    #[inline(always)]
+    fn locate(&self, hash: u64) -> (usize, u64) {
+        let bit = (hash >> self.shift) as usize;
+        (bit / 64, 1u64 << (bit % 64))
+    }
+
+    /// Whether a value of `hash`'s key would be looked up in the table: the filter is off, or the bit is set.
+    #[inline(always)]
+    fn admits(&self, hash: u64) -> bool {
+        let (word, mask) = self.locate(hash);
+        self.words.get(word).is_none_or(|w| w & mask != 0)
+    }
+
     /// Sets `hash`'s bit; whether it was set already.
     #[inline(always)]
     fn test_and_set(&mut self, hash: u64) -> bool {
-        let bit = (hash >> self.shift) as usize;
-        let mask = 1u64 << (bit % 64);
-        match self.words.get_mut(bit / 64) {
+        let (word, mask) = self.locate(hash);
+        match self.words.get_mut(word) {
             Some(word) => {
                 let seen = *word & mask != 0;
                 *word |= mask;
@@ -154,6 +168,13 @@ impl Doorkeeper {
             }
             None => true,
         }
+    }
+
+    /// Clears every bit and the counts since the last clearing.
+    fn clear(&mut self) {
+        self.words.fill(0);
+        self.misses = 0;
+        self.marks = 0;
     }
 }
 
@@ -296,12 +317,15 @@ impl TopCounter {
         self.commit(h, key, n);
     }
 
-    /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at; [`TopCounter::commit`] on
-    /// this same counter counts it. In between, other work can run while the slot arrives.
+    /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at (unless the [`Doorkeeper`]
+    /// will keep the lookup from happening); [`TopCounter::commit`] on this same counter counts it. In between,
+    /// other work can run while the slot arrives.
     #[inline(always)]
     fn prepare(&self, key: &str) -> KeyHash {
         let hash = self.hash_of(key);
-        prefetch(&self.slots[self.home(hash)]);
+        if self.door.admits(hash) {
+            prefetch(&self.slots[self.home(hash)]);
+        }
         KeyHash(hash)
     }
 
@@ -339,9 +363,7 @@ impl TopCounter {
     /// Clears the [`Doorkeeper`]'s bits but the held keys', which adds 1 to the error bound.
     #[cold]
     fn clear_door(&mut self) {
-        self.door.words.fill(0);
-        self.door.misses = 0;
-        self.door.marks = 0;
+        self.door.clear();
         for s in &self.slots {
             if s.count != 0 {
                 self.door.test_and_set(s.hash);
@@ -1594,6 +1616,8 @@ mod tests {
         // one of the keys added, as held (cut to the limit): the arena's bytes survived every compaction.
         for (key, n) in held {
             assert_eq!(a.get(key), n, "{key}");
+            // Every held key passes the doorkeeper, so none loses a value to `other`.
+            assert!(a.door.admits(a.hash_of(key)), "{key} held but filtered out");
             assert!(
                 model.keys().any(|m| cut(m, MAX_KEY_BYTES) == key),
                 "{key} was never added"
