@@ -46,7 +46,7 @@ fn aggregate(data: &[u8]) -> FlowAggregate {
     }
     even.merge(&odd);
     assert_eq!(even.flows, flows, "every flow counted once");
-    for c in counters(&even) {
+    for c in even.counters() {
         check_counter(c);
     }
     even
@@ -76,23 +76,6 @@ fn render(agg: &FlowAggregate, input_bytes: u64) {
     }
 }
 
-fn counters(a: &FlowAggregate) -> [&TopCounter; 12] {
-    [
-        &a.verdicts,
-        &a.source_workloads,
-        &a.source_namespaces,
-        &a.source_pods,
-        &a.source_labels,
-        &a.destination_ips,
-        &a.destination_groups,
-        &a.destination_names,
-        &a.ports,
-        &a.nodes,
-        &a.policies,
-        &a.matrix,
-    ]
-}
-
 fn check_counter(c: &TopCounter) {
     let held: u64 = c.top(usize::MAX).iter().map(|&(_, n)| n).sum();
     assert_eq!(held + c.other(), c.total(), "counts and other add up");
@@ -117,7 +100,7 @@ mod tests {
         let data = include_bytes!("../../fixtures/agent-stdout.log");
         let agg = aggregate(data);
         assert!(agg.flows > 10, "{} flows", agg.flows);
-        assert!(counters(&agg).iter().any(|c| c.max_error() > 0));
+        assert!(agg.counters().iter().any(|c| c.max_error() > 0));
         let hostile = br#"{"flow":{"time":"2025-11-25T12:00:00Z","verdict":"DROPPED","IP":{"source":"10.0.0.1","destination":"203.0.113.9"},"source":{"namespace":"ns\"><svg onload=alert(1)>","pod_name":"<script>alert(2)</script>","labels":["k8s:app=<img src=x>"]},"destination_names":["<iframe>.example."],"traffic_direction":"EGRESS"}}"#;
         check_report(hostile);
         assert_eq!(aggregate(hostile).flows, 1);

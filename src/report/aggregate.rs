@@ -1381,7 +1381,8 @@ impl FlowAggregate {
         }
     }
 
-    fn counters(&self) -> [&TopCounter; 12] {
+    /// Every counter (for checks over all of them, e.g. the `report_flows` fuzz target's).
+    pub fn counters(&self) -> [&TopCounter; 12] {
         [
             &self.verdicts,
             &self.source_labels,
