@@ -15,13 +15,14 @@
 //! - **Known error.** Counts are exact while a counter has seen at most `2 × capacity` distinct keys. Beyond
 //!   that it is a Misra–Gries summary: a shown count is at most [`TopCounter::max_error`] below the true count
 //!   (never above), `max_error ≤ total / (capacity + 1)`, and every key with more than that many flows is kept.
-//! - **Cheap per flow.** [`FlowAggregate::add_flow`] builds and hashes every key, which prefetches its table
-//!   slot, then counts them all; a key seen once in a counter that has pruned costs one bit (see
-//!   [`TopCounter`]). The per-flow cost and its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report
-//!   overhead"); `benches/report.rs` times it.
-//! - **No allocation per flow in the steady state.** Keys are looked up by `&str` built in a reused scratch
-//!   buffer; a new key's bytes go to the counter's arena, which pruning compacts into a second one; hashing
-//!   is foldhash, and a key is identified by its hash (see [`TopCounter`]).
+//! - **Cheap per flow.** [`FlowAggregate::add_flow`] hashes every key from its parts, borrowed from the flow
+//!   (nothing is built or copied for a key already held), which prefetches its table slot, then counts them
+//!   all; a key seen once in a counter that has pruned costs one bit (see [`TopCounter`]). The per-flow cost
+//!   and its budget (≤ 10 % of a replay) are in BENCHMARKS.md ("Report overhead"); `benches/report.rs` times
+//!   it.
+//! - **No allocation per flow in the steady state.** A new key's text is written into a reused scratch
+//!   buffer and its bytes go to the counter's arena, which pruning compacts into a second one; hashing is
+//!   foldhash, and a key is identified by the hash of its parts (see [`KeyHash`]).
 
 use crate::enrich::Enrichment;
 use hubble_flow::enums::VERDICT;
@@ -31,7 +32,7 @@ use std::collections::HashMap;
 /// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
 /// collisions.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-use std::hash::BuildHasher as _;
+use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
 
 /// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
 /// with `…`.
@@ -65,15 +66,29 @@ pub const MATRIX_CAPACITY: usize = 1024;
 /// pruning and reading the results touch them. The table is at most 5/8 full; pruning empties it, re-inserts
 /// the survivors in place and copies their keys into a second arena, without allocating once both have grown.
 ///
-/// **A key is identified by its 64-bit hash.** Lookups compare hashes, not key bytes (comparing the bytes was
-/// a tenth of the report's cost). The hasher is seeded from the OS's randomness per counter
-/// ([`secret_hasher`]), so keys from flows cannot be chosen to collide; two distinct keys share a hash with
-/// probability about 2⁻⁶⁴, which over 10 M distinct keys, each checked against the at most `2 × capacity`
-/// held, is about 10⁻⁹. Should it happen, the two keys are counted as the first one seen.
+/// **A key is identified by the 64-bit hash of its parts.** Lookups compare hashes, not key bytes (comparing
+/// the bytes was a tenth of the report's cost). A key made of several values (`namespace/pod`, a label set) is
+/// hashed from those values, borrowed from the flow, and its text is built only when it is inserted (building
+/// every key was a fifth of the report's cost): see [`KeyHash`]. The hasher is seeded from the OS's randomness
+/// once per process ([`key_hasher`]), so keys from flows cannot be chosen to collide, and counters merge by
+/// hash; two distinct keys share a hash with probability about 2⁻⁶⁴, which over 10 M distinct keys, each
+/// checked against the at most `2 × capacity` held, is about 10⁻⁹. Should it happen, the two keys are counted
+/// as the first one seen. Keys that differ only beyond [`MAX_KEY_BYTES`] are counted apart but shown alike.
+///
+/// **Layout.** Everything counting a value reads or writes (the table, the filter, `total`, `other`) is in
+/// the struct's first cache line, so the twelve counters of a [`FlowAggregate`] take twelve lines of the L1
+/// cache per flow instead of about thirty, and evict less of the replay's own working set (BENCHMARKS.md,
+/// "Report overhead").
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct TopCounter {
     /// Power-of-two many slots; a slot with `count == 0` is empty.
-    slots: Vec<Slot>,
+    slots: Box<[Slot]>,
+    /// The filter new keys pass once the counter has pruned (see [`Doorkeeper`]).
+    door: Doorkeeper,
+    total: u64,
+    other: u64,
+    // The first cache line ends here.
     /// `refs[i]` is where in `arena` the key of `slots[i]` is (stale when that slot is empty).
     refs: Vec<KeyRef>,
     /// The held keys' bytes (and those of keys dropped since the last pruning).
@@ -82,17 +97,16 @@ pub struct TopCounter {
     next_arena: Vec<u8>,
     /// Live slots.
     len: usize,
-    hasher: foldhash::fast::SeedableRandomState,
+    /// [`key_hasher`], at hand.
+    keys: &'static KeyHasher,
     capacity: usize,
     max_key_bytes: usize,
-    total: u64,
-    other: u64,
     max_error: u64,
     /// Scratch for pruning (kept to avoid reallocating).
     counts: Vec<u64>,
     survivors: Vec<(Slot, KeyRef)>,
-    /// The filter new keys pass once the counter has pruned (see [`Doorkeeper`]).
-    door: Doorkeeper,
+    /// Scratch a new key's text is built in before it goes to the arena.
+    built: String,
 }
 
 /// A bitset in front of a [`TopCounter`] that has pruned, so that a key seen once costs no table work.
@@ -116,15 +130,18 @@ pub struct TopCounter {
 /// lose one value to `other`, which the clearing's + 1 covers. So the model test checks it directly: every
 /// held key passes the filter.)
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 struct Doorkeeper {
     /// `64 × capacity` bits (a power of two); empty until the counter first prunes.
-    words: Vec<u64>,
+    words: Box<[u64]>,
     /// `64 − log2(bits)`: a key's bit is the top bits of its hash.
     shift: u32,
     /// First sightings since the bits were last cleared.
-    misses: usize,
+    misses: u32,
     /// Bits set by pruning since then.
-    marks: usize,
+    marks: u32,
+    /// The first sightings that clear the bits: `2 × capacity` ([`MAX_CAPACITY`] keeps it in a `u32`).
+    miss_limit: u32,
 }
 
 impl Doorkeeper {
@@ -132,8 +149,9 @@ impl Doorkeeper {
     fn activate(&mut self, capacity: usize) {
         if self.words.is_empty() {
             let bits = (64 * capacity).next_power_of_two();
-            self.words = vec![0; bits / 64];
+            self.words = vec![0; bits / 64].into_boxed_slice();
             self.shift = 64 - bits.trailing_zeros();
+            self.miss_limit = (2 * capacity) as u32;
         }
     }
 
@@ -185,12 +203,19 @@ pub const MAX_CAPACITY: usize = 1 << 18;
 /// A foldhash hasher whose seeds come from the operating system's randomness (through std's `RandomState`,
 /// whose SipHash keys it draws from the OS), not from foldhash's default of addresses and the address-space
 /// layout: a [`TopCounter`] identifies keys by their hash, so flows must not be able to guess the seed and aim
-/// a collision. One shared seed per process, a fresh per-hasher seed per counter.
+/// a collision. Each call draws new seeds.
 fn secret_hasher() -> foldhash::fast::SeedableRandomState {
-    static SHARED: std::sync::OnceLock<foldhash::SharedSeed> = std::sync::OnceLock::new();
     let os_random = || std::hash::RandomState::new().hash_one(0u8);
-    let shared = SHARED.get_or_init(|| foldhash::SharedSeed::from_u64(os_random()));
+    let shared: &'static foldhash::SharedSeed =
+        Box::leak(Box::new(foldhash::SharedSeed::from_u64(os_random())));
     foldhash::fast::SeedableRandomState::with_seed(os_random(), shared)
+}
+
+/// The one key hasher of the process ([`secret_hasher`], drawn once): every counter hashes with it, so the
+/// workers' counters merge by hash.
+fn key_hasher() -> &'static KeyHasher {
+    static KEYS: std::sync::OnceLock<KeyHasher> = std::sync::OnceLock::new();
+    KEYS.get_or_init(secret_hasher)
 }
 
 /// Slots a new counter starts with (it doubles as keys arrive).
@@ -233,10 +258,36 @@ impl Slot {
     const EMPTY: Slot = Slot { hash: 0, count: 0 };
 }
 
-/// The hash of a key (cut to the counter's limit) under one counter's hasher: [`TopCounter::prepare`] makes
-/// it, [`TopCounter::commit`] on the same counter with the same key uses it.
-#[derive(Debug, Clone, Copy)]
+/// A key's identity: the [`key_hasher`] hash of the sequence of its parts, each hashed as a `str` (its bytes
+/// and a `0xff` end mark, which no UTF-8 text contains) or as a number. A one-part key hashes as
+/// [`KeyHash::of`] its text, so [`TopCounter::add`] and [`TopCounter::merge`] agree with the parts hashed in
+/// [`FlowAggregate::add_flow`]. Each counter's keys have one shape per kind of key, so two keys are the same
+/// exactly when their text is (but for a part that contains its key's separator, which Kubernetes names and
+/// label keys cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KeyHash(u64);
+
+/// The hasher of every [`KeyHash`]: [`key_hasher`].
+type KeyHasher = foldhash::fast::SeedableRandomState;
+
+impl KeyHash {
+    /// A one-part key.
+    #[inline(always)]
+    fn of(keys: &KeyHasher, key: &str) -> KeyHash {
+        KeyHash(keys.hash_one(key))
+    }
+
+    /// A key of parts: whatever `parts` feeds the hasher.
+    #[inline(always)]
+    fn of_parts(
+        keys: &KeyHasher,
+        parts: impl FnOnce(&mut foldhash::fast::FoldHasher<'static>),
+    ) -> KeyHash {
+        let mut h = keys.build_hasher();
+        parts(&mut h);
+        KeyHash(h.finish())
+    }
+}
 
 /// Asks the CPU to bring `slot`'s cache line in; a hint that changes no result.
 #[inline(always)]
@@ -269,12 +320,12 @@ impl TopCounter {
     /// [`MAX_CAPACITY`]).
     pub fn with_key_limit(capacity: usize, max_key_bytes: usize) -> Self {
         TopCounter {
-            slots: vec![Slot::EMPTY; INITIAL_SLOTS],
+            slots: vec![Slot::EMPTY; INITIAL_SLOTS].into_boxed_slice(),
             refs: vec![KeyRef::default(); INITIAL_SLOTS],
             arena: Vec::new(),
             next_arena: Vec::new(),
             len: 0,
-            hasher: secret_hasher(),
+            keys: key_hasher(),
             capacity: capacity.clamp(1, MAX_CAPACITY),
             max_key_bytes: max_key_bytes.min(MAX_POLICY_KEY_BYTES),
             total: 0,
@@ -282,6 +333,7 @@ impl TopCounter {
             max_error: 0,
             counts: Vec::new(),
             survivors: Vec::new(),
+            built: String::new(),
             door: Doorkeeper::default(),
         }
     }
@@ -303,37 +355,27 @@ impl TopCounter {
         }
     }
 
-    /// The hash identifying `key` in this counter (of the key as held: cut to the limit).
-    #[inline(always)]
-    fn hash_of(&self, key: &str) -> u64 {
-        self.hasher
-            .hash_one(cut(key, self.max_key_bytes).as_bytes())
-    }
-
     /// Counts `n` occurrences of `key` (`n == 0` counts nothing and holds no key).
     #[inline]
     pub fn add(&mut self, key: &str, n: u64) {
-        let h = self.prepare(key);
-        self.commit(h, key, n);
+        self.count(KeyHash::of(self.keys, key), n, KeyText::Str(key));
     }
 
-    /// Cuts and hashes `key`, and starts fetching the slot its lookup begins at (unless the [`Doorkeeper`]
-    /// will keep the lookup from happening); [`TopCounter::commit`] on this same counter counts it. In between,
-    /// other work can run while the slot arrives.
+    /// Starts fetching the slot the lookup of `h` begins at (unless the [`Doorkeeper`] will keep the lookup
+    /// from happening), so that other work can run while it arrives; a hint that changes no result.
     #[inline(always)]
-    fn prepare(&self, key: &str) -> KeyHash {
-        let hash = self.hash_of(key);
-        if self.door.admits(hash) {
-            prefetch(&self.slots[self.home(hash)]);
+    fn prefetch(&self, h: KeyHash) -> KeyHash {
+        if self.door.admits(h.0) {
+            prefetch(&self.slots[self.home(h.0)]);
         }
-        KeyHash(hash)
+        h
     }
 
-    /// Counts `n` occurrences of `key`, which this counter [`TopCounter::prepare`]d as `h`. The table may have
-    /// grown or been pruned since: the lookup starts afresh from the hash, so the result is the same as
-    /// [`TopCounter::add`].
+    /// Counts `n` occurrences of the key `h` identifies; `text` is written only when the key is inserted.
+    /// (Inlined: one out-of-line copy for all counters measured 300 more instructions per flow and no gain in
+    /// time; BENCHMARKS.md.)
     #[inline(always)]
-    fn commit(&mut self, h: KeyHash, key: &str, n: u64) {
+    fn count(&mut self, h: KeyHash, n: u64, text: KeyText<'_, '_>) {
         if n == 0 {
             return;
         }
@@ -345,8 +387,20 @@ impl TopCounter {
         }
         match self.probe(hash) {
             Probe::Found(i) => self.slots[i].count += n,
-            Probe::Vacant(i) => self.insert(i, hash, key, n),
+            Probe::Vacant(i) => self.insert_new(i, hash, n, text),
         }
+    }
+
+    /// Writes a new key's text and holds it in the empty slot `i` (out of line: the inlined [`TopCounter::count`]
+    /// stays small in the instruction cache).
+    #[cold]
+    #[inline(never)]
+    fn insert_new(&mut self, i: usize, hash: u64, n: u64, text: KeyText<'_, '_>) {
+        let mut built = std::mem::take(&mut self.built);
+        built.clear();
+        text.write(&mut built);
+        self.insert(i, hash, &built, n);
+        self.built = built;
     }
 
     /// A value whose key is not held and was not seen since the [`Doorkeeper`]'s bits were cleared: it goes
@@ -355,7 +409,7 @@ impl TopCounter {
     fn first_sighting(&mut self) {
         self.other += 1;
         self.door.misses += 1;
-        if self.door.misses >= 2 * self.capacity {
+        if self.door.misses >= self.door.miss_limit {
             self.clear_door();
         }
     }
@@ -423,10 +477,10 @@ impl TopCounter {
     /// Doubles the table and re-inserts every held key.
     fn grow(&mut self) {
         let n = 2 * self.slots.len();
-        let slots = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; n]);
+        let slots = std::mem::replace(&mut self.slots, vec![Slot::EMPTY; n].into_boxed_slice());
         let refs = std::mem::replace(&mut self.refs, vec![KeyRef::default(); n]);
         self.len = 0;
-        for (s, k) in slots.into_iter().zip(refs).filter(|(s, _)| s.count != 0) {
+        for (&s, k) in slots.iter().zip(refs).filter(|(s, _)| s.count != 0) {
             self.place(s, k);
         }
     }
@@ -485,7 +539,7 @@ impl TopCounter {
         self.survivors = survivors;
         self.other += other;
         self.max_error += threshold;
-        if self.door.marks >= 4 * k {
+        if self.door.marks as usize >= 4 * k {
             self.clear_door();
         }
     }
@@ -493,8 +547,8 @@ impl TopCounter {
     /// Adds another counter's counts (summaries merge: the error bounds add).
     pub fn merge(&mut self, o: &TopCounter) {
         let total = self.total;
-        for (key, count) in o.live() {
-            self.add(key, count);
+        for ((hash, key), count) in o.live_hashed() {
+            self.count(hash, count, KeyText::Str(key));
         }
         // `add` counted the held counts into the total; the other counter's total is the exact one.
         self.total = total + o.total;
@@ -504,11 +558,16 @@ impl TopCounter {
 
     /// The held keys and their counts.
     fn live(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.live_hashed().map(|((_, key), count)| (key, count))
+    }
+
+    /// The held keys with their hashes, and their counts.
+    fn live_hashed(&self) -> impl Iterator<Item = ((KeyHash, &str), u64)> {
         self.slots
             .iter()
             .zip(&self.refs)
             .filter(|(s, _)| s.count != 0)
-            .map(|(s, r)| (self.key(*r), s.count))
+            .map(|(s, r)| ((KeyHash(s.hash), self.key(*r)), s.count))
     }
 
     /// Exact number of values counted.
@@ -541,12 +600,11 @@ impl TopCounter {
         self.capacity
     }
 
-    /// The count held for `key` (0 if not held).
+    /// The count held for the key shown as `key` (cut to the limit as held; 0 if not held; the sum if several
+    /// keys show alike). A scan of the held keys: for tests and rendering, not per flow.
     pub fn get(&self, key: &str) -> u64 {
-        match self.probe(self.hash_of(key)) {
-            Probe::Found(i) => self.slots[i].count,
-            Probe::Vacant(_) => 0,
-        }
+        let key = cut(key, self.max_key_bytes);
+        self.live().filter(|(k, _)| *k == key).map(|(_, n)| n).sum()
     }
 
     /// The `n` largest counts, largest first, ties by key.
@@ -1070,15 +1128,14 @@ pub struct FlowAggregate {
     /// `namespace/workload`, else the CIDR groups, else the first FQDN, else the IP (the matrix columns, whose
     /// totals are summed from these pairs).
     pub matrix: TopCounter,
+    /// Built only for a source without namespace or pod (its fallback key).
     k_source: String,
-    k_pod: String,
-    k_labels: String,
-    k_port: String,
-    k_policy: String,
-    k_pair: String,
+    /// Built only for a destination that is neither in-cluster, in a group, nor named.
     k_column: String,
     k_groups: String,
-    k_tmp: String,
+    /// [`key_hasher`], at hand.
+    keys: &'static KeyHasher,
+
     /// Flow times mostly share their minute with the flow before.
     minutes: MinuteCache,
 }
@@ -1133,6 +1190,172 @@ fn built_or<'a>(built: &'a str, placeholder: &'static str) -> &'a str {
     }
 }
 
+/// How a key's text is written when a counter inserts it (the key is identified by its [`KeyHash`]).
+#[derive(Debug, Clone, Copy)]
+enum KeyText<'k, 'f> {
+    Str(&'k str),
+    Slash(Slash<'k>),
+    Labels(LabelSet<'k, 'f>),
+    Port(PortKey),
+    /// A direction (`E`, `I`) and a raw `*_denied_by` list.
+    Policy(&'static str, &'k str),
+    /// A matrix cell, written as [`pair_key`].
+    Pair(Slash<'k>, Slash<'k>),
+}
+
+impl KeyText<'_, '_> {
+    fn write(self, out: &mut String) {
+        match self {
+            KeyText::Str(s) => out.push_str(s),
+            KeyText::Slash(k) => k.write(out),
+            KeyText::Labels(l) => l.write(out),
+            KeyText::Port(p) => p.write(out),
+            KeyText::Policy(direction, text) => join3(out, direction, "", text),
+            KeyText::Pair(source, column) => {
+                // `len(source):source` + column (see `pair_key`), without a second buffer: the length goes in
+                // front once the source is written.
+                let start = out.len();
+                source.write(out);
+                let len = out.len() - start;
+                column.write(out);
+                out.insert(start, ':');
+                out.insert_str(start, itoa::Buffer::new().format(len));
+            }
+        }
+    }
+}
+
+/// A key of one or two parts, shown as `a` or `a/b` (`namespace/workload`), hashed from its parts.
+#[derive(Debug, Clone, Copy)]
+enum Slash<'k> {
+    One(&'k str),
+    Two(&'k str, &'k str),
+}
+
+impl Slash<'_> {
+    #[inline(always)]
+    fn hash(self, keys: &KeyHasher) -> KeyHash {
+        match self {
+            Slash::One(a) => KeyHash::of(keys, a),
+            Slash::Two(a, b) => KeyHash::of_parts(keys, |h| {
+                a.hash(h);
+                b.hash(h);
+            }),
+        }
+    }
+
+    fn write(self, out: &mut String) {
+        match self {
+            Slash::One(a) => out.push_str(a),
+            Slash::Two(a, b) => join3(out, a, "/", b),
+        }
+    }
+}
+
+/// A source's label set: its identity labels but those Cilium derives ([`is_derived_label`]), shown joined by
+/// `, `, or [`NO_LABELS`] when none is left.
+#[derive(Debug, Clone, Copy)]
+struct LabelSet<'k, 'f>(&'k [std::borrow::Cow<'f, str>]);
+
+impl<'k> LabelSet<'k, '_> {
+    fn shown(self) -> impl Iterator<Item = &'k str> {
+        self.0.iter().map(|l| &**l).filter(|l| !is_derived_label(l))
+    }
+
+    #[inline(always)]
+    fn hash(self, keys: &KeyHasher) -> KeyHash {
+        let mut any = false;
+        let h = KeyHash::of_parts(keys, |h| {
+            for l in self.shown() {
+                l.hash(h);
+                any = true;
+            }
+        });
+        if any {
+            h
+        } else {
+            KeyHash::of(keys, NO_LABELS)
+        }
+    }
+
+    fn write(self, out: &mut String) {
+        for l in self.shown() {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(l);
+        }
+        if out.is_empty() {
+            out.push_str(NO_LABELS);
+        }
+    }
+}
+
+/// A flow's protocol and destination port (`TCP/443`), ICMP type (`ICMPv4 type 8`), or `(no L4)`.
+#[derive(Debug, Clone, Copy)]
+enum PortKey {
+    Port(&'static str, u32),
+    Icmp(&'static str, u32),
+    Protocol(&'static str),
+    NoL4,
+}
+
+impl PortKey {
+    #[inline(always)]
+    fn of(flow: &Flow<'_>) -> PortKey {
+        let Some((l4, p)) = flow
+            .l4
+            .as_ref()
+            .and_then(|l4| l4.protocol().map(|p| (l4, p)))
+        else {
+            return PortKey::NoL4;
+        };
+        if let Some((_, dport)) = l4.ports() {
+            PortKey::Port(p.name(), dport)
+        } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
+            PortKey::Icmp(p.name(), i.icmp_type)
+        } else {
+            PortKey::Protocol(p.name())
+        }
+    }
+
+    #[inline(always)]
+    fn hash(self, keys: &KeyHasher) -> KeyHash {
+        match self {
+            PortKey::Port(name, n) | PortKey::Icmp(name, n) => KeyHash::of_parts(keys, |h| {
+                name.hash(h);
+                h.write_u8(matches!(self, PortKey::Icmp(..)) as u8);
+                h.write_u32(n);
+            }),
+            PortKey::Protocol(name) => KeyHash::of(keys, name),
+            PortKey::NoL4 => KeyHash::of(keys, NO_L4),
+        }
+    }
+
+    fn write(self, out: &mut String) {
+        match self {
+            PortKey::Port(name, n) => {
+                join3(out, name, "/", itoa::Buffer::new().format(n));
+            }
+            PortKey::Icmp(name, n) => {
+                join3(out, name, " type ", itoa::Buffer::new().format(n));
+            }
+            PortKey::Protocol(name) => out.push_str(name),
+            PortKey::NoL4 => out.push_str(NO_L4),
+        }
+    }
+}
+
+/// A denying-policy key: the direction (`E`, `I`) and the raw `*_denied_by` JSON, shown one after the other.
+#[inline(always)]
+fn policy_hash(keys: &KeyHasher, direction: u8, text: &str) -> KeyHash {
+    KeyHash::of_parts(keys, |h| {
+        h.write_u8(direction);
+        text.hash(h);
+    })
+}
+
+const NO_L4: &str = "(no L4)";
 const NO_DESTINATION_IP: &str = "(no destination IP)";
 const NO_LABELS: &str = "(no labels)";
 const NO_GROUP: &str = "(no group)";
@@ -1209,14 +1432,10 @@ impl FlowAggregate {
                     .min(MATRIX_CAPACITY.max(capacity)),
             ),
             k_source: String::with_capacity(256),
-            k_pod: String::with_capacity(256),
-            k_labels: String::with_capacity(512),
-            k_port: String::with_capacity(64),
-            k_policy: String::with_capacity(512),
-            k_pair: String::with_capacity(512),
             k_column: String::with_capacity(256),
             k_groups: String::with_capacity(256),
-            k_tmp: String::with_capacity(512),
+            keys: key_hasher(),
+
             minutes: MinuteCache::default(),
         }
     }
@@ -1224,8 +1443,10 @@ impl FlowAggregate {
     /// Counts one kept flow. `envelope_node` is the exporter envelope's `node_name`; `tags` what the enrich
     /// stage found for the flow's addresses (destination groups are counted only when a table was consulted).
     ///
-    /// Every key is built and hashed first, which also starts fetching its table slot in each counter
-    /// (twelve counters, three of which see a new key on most flows); then all are counted.
+    /// Every key is hashed first from its parts, borrowed from the flow (see [`KeyHash`]; only the rare
+    /// fallback keys are built), which also starts fetching its table slot in each counter (twelve counters,
+    /// three of which see a new key on most flows); then all are counted, and a key's text is written only
+    /// when a counter inserts it.
     pub fn add_flow(
         &mut self,
         flow: &Flow<'_>,
@@ -1233,41 +1454,26 @@ impl FlowAggregate {
         tags: &Enrichment<'_>,
     ) {
         let keys = FlowKeys::of(flow, envelope_node);
-        let dst_ip = self.destination_ips.prepare(keys.destination_ip());
+        let kh = self.keys;
 
-        // Source: workload (`k_source`), pod (`k_pod`, empty for none), label set (`k_labels`).
+        // Source: workload, pod, label set.
         let src = flow.source.as_ref();
         let pod = nonempty(src.and_then(|e| e.pod_name.as_deref()));
         let workload = src
             .and_then(|e| e.workloads.first())
             .and_then(|w| nonempty(w.name.as_deref()));
-        self.k_source.clear();
-        match (keys.ns, workload.or(pod)) {
-            (Some(ns), Some(w)) => join3(&mut self.k_source, ns, "/", w),
-            (None, Some(w)) => self.k_source.push_str(w),
-            (_, None) => endpoint_fallback(&mut self.k_source, src, keys.src_ip),
+        if keys.ns.is_none() && workload.or(pod).is_none() {
+            self.k_source.clear();
+            endpoint_fallback(&mut self.k_source, src, keys.src_ip);
         }
-        self.k_pod.clear();
-        if let (Some(ns), Some(pod)) = (keys.ns, pod) {
-            join3(&mut self.k_pod, ns, "/", pod);
-        }
-        self.k_labels.clear();
-        if let Some(e) = src {
-            for l in e.labels.iter().filter(|l| !is_derived_label(l)) {
-                if !self.k_labels.is_empty() {
-                    self.k_labels.push_str(", ");
-                }
-                self.k_labels.push_str(l);
-            }
-        }
-
-        // Destination: CIDR groups and the matrix column.
+        // Destination: CIDR groups, and the fallback matrix column.
         self.k_groups.clear();
-        if tags.destination_looked_up() {
-            if let Some(m) = tags.destination_groups() {
-                // By name: one key per set of groups (the specificity order differs between addresses).
-                m.push_names_by_name(", ", &mut self.k_groups);
-            }
+        let groups = tags
+            .destination_looked_up()
+            .then(|| tags.destination_groups());
+        if let Some(Some(m)) = groups {
+            // By name: one key per set of groups (the specificity order differs between addresses).
+            m.push_names_by_name(", ", &mut self.k_groups);
         }
         let dst = flow.destination.as_ref();
         let dst_ns = nonempty(dst.and_then(|e| e.namespace.as_deref()));
@@ -1275,61 +1481,55 @@ impl FlowAggregate {
         let dst_workload = dst
             .and_then(|e| e.workloads.first())
             .and_then(|w| nonempty(w.name.as_deref()));
-        self.k_column.clear();
-        if let (Some(n), Some(p)) = (dst_ns, dst_workload.or(dst_pod)) {
-            join3(&mut self.k_column, n, "/", p);
-        } else if !self.k_groups.is_empty() {
-            self.k_column.push_str(&self.k_groups);
-        } else if let Some(name) = flow.destination_names.first().filter(|n| !n.is_empty()) {
-            self.k_column.push_str(name);
-        } else {
+        let dst_name = flow.destination_names.first().filter(|n| !n.is_empty());
+        let in_cluster = dst_ns.zip(dst_workload.or(dst_pod));
+        if in_cluster.is_none() && self.k_groups.is_empty() && dst_name.is_none() {
+            self.k_column.clear();
             endpoint_fallback(&mut self.k_column, dst, keys.dst_ip);
         }
-        pair_key(&mut self.k_pair, &self.k_source, &self.k_column);
 
-        // Port and protocol.
-        self.k_port.clear();
-        match flow
-            .l4
-            .as_ref()
-            .and_then(|l4| l4.protocol().map(|p| (l4, p)))
-        {
-            Some((l4, p)) => {
-                self.k_port.push_str(p.name());
-                if let Some((_, dport)) = l4.ports() {
-                    self.k_port.push('/');
-                    self.k_port.push_str(itoa::Buffer::new().format(dport));
-                } else if let Some(i) = l4.icmpv4.as_ref().or(l4.icmpv6.as_ref()) {
-                    self.k_port.push_str(" type ");
-                    self.k_port
-                        .push_str(itoa::Buffer::new().format(i.icmp_type));
-                }
-            }
-            None => self.k_port.push_str("(no L4)"),
-        }
+        let source = match (keys.ns, workload.or(pod)) {
+            (Some(ns), Some(w)) => Slash::Two(ns, w),
+            (None, Some(w)) => Slash::One(w),
+            (_, None) => Slash::One(&self.k_source),
+        };
+        let source_pod = match (keys.ns, pod) {
+            (Some(ns), Some(pod)) => Slash::Two(ns, pod),
+            _ => Slash::One(NO_POD),
+        };
+        let column = match in_cluster {
+            Some((n, p)) => Slash::Two(n, p),
+            None if !self.k_groups.is_empty() => Slash::One(&self.k_groups),
+            None => Slash::One(dst_name.map_or(&*self.k_column, |n| &**n)),
+        };
+        let labels = src.map(|e| LabelSet(&e.labels));
+        let port = PortKey::of(flow);
+        let policy = denied_by(flow.egress_denied_by);
 
-        // Denying policies (egress; a flow denied both ways is counted under each, below).
-        self.k_policy.clear();
-        if let Some(text) = denied_by(flow.egress_denied_by) {
-            join3(&mut self.k_policy, "E", "", text);
-        }
-
-        let pod_h = self.source_pods.prepare(built_or(&self.k_pod, NO_POD));
-        let pair_h = self.matrix.prepare(&self.k_pair);
-        let workload_h = self.source_workloads.prepare(&self.k_source);
-        let verdict_h = self.verdicts.prepare(keys.verdict);
-        let namespace_h = self.source_namespaces.prepare(keys.namespace());
-        let labels_h = src.map(|_| {
-            self.source_labels
-                .prepare(built_or(&self.k_labels, NO_LABELS))
-        });
-        let groups_h = tags.destination_looked_up().then(|| {
+        let source_h = source.hash(kh);
+        let column_h = column.hash(kh);
+        let dst_ip_h = self
+            .destination_ips
+            .prefetch(KeyHash::of(kh, keys.destination_ip()));
+        let pod_h = self.source_pods.prefetch(source_pod.hash(kh));
+        let pair_h = self.matrix.prefetch(KeyHash::of_parts(kh, |h| {
+            h.write_u64(source_h.0);
+            h.write_u64(column_h.0);
+        }));
+        let workload_h = self.source_workloads.prefetch(source_h);
+        let verdict_h = self.verdicts.prefetch(KeyHash::of(kh, keys.verdict));
+        let namespace_h = self
+            .source_namespaces
+            .prefetch(KeyHash::of(kh, keys.namespace()));
+        let labels_h = labels.map(|l| self.source_labels.prefetch(l.hash(kh)));
+        let groups_text = built_or(&self.k_groups, NO_GROUP);
+        let groups_h = groups.is_some().then(|| {
             self.destination_groups
-                .prepare(built_or(&self.k_groups, NO_GROUP))
+                .prefetch(KeyHash::of(kh, groups_text))
         });
-        let port_h = self.ports.prepare(&self.k_port);
-        let node_h = self.nodes.prepare(keys.node);
-        let policy_h = (!self.k_policy.is_empty()).then(|| self.policies.prepare(&self.k_policy));
+        let port_h = self.ports.prefetch(port.hash(kh));
+        let node_h = self.nodes.prefetch(KeyHash::of(kh, keys.node));
+        let policy_h = policy.map(|text| self.policies.prefetch(policy_hash(kh, b'E', text)));
 
         self.flows += 1;
 
@@ -1340,35 +1540,35 @@ impl FlowAggregate {
             .add_at(time, reason.unwrap_or(keys.verdict), 1);
 
         self.destination_ips
-            .commit(dst_ip, keys.destination_ip(), 1);
-        self.source_pods
-            .commit(pod_h, built_or(&self.k_pod, NO_POD), 1);
-        self.matrix.commit(pair_h, &self.k_pair, 1);
-        self.source_workloads.commit(workload_h, &self.k_source, 1);
-        self.verdicts.commit(verdict_h, keys.verdict, 1);
+            .count(dst_ip_h, 1, KeyText::Str(keys.destination_ip()));
+        self.source_pods.count(pod_h, 1, KeyText::Slash(source_pod));
+        self.matrix.count(pair_h, 1, KeyText::Pair(source, column));
+        self.source_workloads
+            .count(workload_h, 1, KeyText::Slash(source));
+        self.verdicts
+            .count(verdict_h, 1, KeyText::Str(keys.verdict));
         self.source_namespaces
-            .commit(namespace_h, keys.namespace(), 1);
-        if let Some(h) = labels_h {
-            self.source_labels
-                .commit(h, built_or(&self.k_labels, NO_LABELS), 1);
+            .count(namespace_h, 1, KeyText::Str(keys.namespace()));
+        if let (Some(h), Some(l)) = (labels_h, labels) {
+            self.source_labels.count(h, 1, KeyText::Labels(l));
         }
         if let Some(h) = groups_h {
             self.destination_groups
-                .commit(h, built_or(&self.k_groups, NO_GROUP), 1);
+                .count(h, 1, KeyText::Str(groups_text));
         }
         for n in &flow.destination_names {
             self.destination_names.bump(n);
         }
-        self.ports.commit(port_h, &self.k_port, 1);
-        self.nodes.commit(node_h, keys.node, 1);
-        // Denying policies: the raw JSON is the key, parsed once per distinct key when rendering.
-        if let Some(h) = policy_h {
-            self.policies.commit(h, &self.k_policy, 1);
+        self.ports.count(port_h, 1, KeyText::Port(port));
+        self.nodes.count(node_h, 1, KeyText::Str(keys.node));
+        // Denying policies: the raw JSON is the key, parsed once per distinct key when rendering. A flow denied
+        // both ways is counted under each.
+        if let (Some(h), Some(text)) = (policy_h, policy) {
+            self.policies.count(h, 1, KeyText::Policy("E", text));
         }
         if let Some(text) = denied_by(flow.ingress_denied_by) {
-            self.k_tmp.clear();
-            join3(&mut self.k_tmp, "I", "", text);
-            self.policies.bump(&self.k_tmp);
+            self.policies
+                .count(policy_hash(kh, b'I', text), 1, KeyText::Policy("I", text));
         }
     }
 
@@ -1461,17 +1661,84 @@ mod tests {
     use std::fmt::Write as _;
 
     #[test]
+    fn what_counting_touches_is_in_the_first_cache_line() {
+        use std::mem::offset_of;
+        assert_eq!(std::mem::align_of::<TopCounter>(), 64);
+        for end in [
+            offset_of!(TopCounter, slots) + std::mem::size_of::<Box<[Slot]>>(),
+            offset_of!(TopCounter, door) + std::mem::size_of::<Doorkeeper>(),
+            offset_of!(TopCounter, total) + 8,
+            offset_of!(TopCounter, other) + 8,
+        ] {
+            assert!(end <= 64, "a hot field ends at byte {end}");
+        }
+    }
+
+    #[test]
+    fn keys_hashed_from_parts_are_written_as_their_text() {
+        let mut out = String::new();
+        let mut text = |t: KeyText<'_, '_>| {
+            out.clear();
+            t.write(&mut out);
+            out.clone()
+        };
+        let (pod, ip) = (Slash::Two("ns1", "web"), Slash::One("203.0.113.9"));
+        assert_eq!(text(KeyText::Slash(pod)), "ns1/web");
+        let mut pair = String::new();
+        pair_key(&mut pair, "ns1/web", "203.0.113.9");
+        assert_eq!(text(KeyText::Pair(pod, ip)), pair);
+        assert_eq!(split_pair_key(&pair), Some(("ns1/web", "203.0.113.9")));
+        assert_eq!(text(KeyText::Port(PortKey::Port("TCP", 443))), "TCP/443");
+        assert_eq!(
+            text(KeyText::Port(PortKey::Icmp("ICMPv4", 8))),
+            "ICMPv4 type 8"
+        );
+        assert_eq!(text(KeyText::Policy("E", "[]")), "E[]");
+        let labels: Vec<std::borrow::Cow<'_, str>> = vec![
+            "k8s:app=web".into(),
+            "k8s:io.kubernetes.pod.namespace=ns1".into(),
+            "k8s:tier=front".into(),
+        ];
+        assert_eq!(
+            text(KeyText::Labels(LabelSet(&labels))),
+            "k8s:app=web, k8s:tier=front"
+        );
+        let derived_only: Vec<std::borrow::Cow<'_, str>> =
+            vec!["k8s:io.kubernetes.pod.namespace=ns1".into()];
+        assert_eq!(text(KeyText::Labels(LabelSet(&derived_only))), NO_LABELS);
+    }
+
+    #[test]
+    fn a_key_of_parts_is_one_key_whatever_else_differs() {
+        let k = key_hasher();
+        // The same parts hash alike; a one-part key hashes as its text, so `add` and `merge` agree with it.
+        assert_eq!(Slash::Two("a", "b").hash(k), Slash::Two("a", "b").hash(k));
+        assert_eq!(Slash::One("a/b").hash(k), KeyHash::of(k, "a/b"));
+        // Parts are not run together: ("ab", "c") is not ("a", "bc"), nor one part "abc".
+        assert_ne!(Slash::Two("ab", "c").hash(k), Slash::Two("a", "bc").hash(k));
+        assert_ne!(Slash::Two("ab", "c").hash(k), KeyHash::of(k, "abc"));
+        let no_labels: Vec<std::borrow::Cow<'_, str>> = vec!["k8s:pod-template-hash=1".into()];
+        assert_eq!(LabelSet(&no_labels).hash(k), KeyHash::of(k, NO_LABELS));
+        assert_ne!(
+            PortKey::Port("ICMPv4", 8).hash(k),
+            PortKey::Icmp("ICMPv4", 8).hash(k)
+        );
+        assert_ne!(policy_hash(k, b'E', "[]"), policy_hash(k, b'I', "[]"));
+    }
+
+    #[test]
     fn four_slots_fill_a_cache_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 16);
         assert_eq!(64 % std::mem::align_of::<Slot>(), 0);
     }
 
     #[test]
-    fn every_counter_has_its_own_secret_seed() {
-        // Keys are identified by their hash: counters must not share a guessable one (foldhash's default
-        // seeds come from addresses). Two counters made back to back hash the same key differently.
-        let (a, b) = (TopCounter::new(4), TopCounter::new(4));
-        assert_ne!(a.hash_of("10.0.0.1"), b.hash_of("10.0.0.1"));
+    fn key_hashers_are_seeded_from_the_os() {
+        // Keys are identified by their hash: the seed must not be guessable (foldhash's default seeds come
+        // from addresses). Two hashers drawn back to back hash the same key differently; the process keeps one.
+        let (a, b) = (secret_hasher(), secret_hasher());
+        assert_ne!(a.hash_one("10.0.0.1"), b.hash_one("10.0.0.1"));
+        assert!(std::ptr::eq(key_hasher(), key_hasher()));
     }
 
     #[test]
@@ -1615,10 +1882,10 @@ mod tests {
         }
         // Every held key is found by `get` with the count `top` shows (the probe sequences are intact), and is
         // one of the keys added, as held (cut to the limit): the arena's bytes survived every compaction.
-        for (key, n) in held {
+        for ((hash, key), n) in a.live_hashed() {
             assert_eq!(a.get(key), n, "{key}");
             // Every held key passes the doorkeeper, so none loses a value to `other`.
-            assert!(a.door.admits(a.hash_of(key)), "{key} held but filtered out");
+            assert!(a.door.admits(hash.0), "{key} held but filtered out");
             assert!(
                 model.keys().any(|m| cut(m, MAX_KEY_BYTES) == key),
                 "{key} was never added"
@@ -1674,12 +1941,12 @@ mod tests {
     fn a_prepared_key_counts_after_the_table_grew_and_was_pruned() {
         let mut c = TopCounter::new(16);
         let key = String::from("late");
-        let h = c.prepare(&key);
+        let h = c.prefetch(KeyHash::of(c.keys, &key));
         for i in 0..100u32 {
             c.bump(&format!("k{i}"));
         }
         assert!(c.slot_capacity() > INITIAL_SLOTS && c.max_error() > 0);
-        c.commit(h, &key, 3);
+        c.count(h, 3, KeyText::Str(&key));
         assert_eq!(c.total(), 103);
         assert_eq!(c.get("late"), 3);
         c.add("nothing", 0);
