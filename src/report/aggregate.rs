@@ -32,7 +32,7 @@ use std::collections::HashMap;
 /// Keys come from flows (attacker-influenced), so the hasher is seeded per map: fast, and not open to crafted
 /// collisions.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+use std::hash::{BuildHasher as _, Hasher as _};
 
 /// Longest key kept, in bytes; longer values (attacker-influenced) are cut at a character boundary and marked
 /// with `…`.
@@ -258,12 +258,12 @@ impl Slot {
     const EMPTY: Slot = Slot { hash: 0, count: 0 };
 }
 
-/// A key's identity: the [`key_hasher`] hash of the sequence of its parts, each hashed as a `str` (its bytes
-/// and a `0xff` end mark, which no UTF-8 text contains) or as a number. A one-part key hashes as
-/// [`KeyHash::of`] its text, so [`TopCounter::add`] and [`TopCounter::merge`] agree with the parts hashed in
-/// [`FlowAggregate::add_flow`]. Each counter's keys have one shape per kind of key, so two keys are the same
-/// exactly when their text is (but for a part that contains its key's separator, which Kubernetes names and
-/// label keys cannot).
+/// A key's identity: the [`key_hasher`] hash of the sequence of its parts, each written to the hasher as its
+/// bytes (foldhash mixes each write's length in, so parts are not run together: `("ab", "c")` is not
+/// `("a", "bc")`) or as a number. A one-part key hashes as [`KeyHash::of`] its text, so [`TopCounter::add`] and
+/// [`TopCounter::merge`] agree with the parts hashed in [`FlowAggregate::add_flow`]. Each counter's keys have
+/// one shape per kind of key, so two keys are the same exactly when their text is (but for a part that
+/// contains its key's separator, which Kubernetes names and label keys cannot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KeyHash(u64);
 
@@ -274,7 +274,7 @@ impl KeyHash {
     /// A one-part key.
     #[inline(always)]
     fn of(keys: &KeyHasher, key: &str) -> KeyHash {
-        KeyHash(keys.hash_one(key))
+        KeyHash::of_parts(keys, |h| h.write(key.as_bytes()))
     }
 
     /// A key of parts: whatever `parts` feeds the hasher.
@@ -753,10 +753,12 @@ impl Timeline {
         if self.last_ns.is_none_or(|l| t > l) {
             self.last_ns = Some(t);
         }
-        let start = secs.div_euclid(self.width) * self.width;
-        if start != self.cur_start {
+        // Flows come mostly in time order: a time in the current bucket needs no division (a 64-bit division
+        // per flow was a tenth of the timeline's cost). `cur_start` is `i64::MIN` or a bucket start of a parsed
+        // time (years 0000–9999), so the wrapping difference is below `width` exactly when `secs` is in it.
+        if secs.wrapping_sub(self.cur_start) as u64 >= self.width as u64 {
             self.flush();
-            self.cur_start = start;
+            self.cur_start = secs.div_euclid(self.width) * self.width;
         }
         self.cur[c] += n;
     }
@@ -917,8 +919,9 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, i128)> {
 /// date and time up to the minute (`2025-11-25T12:00`) are converted once per minute, not once per flow.
 #[derive(Debug, Clone, Default)]
 pub struct MinuteCache {
-    /// The last minute converted (its first 16 bytes) and its Unix seconds; `None` before the first.
-    last: Option<([u8; 16], i64)>,
+    /// The last minute converted (its first 16 bytes, as one number to compare at once) and its Unix seconds;
+    /// `None` before the first.
+    last: Option<(u128, i64)>,
 }
 
 impl MinuteCache {
@@ -938,7 +941,7 @@ impl MinuteCache {
         if b.len() < 20 || b[16] != b':' {
             return None;
         }
-        let minute: [u8; 16] = b[..16].try_into().ok()?;
+        let minute = u128::from_le_bytes(b[..16].try_into().ok()?);
         let minute_secs = match self.last {
             Some((m, secs)) if m == minute => secs,
             _ => {
@@ -947,7 +950,11 @@ impl MinuteCache {
                 secs
             }
         };
-        let se = num(17..19)?;
+        let (s1, s2) = (b[17].wrapping_sub(b'0'), b[18].wrapping_sub(b'0'));
+        if s1 > 9 || s2 > 9 {
+            return None;
+        }
+        let se = i64::from(s1 * 10 + s2);
         if se > 60 {
             return None;
         }
@@ -1238,8 +1245,8 @@ impl Slash<'_> {
         match self {
             Slash::One(a) => KeyHash::of(keys, a),
             Slash::Two(a, b) => KeyHash::of_parts(keys, |h| {
-                a.hash(h);
-                b.hash(h);
+                h.write(a.as_bytes());
+                h.write(b.as_bytes());
             }),
         }
     }
@@ -1267,7 +1274,7 @@ impl<'k> LabelSet<'k, '_> {
         let mut any = false;
         let h = KeyHash::of_parts(keys, |h| {
             for l in self.shown() {
-                l.hash(h);
+                h.write(l.as_bytes());
                 any = true;
             }
         });
@@ -1323,7 +1330,7 @@ impl PortKey {
     fn hash(self, keys: &KeyHasher) -> KeyHash {
         match self {
             PortKey::Port(name, n) | PortKey::Icmp(name, n) => KeyHash::of_parts(keys, |h| {
-                name.hash(h);
+                h.write(name.as_bytes());
                 h.write_u8(matches!(self, PortKey::Icmp(..)) as u8);
                 h.write_u32(n);
             }),
@@ -1351,7 +1358,7 @@ impl PortKey {
 fn policy_hash(keys: &KeyHasher, direction: u8, text: &str) -> KeyHash {
     KeyHash::of_parts(keys, |h| {
         h.write_u8(direction);
-        text.hash(h);
+        h.write(text.as_bytes());
     })
 }
 
@@ -1506,21 +1513,41 @@ impl FlowAggregate {
         let port = PortKey::of(flow);
         let policy = denied_by(flow.egress_denied_by);
 
-        let source_h = source.hash(kh);
+        // The namespace is the first part of the source and pod keys: hashed once, its hasher state forked.
+        let ns_state = keys.ns.map(|ns| {
+            let mut h = kh.build_hasher();
+            h.write(ns.as_bytes());
+            h
+        });
+        let after_ns = |key: Slash<'_>| match (&ns_state, key) {
+            (Some(state), Slash::Two(_, b)) => {
+                let mut h = state.clone();
+                h.write(b.as_bytes());
+                KeyHash(h.finish())
+            }
+            _ => key.hash(kh),
+        };
+        let source_h = after_ns(source);
+        debug_assert_eq!(source_h, source.hash(kh));
+        let pod_key_h = after_ns(source_pod);
+        debug_assert_eq!(pod_key_h, source_pod.hash(kh));
+        let namespace_key_h = match &ns_state {
+            Some(state) => KeyHash(state.finish()),
+            None => KeyHash::of(kh, keys.namespace()),
+        };
+        debug_assert_eq!(namespace_key_h, KeyHash::of(kh, keys.namespace()));
         let column_h = column.hash(kh);
         let dst_ip_h = self
             .destination_ips
             .prefetch(KeyHash::of(kh, keys.destination_ip()));
-        let pod_h = self.source_pods.prefetch(source_pod.hash(kh));
+        let pod_h = self.source_pods.prefetch(pod_key_h);
         let pair_h = self.matrix.prefetch(KeyHash::of_parts(kh, |h| {
             h.write_u64(source_h.0);
             h.write_u64(column_h.0);
         }));
         let workload_h = self.source_workloads.prefetch(source_h);
         let verdict_h = self.verdicts.prefetch(KeyHash::of(kh, keys.verdict));
-        let namespace_h = self
-            .source_namespaces
-            .prefetch(KeyHash::of(kh, keys.namespace()));
+        let namespace_h = self.source_namespaces.prefetch(namespace_key_h);
         let labels_h = labels.map(|l| self.source_labels.prefetch(l.hash(kh)));
         let groups_text = built_or(&self.k_groups, NO_GROUP);
         let groups_h = groups.is_some().then(|| {
