@@ -979,6 +979,15 @@ impl MinuteCache {
         }
         let mut i = 19;
         let mut nanos = 0i64;
+        if let [b'.', digits @ .., b'Z'] = &b[19..] {
+            // The exporter's form: nine digits and `Z`, checked and converted at once.
+            if let Ok(nine) = <[u8; 9]>::try_from(digits) {
+                if let Some(n) = nine_digits(nine) {
+                    let secs = minute_secs + se;
+                    return Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(n)));
+                }
+            }
+        }
         if b.get(i) == Some(&b'.') {
             (nanos, i) = fraction(b, i + 1)?;
         }
@@ -1058,6 +1067,21 @@ fn fraction(b: &[u8], start: usize) -> Option<(i64, usize)> {
         i += 1;
     }
     Some((nanos, i))
+}
+
+/// The value of nine ASCII digits (`None` if any byte is not a digit).
+#[inline(always)]
+fn nine_digits(b: [u8; 9]) -> Option<i64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let x = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    // As in `fraction`: a byte is a digit when its high nibble is 3 and adding 6 keeps it so.
+    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
+    let plus6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    let last = b[8].wrapping_sub(b'0');
+    if (high ^ ZEROS) | (plus6 ^ ZEROS) != 0 || last > 9 {
+        return None;
+    }
+    Some(eight_digits(x - ZEROS) as i64 * 10 + i64::from(last))
 }
 
 /// The number eight decimal digit values (0–9, first digit in the lowest byte) spell.
@@ -2062,6 +2086,23 @@ mod tests {
                     proptest::prop_assert_eq!(cache.parse(&text), Some((secs, ns)));
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// [`nine_digits`] against a byte-by-byte reading, on digit strings with any byte spliced in.
+        #[test]
+        fn nine_digits_reads_like_one_byte_at_a_time(
+            digits in proptest::array::uniform9(b'0'..=b'9'),
+            at in 0usize..12,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let mut b = digits;
+            if at < 9 {
+                b[at] = byte;
+            }
+            let model = b.iter().try_fold(0i64, |v, &c| c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0')));
+            proptest::prop_assert_eq!(nine_digits(b), model);
         }
     }
 
