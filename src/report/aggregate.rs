@@ -1178,10 +1178,6 @@ pub struct FlowAggregate {
     /// `namespace/workload`, else the CIDR groups, else the first FQDN, else the IP (the matrix columns, whose
     /// totals are summed from these pairs).
     pub matrix: TopCounter,
-    /// Built only for a source without namespace or pod (its fallback key).
-    k_source: String,
-    /// Built only for a destination that is neither in-cluster, in a group, nor named.
-    k_column: String,
     k_groups: String,
     /// [`key_hasher`], at hand.
     keys: &'static KeyHasher,
@@ -1275,11 +1271,13 @@ impl KeyText<'_, '_> {
     }
 }
 
-/// A key of one or two parts, shown as `a` or `a/b` (`namespace/workload`), hashed from its parts.
+/// A key of one or two parts, shown as `a`, `a/b` (`namespace/workload`) or `a b` (`world 1.2.3.4`), hashed
+/// from its parts.
 #[derive(Debug, Clone, Copy)]
 enum Slash<'k> {
     One(&'k str),
     Two(&'k str, &'k str),
+    Spaced(&'k str, &'k str),
 }
 
 impl Slash<'_> {
@@ -1291,6 +1289,11 @@ impl Slash<'_> {
                 h.write(a.as_bytes());
                 h.write(b.as_bytes());
             }),
+            Slash::Spaced(a, b) => KeyHash::of_parts(keys, |h| {
+                h.write(a.as_bytes());
+                h.write(b.as_bytes());
+                h.write_u8(b' ');
+            }),
         }
     }
 
@@ -1298,6 +1301,7 @@ impl Slash<'_> {
         match self {
             Slash::One(a) => out.push_str(a),
             Slash::Two(a, b) => join3(out, a, "/", b),
+            Slash::Spaced(a, b) => join3(out, a, " ", b),
         }
     }
 }
@@ -1481,8 +1485,6 @@ impl FlowAggregate {
                     .saturating_mul(4)
                     .min(MATRIX_CAPACITY.max(capacity)),
             ),
-            k_source: String::with_capacity(256),
-            k_column: String::with_capacity(256),
             k_groups: String::with_capacity(256),
             keys: key_hasher(),
 
@@ -1512,10 +1514,6 @@ impl FlowAggregate {
         let workload = src
             .and_then(|e| e.workloads.first())
             .and_then(|w| nonempty(w.name.as_deref()));
-        if keys.ns.is_none() && workload.or(pod).is_none() {
-            self.k_source.clear();
-            endpoint_fallback(&mut self.k_source, src, keys.src_ip);
-        }
         // Destination: CIDR groups, and the fallback matrix column.
         self.k_groups.clear();
         let groups = tags
@@ -1533,15 +1531,11 @@ impl FlowAggregate {
             .and_then(|w| nonempty(w.name.as_deref()));
         let dst_name = flow.destination_names.first().filter(|n| !n.is_empty());
         let in_cluster = dst_ns.zip(dst_workload.or(dst_pod));
-        if in_cluster.is_none() && self.k_groups.is_empty() && dst_name.is_none() {
-            self.k_column.clear();
-            endpoint_fallback(&mut self.k_column, dst, keys.dst_ip);
-        }
 
         let source = match (keys.ns, workload.or(pod)) {
             (Some(ns), Some(w)) => Slash::Two(ns, w),
             (None, Some(w)) => Slash::One(w),
-            (_, None) => Slash::One(&self.k_source),
+            (_, None) => endpoint_fallback(src, keys.src_ip),
         };
         let source_pod = match (keys.ns, pod) {
             (Some(ns), Some(pod)) => Slash::Two(ns, pod),
@@ -1550,7 +1544,7 @@ impl FlowAggregate {
         let column = match in_cluster {
             Some((n, p)) => Slash::Two(n, p),
             None if !self.k_groups.is_empty() => Slash::One(&self.k_groups),
-            None => Slash::One(dst_name.map_or(&*self.k_column, |n| &**n)),
+            None => dst_name.map_or_else(|| endpoint_fallback(dst, keys.dst_ip), |n| Slash::One(n)),
         };
         let labels = src.map(|e| LabelSet(&e.labels));
         let port = PortKey::of(flow);
@@ -1705,8 +1699,9 @@ fn is_derived_label(l: &str) -> bool {
     }
 }
 
-/// A source or destination without namespace/pod: its `reserved:` identity label and IP, or the IP alone.
-fn endpoint_fallback(out: &mut String, ep: Option<&Endpoint<'_>>, ip: Option<&str>) {
+/// A source or destination without namespace/pod: its `reserved:` identity label and IP (`world 1.2.3.4`),
+/// or the IP alone.
+fn endpoint_fallback<'k>(ep: Option<&'k Endpoint<'_>>, ip: Option<&'k str>) -> Slash<'k> {
     let reserved = ep.and_then(|e| {
         e.labels
             .iter()
@@ -1714,14 +1709,10 @@ fn endpoint_fallback(out: &mut String, ep: Option<&Endpoint<'_>>, ip: Option<&st
             .filter(|l| !l.is_empty())
     });
     match (reserved, ip) {
-        (Some(r), Some(ip)) => {
-            out.push_str(r);
-            out.push(' ');
-            out.push_str(ip);
-        }
-        (Some(r), None) => out.push_str(r),
-        (None, Some(ip)) => out.push_str(ip),
-        (None, None) => out.push_str("(unknown source)"),
+        (Some(r), Some(ip)) => Slash::Spaced(r, ip),
+        (Some(r), None) => Slash::One(r),
+        (None, Some(ip)) => Slash::One(ip),
+        (None, None) => Slash::One("(unknown source)"),
     }
 }
 
@@ -1754,6 +1745,10 @@ mod tests {
         };
         let (pod, ip) = (Slash::Two("ns1", "web"), Slash::One("203.0.113.9"));
         assert_eq!(text(KeyText::Slash(pod)), "ns1/web");
+        assert_eq!(
+            text(KeyText::Slash(Slash::Spaced("world", "203.0.113.9"))),
+            "world 203.0.113.9"
+        );
         let mut pair = String::new();
         pair_key(&mut pair, "ns1/web", "203.0.113.9");
         assert_eq!(text(KeyText::Pair(pod, ip)), pair);
@@ -1787,6 +1782,10 @@ mod tests {
         // Parts are not run together: ("ab", "c") is not ("a", "bc"), nor one part "abc".
         assert_ne!(Slash::Two("ab", "c").hash(k), Slash::Two("a", "bc").hash(k));
         assert_ne!(Slash::Two("ab", "c").hash(k), KeyHash::of(k, "abc"));
+        assert_ne!(
+            Slash::Spaced("a", "b").hash(k),
+            Slash::Two("a", "b").hash(k)
+        );
         let no_labels: Vec<std::borrow::Cow<'_, str>> = vec!["k8s:pod-template-hash=1".into()];
         assert_eq!(LabelSet(&no_labels).hash(k), KeyHash::of(k, NO_LABELS));
         assert_ne!(
