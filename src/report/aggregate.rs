@@ -212,7 +212,8 @@ pub const MAX_CAPACITY: usize = 1 << 18;
 /// A foldhash hasher whose seeds come from the operating system's randomness (through std's `RandomState`,
 /// whose SipHash keys it draws from the OS), not from foldhash's default of addresses and the address-space
 /// layout: a [`TopCounter`] identifies keys by their hash, so flows must not be able to guess the seed and aim
-/// a collision. Each call draws new seeds.
+/// a collision. Each call draws new seeds (and leaks the 48-byte shared one: [`key_hasher`] calls it once per
+/// process).
 fn secret_hasher() -> foldhash::fast::SeedableRandomState {
     let os_random = || std::hash::RandomState::new().hash_one(0u8);
     let shared: &'static foldhash::SharedSeed =
@@ -569,7 +570,7 @@ impl TopCounter {
         for ((hash, key), count) in o.live_hashed() {
             self.count(hash, count, KeyText::Str(key));
         }
-        // `add` counted the held counts into the total; the other counter's total is the exact one.
+        // `count` added the held counts to the total; the other counter's total is the exact one.
         self.total = total + o.total;
         self.other += o.other;
         self.max_error += o.max_error;
@@ -772,9 +773,9 @@ impl Timeline {
         if self.last_ns.is_none_or(|l| t > l) {
             self.last_ns = Some(t);
         }
-        // Flows come mostly in time order: a time in the current bucket needs no division (a 64-bit division
-        // per flow was a tenth of the timeline's cost). `cur_start` is `i64::MIN` or a bucket start of a parsed
-        // time (years 0000–9999), so the wrapping difference is below `width` exactly when `secs` is in it.
+        // Flows come mostly in time order: a time in the current bucket needs no (slow, 64-bit) division.
+        // `cur_start` is `i64::MIN` or a bucket start of a parsed time (years 0000–9999), so the wrapping
+        // difference is below `width` exactly when `secs` is in it.
         if secs.wrapping_sub(self.cur_start) as u64 >= self.width as u64 {
             self.flush();
             self.cur_start = secs.div_euclid(self.width) * self.width;
@@ -1181,7 +1182,6 @@ pub struct FlowAggregate {
     k_groups: String,
     /// [`key_hasher`], at hand.
     keys: &'static KeyHasher,
-
     /// Flow times mostly share their minute with the flow before.
     minutes: MinuteCache,
 }
@@ -1514,7 +1514,7 @@ impl FlowAggregate {
         let workload = src
             .and_then(|e| e.workloads.first())
             .and_then(|w| nonempty(w.name.as_deref()));
-        // Destination: CIDR groups, and the fallback matrix column.
+        // Destination: CIDR groups (their names joined once, for the groups key and the matrix column).
         self.k_groups.clear();
         let groups = tags
             .destination_looked_up()
