@@ -97,8 +97,6 @@ pub struct TopCounter {
     next_arena: Vec<u8>,
     /// Live slots.
     len: usize,
-    /// [`key_hasher`], at hand.
-    keys: &'static KeyHasher,
     capacity: usize,
     max_key_bytes: usize,
     max_error: u64,
@@ -299,12 +297,6 @@ impl KeyHash {
     }
 }
 
-/// Asks the CPU to bring `slot`'s cache line in; a hint that changes no result.
-#[inline(always)]
-fn prefetch(slot: &Slot) {
-    prefetch_line(slot);
-}
-
 /// Asks the CPU to bring the cache line holding `value` in; a hint that changes no result.
 #[inline(always)]
 fn prefetch_line<T>(value: &T) {
@@ -341,7 +333,6 @@ impl TopCounter {
             arena: Vec::new(),
             next_arena: Vec::new(),
             len: 0,
-            keys: key_hasher(),
             capacity: capacity.clamp(1, MAX_CAPACITY),
             max_key_bytes: max_key_bytes.min(MAX_POLICY_KEY_BYTES),
             total: 0,
@@ -374,7 +365,7 @@ impl TopCounter {
     /// Counts `n` occurrences of `key` (`n == 0` counts nothing and holds no key).
     #[inline]
     pub fn add(&mut self, key: &str, n: u64) {
-        self.count(KeyHash::of(self.keys, key), n, KeyText::Str(key));
+        self.count(KeyHash::of(key_hasher(), key), n, KeyText::Str(key));
     }
 
     /// Starts fetching what [`TopCounter::count`] reads first, so that other work can run while it arrives: the
@@ -386,7 +377,7 @@ impl TopCounter {
         if self.door.is_active() {
             self.door.prefetch(h.0);
         } else {
-            prefetch(&self.slots[self.home(h.0)]);
+            prefetch_line(&self.slots[self.home(h.0)]);
         }
         h
     }
@@ -1009,23 +1000,31 @@ impl MinuteCache {
     }
 }
 
+/// Eight ASCII `0`s in one little-endian word.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The bytes of the word `x` that are not ASCII digits, as high nibbles: a byte is a digit when its high
+/// nibble is 3 and adding 6 keeps it so. Exact for the lowest non-digit byte (a carry out of it only disturbs
+/// the bytes after it), so the result is 0 exactly when all eight bytes are digits.
+#[inline(always)]
+fn non_digit_bytes(x: u64) -> u64 {
+    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
+    let plus6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    (high ^ ASCII_ZEROS) | (plus6 ^ ASCII_ZEROS)
+}
+
 /// The fraction of a second whose digits start at `b[start]`, in nanoseconds (digits past the ninth are
 /// read and ignored), and the index after its last digit; `None` without a digit. Eight digits at a time
 /// (a flow's time has nine, or fewer when Go trimmed trailing zeros), one byte at a time near the end of `b`.
 #[inline]
 fn fraction(b: &[u8], start: usize) -> Option<(i64, usize)> {
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
     let (nanos, mut i) = match b.get(start..start + 8) {
         Some(chunk) => {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let x = u64::from_le_bytes(word);
-            // A byte is a digit when its high nibble is 3 and adding 6 keeps it so; a carry out of a non-digit
-            // byte only disturbs the bytes after it, which are not counted.
-            let high = x & 0xF0F0_F0F0_F0F0_F0F0;
-            let plus6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
-            let bad = (high ^ ZEROS) | (plus6 ^ ZEROS);
-            let n = (bad.trailing_zeros() / 8) as usize;
+            // The digits before the first non-digit byte (the bytes after it are not counted).
+            let n = (non_digit_bytes(x).trailing_zeros() / 8) as usize;
             if n == 0 {
                 return None;
             }
@@ -1035,7 +1034,7 @@ fn fraction(b: &[u8], start: usize) -> Option<(i64, usize)> {
             } else {
                 (1u64 << (8 * n)) - 1
             };
-            let digits = ((x & kept) | (ZEROS & !kept)) - ZEROS;
+            let digits = ((x & kept) | (ASCII_ZEROS & !kept)) - ASCII_ZEROS;
             let v = eight_digits(digits) as i64;
             if n < 8 {
                 (v * 10, start + n)
@@ -1073,16 +1072,12 @@ fn fraction(b: &[u8], start: usize) -> Option<(i64, usize)> {
 /// The value of nine ASCII digits (`None` if any byte is not a digit).
 #[inline(always)]
 fn nine_digits(b: [u8; 9]) -> Option<i64> {
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
     let x = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-    // As in `fraction`: a byte is a digit when its high nibble is 3 and adding 6 keeps it so.
-    let high = x & 0xF0F0_F0F0_F0F0_F0F0;
-    let plus6 = x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
     let last = b[8].wrapping_sub(b'0');
-    if (high ^ ZEROS) | (plus6 ^ ZEROS) != 0 || last > 9 {
+    if non_digit_bytes(x) != 0 || last > 9 {
         return None;
     }
-    Some(eight_digits(x - ZEROS) as i64 * 10 + i64::from(last))
+    Some(eight_digits(x - ASCII_ZEROS) as i64 * 10 + i64::from(last))
 }
 
 /// The number eight decimal digit values (0–9, first digit in the lowest byte) spell.
@@ -1180,8 +1175,6 @@ pub struct FlowAggregate {
     /// totals are summed from these pairs).
     pub matrix: TopCounter,
     k_groups: String,
-    /// [`key_hasher`], at hand.
-    keys: &'static KeyHasher,
     /// Flow times mostly share their minute with the flow before.
     minutes: MinuteCache,
 }
@@ -1258,14 +1251,7 @@ impl KeyText<'_, '_> {
             KeyText::Port(p) => p.write(out),
             KeyText::Policy(direction, text) => join3(out, direction, "", text),
             KeyText::Pair(source, column) => {
-                // `len(source):source` + column (see `pair_key`), without a second buffer: the length goes in
-                // front once the source is written.
-                let start = out.len();
-                source.write(out);
-                let len = out.len() - start;
-                column.write(out);
-                out.insert(start, ':');
-                out.insert_str(start, itoa::Buffer::new().format(len));
+                write_pair_key(out, |o| source.write(o), |o| column.write(o))
             }
         }
     }
@@ -1435,10 +1421,18 @@ impl Default for FlowAggregate {
 /// `(a, b)` as one key: `len(a):a` followed by `b`, so no value of `a` can fake the split.
 pub fn pair_key(out: &mut String, a: &str, b: &str) {
     out.clear();
-    out.push_str(itoa::Buffer::new().format(a.len()));
-    out.push(':');
-    out.push_str(a);
-    out.push_str(b);
+    write_pair_key(out, |o| o.push_str(a), |o| o.push_str(b));
+}
+
+/// Appends the [`pair_key`] of the texts `a` and `b` write, without a second buffer: the length of `a`'s text
+/// goes in front once it is written.
+fn write_pair_key(out: &mut String, a: impl FnOnce(&mut String), b: impl FnOnce(&mut String)) {
+    let start = out.len();
+    a(out);
+    let len = out.len() - start;
+    b(out);
+    out.insert(start, ':');
+    out.insert_str(start, itoa::Buffer::new().format(len));
 }
 
 /// Splits a [`pair_key`] (`None` if it is not one, e.g. cut short by [`MAX_KEY_BYTES`]).
@@ -1486,8 +1480,6 @@ impl FlowAggregate {
                     .min(MATRIX_CAPACITY.max(capacity)),
             ),
             k_groups: String::with_capacity(256),
-            keys: key_hasher(),
-
             minutes: MinuteCache::default(),
         }
     }
@@ -1506,7 +1498,7 @@ impl FlowAggregate {
         tags: &Enrichment<'_>,
     ) {
         let keys = FlowKeys::of(flow, envelope_node);
-        let kh = self.keys;
+        let kh = key_hasher();
 
         // Source: workload, pod, label set.
         let src = flow.source.as_ref();
@@ -2010,7 +2002,7 @@ mod tests {
     fn a_prepared_key_counts_after_the_table_grew_and_was_pruned() {
         let mut c = TopCounter::new(16);
         let key = String::from("late");
-        let h = c.prefetch(KeyHash::of(c.keys, &key));
+        let h = c.prefetch(KeyHash::of(key_hasher(), &key));
         for i in 0..100u32 {
             c.bump(&format!("k{i}"));
         }
