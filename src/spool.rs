@@ -15,6 +15,13 @@
 //! not in memory (older, or after a restart) is read from disk. A buffer freed from memory is handed back to the
 //! writer for its next batch, so steady state allocates nothing.
 //!
+//! A delivered segment's file is not deleted but renamed to `<seq>.free` (at most [`RECYCLED_FILES`] of them) and
+//! overwritten by a later segment: the filesystem then reuses its pages and blocks instead of freeing them on
+//! delete and allocating new ones on write (on tmpfs that was about a seventh of the daemon's CPU). A recycled
+//! file is written, cut to its new length and fsynced under its `.free` name and only then renamed to
+//! `<seq>.seg`, so a crash never leaves a `.seg` file holding the old content; a `.free` file is never read, and
+//! those left at start are adopted for reuse. They do not count toward the spool's size.
+//!
 //! See ARCHITECTURE.md ("spool").
 
 use std::collections::VecDeque;
@@ -33,6 +40,9 @@ pub struct SegmentId(pub u64);
 
 /// How many of the newest segments' payloads stay in memory for delivery.
 pub const RECENT_SEGMENTS: usize = 2;
+
+/// How many delivered segments' files are kept (as `<seq>.free`) to be overwritten by new segments.
+pub const RECYCLED_FILES: usize = 4;
 
 /// A segment read back (from memory when it is one of the newest, else from disk).
 #[derive(Debug)]
@@ -63,6 +73,8 @@ pub struct Spool {
     segments: AtomicU64,
     max_bytes: u64,
     recent: Mutex<Recent>,
+    /// Delivered segments' files waiting to be overwritten (`<seq>.free`), at most [`RECYCLED_FILES`].
+    recycled: Mutex<Vec<PathBuf>>,
 }
 
 /// The newest segments' payloads, oldest first, and at most one emptied buffer to reuse.
@@ -100,10 +112,12 @@ impl Spool {
     /// Opens (creating) the spool under `dir`: removes leftover temp files and delivery markers whose segment is
     /// gone (a crash between removing a segment and its markers), measures what is queued, and continues the
     /// sequence after every number still named on disk, so a number is never reused while anything refers to it.
+    /// Recycled files (`.free`) are adopted for reuse, up to [`RECYCLED_FILES`]; any beyond are removed.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
         let mut segments = std::collections::HashSet::new();
         let mut markers = Vec::new();
+        let mut recycled = Vec::new();
         let mut max_seq = 0u64;
         let mut bytes = 0u64;
         for entry in fs::read_dir(dir)? {
@@ -112,6 +126,15 @@ impl Spool {
             let name = name.to_string_lossy();
             if name.ends_with(".tmp") {
                 fs::remove_file(entry.path())?;
+                continue;
+            }
+            if let Some(seq) = parse_recycled_name(&name) {
+                max_seq = max_seq.max(seq + 1);
+                if recycled.len() < RECYCLED_FILES {
+                    recycled.push(entry.path());
+                } else {
+                    fs::remove_file(entry.path())?;
+                }
                 continue;
             }
             if let Some(seq) = parse_segment_name(&name) {
@@ -140,6 +163,7 @@ impl Spool {
             segments: AtomicU64::new(segments.len() as u64),
             max_bytes,
             recent: Mutex::default(),
+            recycled: Mutex::new(recycled),
         })
     }
 
@@ -183,19 +207,35 @@ impl Spool {
             s
         };
         let final_path = self.segment_path(SegmentId(seq));
-        let tmp = final_path.with_extension("seg.tmp");
-        {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            let mut header = [0u8; HEADER_LEN];
-            header[..8].copy_from_slice(MAGIC);
-            header[8..12].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
-            header[12..20].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-            header[20..28].copy_from_slice(&records.to_le_bytes());
-            f.write_all(&header)?;
-            f.write_all(payload)?;
-            f.sync_all()?;
+        let mut header = [0u8; HEADER_LEN];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..12].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        header[12..20].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        header[20..28].copy_from_slice(&records.to_le_bytes());
+        // A recycled file is overwritten in place; without one, a new file is written under a temporary name.
+        let recycled = self.recycled.lock().ok().and_then(|mut r| r.pop());
+        let opened = recycled
+            .as_ref()
+            .and_then(|path| OpenOptions::new().write(true).open(path).ok());
+        let (written_path, file, is_recycled) = match (recycled, opened) {
+            (Some(path), Some(f)) => (path, f, true),
+            // None waiting, or it is gone (removed by hand): a new file.
+            _ => {
+                let tmp = final_path.with_extension("seg.tmp");
+                let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+                (tmp, f, false)
+            }
+        };
+        if let Err(e) = write_segment(file, &header, payload) {
+            // A recycled file goes back to the pool; a temporary one is removed at the next start.
+            if is_recycled {
+                if let Ok(mut r) = self.recycled.lock() {
+                    r.push(written_path);
+                }
+            }
+            return Err(e);
         }
-        fs::rename(&tmp, &final_path)?;
+        fs::rename(&written_path, &final_path)?;
         sync_dir(&self.dir)?;
         self.bytes
             .fetch_add((HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
@@ -324,10 +364,24 @@ impl Spool {
         self.forget_payload(id);
         self.remove_markers(id)?;
         sync_dir(&self.dir)?;
-        fs::remove_file(&path)?;
+        self.recycle_or_remove(id, &path)?;
         sync_dir(&self.dir)?;
         self.forget(len);
         Ok(())
+    }
+
+    /// Renames a delivered segment's file to `<seq>.free` for a later segment to overwrite, or removes it when
+    /// [`RECYCLED_FILES`] are already waiting.
+    fn recycle_or_remove(&self, id: SegmentId, path: &Path) -> io::Result<()> {
+        if let Ok(mut recycled) = self.recycled.lock() {
+            if recycled.len() < RECYCLED_FILES {
+                let free = self.dir.join(format!("{:020}.free", id.0));
+                fs::rename(path, &free)?;
+                recycled.push(free);
+                return Ok(());
+            }
+        }
+        fs::remove_file(path)
     }
 
     /// Accounts for a segment of `len` bytes that left the queue.
@@ -377,16 +431,31 @@ fn marker_name(sink: &str) -> String {
 
 fn parse_marker_name(name: &str) -> Option<u64> {
     let (seg, _sink) = name.split_once(".seg.done.")?;
-    (seg.len() == 20 && seg.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| seg.parse().ok())
-        .flatten()
+    parse_seq(seg)
+}
+
+fn parse_recycled_name(name: &str) -> Option<u64> {
+    parse_seq(name.strip_suffix(".free")?)
 }
 
 fn parse_segment_name(name: &str) -> Option<u64> {
-    let stem = name.strip_suffix(".seg")?;
+    parse_seq(name.strip_suffix(".seg")?)
+}
+
+/// The sequence number of a file-name stem: exactly 20 digits.
+fn parse_seq(stem: &str) -> Option<u64> {
     (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
         .then(|| stem.parse().ok())
         .flatten()
+}
+
+/// Writes a segment's header and payload from the start of `f`, cuts whatever followed (a recycled file may be
+/// longer) and fsyncs it.
+fn write_segment(mut f: File, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    f.write_all(header)?;
+    f.write_all(payload)?;
+    f.set_len((header.len() + payload.len()) as u64)?;
+    f.sync_all()
 }
 
 /// Checks a segment's header against its payload; returns its record count.
@@ -486,6 +555,74 @@ mod tests {
         drop(s);
         let s = Spool::open(d.path(), 1 << 30).unwrap();
         assert_eq!(s.read(ids[2]).unwrap().payload.as_slice(), b"{\"n\":2}\n");
+    }
+
+    #[test]
+    fn delivered_files_are_overwritten_by_new_segments_and_never_read() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path(), 1 << 30).unwrap();
+        let sinks = vec!["adx".to_owned()];
+        let long = vec![b'L'; 10_000];
+        let ids: Vec<_> = (0..RECYCLED_FILES + 2)
+            .map(|_| s.append(&long, 1).unwrap())
+            .collect();
+        for &id in &ids {
+            assert!(s.mark_done(id, "adx", &sinks).unwrap());
+        }
+        // Only RECYCLED_FILES wait; the rest were removed; none is a segment.
+        let names = |d: &Path| {
+            let mut v: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let free = names(d.path());
+        assert_eq!(free.len(), RECYCLED_FILES, "{free:?}");
+        assert!(free.iter().all(|n| n.ends_with(".free")), "{free:?}");
+        assert!(s.list().unwrap().is_empty());
+        assert_eq!((s.bytes(), s.segments()), (0, 0));
+        // A shorter segment overwrites one: its old tail is cut, it reads back exactly, and it was not a new
+        // file (the inode is one of the recycled ones).
+        let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+        let free_inodes: Vec<u64> = free.iter().map(|n| inode(&d.path().join(n))).collect();
+        let short = s.append(b"{\"short\":1}\n", 1).unwrap();
+        let seg_path = d.path().join(format!("{:020}.seg", short.0));
+        assert!(free_inodes.contains(&inode(&seg_path)));
+        assert_eq!(
+            fs::metadata(&seg_path).unwrap().len(),
+            (HEADER_LEN + 12) as u64
+        );
+        assert_eq!(
+            s.read(short).unwrap().payload.as_slice(),
+            b"{\"short\":1}\n"
+        );
+        assert_eq!(names(d.path()).len(), RECYCLED_FILES);
+        // Reopened, the waiting files are adopted (not segments, not counted), the sequence goes on past them,
+        // and a segment written then still reads back.
+        drop(s);
+        fs::write(
+            d.path().join("00000000000000000999.free"),
+            b"HISPOOL1 stale bytes",
+        )
+        .unwrap();
+        let s = Spool::open(d.path(), 1 << 30).unwrap();
+        assert_eq!(s.list().unwrap(), vec![short]);
+        assert_eq!(s.segments(), 1);
+        assert_eq!(s.bytes(), (HEADER_LEN + 12) as u64);
+        assert_eq!(
+            s.recycled.lock().unwrap().len(),
+            RECYCLED_FILES,
+            "one was removed"
+        );
+        let next = s.append(b"x\n", 1).unwrap();
+        assert!(next.0 > 999);
+        assert_eq!(s.read(next).unwrap().payload.as_slice(), b"x\n");
+        assert!(
+            names(d.path()).iter().all(|n| !n.ends_with(".tmp")),
+            "a recycled file was used, not a new one"
+        );
     }
 
     #[test]
