@@ -11,6 +11,7 @@ use crate::enrich::Enrichment;
 use hubble_flow::enums::{EnumTable, DROP_REASON, IP_VERSION, TRAFFIC_DIRECTION, VERDICT};
 use hubble_flow::flow::{Endpoint, Flow};
 use hubble_flow::json::EnumValue;
+use hubble_flow::string_stop::string_stop;
 use std::borrow::Cow;
 
 /// Encoder options.
@@ -326,57 +327,13 @@ impl<'o> ObjectWriter<'o> {
     }
 }
 
-/// Bytes that need escaping inside a JSON string.
-static ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// Whether any byte of the 8-byte word `w` needs escaping in a JSON string (a control byte, `"` or `\\`). Exact
-/// as a yes/no answer (the classic "has a byte below n / equal to c" word tricks), so clean words are copied
-/// without looking at their bytes one by one.
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-    let q = w ^ (ONES * u64::from(b'"'));
-    let quote = q.wrapping_sub(ONES) & !q;
-    let b = w ^ (ONES * u64::from(b'\\'));
-    let backslash = b.wrapping_sub(ONES) & !b;
-    (below_space | quote | backslash) & HIGH != 0
-}
-
-/// The offset of the first byte of `bytes` at or after `from` that needs escaping, if any.
-#[inline]
-fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
-    while from + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[from..from + 8]);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            break;
-        }
-        from += 8;
-    }
-    bytes[from..]
-        .iter()
-        .position(|&b| ESCAPE[b as usize])
-        .map(|i| from + i)
-}
-
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(i) = next_escape(bytes, start) {
+    // The bytes JSON requires escaped are exactly those that end an unescaped run.
+    while let Some(i) = string_stop(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
         let b = bytes[i];
         match b {
@@ -581,7 +538,7 @@ mod tests {
     #[test]
     fn escapes_every_byte_that_needs_it_at_every_offset() {
         // Every byte value at every position of strings longer than a word, against the byte-by-byte rule.
-        for len in [1usize, 7, 8, 9, 16, 23] {
+        for len in [1usize, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33] {
             for pos in 0..len {
                 for b in 0u8..0x80 {
                     let mut bytes = vec![b'a'; len];
@@ -592,12 +549,14 @@ mod tests {
                     let back: String = serde_json::from_slice(&out).unwrap();
                     assert_eq!(back, s);
                     let escaped = out.len() != len + 2;
-                    assert_eq!(escaped, ESCAPE[b as usize], "byte {b:#x} at {pos} of {len}");
+                    let needs = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(escaped, needs, "byte {b:#x} at {pos} of {len}");
                 }
             }
         }
-        assert!(!word_needs_escape(u64::from_le_bytes(
-            *b"\xc3\xa9\xe6\x97\xa5zz!"
-        )));
+        // Multi-byte UTF-8 is copied as it is.
+        let mut out = Vec::new();
+        write_json_str(&mut out, "é日zz!é日zz!é日zz!é日zz!");
+        assert_eq!(out, "\"é日zz!é日zz!é日zz!é日zz!\"".as_bytes());
     }
 }

@@ -9,6 +9,7 @@
 //! - [`scan`]: the hand-written single-pass decoder of the exporter's own layout (the hot path), equal to the
 //!   serde path for every line it accepts and leaving every other line to it.
 //! - [`prefilter`]: a byte-level test derived from the active filter that may only say "certainly not kept".
+//! - [`string_stop`]: where an unescaped run of JSON string text ends (SIMD), for the scanner and for encoders.
 //!
 //! Data flows one way: bytes → [`record::decode`] → [`filter`] decision. Nothing here does I/O except loading a
 //! `flowlogs.yaml` the caller names.
@@ -21,6 +22,7 @@ pub mod json;
 pub mod prefilter;
 pub mod record;
 pub mod scan;
+pub mod string_stop;
 
 #[cfg(test)]
 mod oracle;

@@ -23,6 +23,7 @@ use crate::flow::{
     Layer7, NetworkInterface, Ports, Service, Tcp, TcpFlags, TraceContext, TraceParent, Workload,
 };
 use crate::json::{EnumValue, RawJson};
+use crate::string_stop::string_stop;
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real
@@ -86,19 +87,6 @@ fn first(seen: &mut u64, bit: u32) -> Option<()> {
     Some(())
 }
 
-const LSB: u64 = 0x0101_0101_0101_0101;
-const MSB: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` that is `"`, `\` or below 0x20 (exact for the lowest such byte, which is all
-/// the caller uses).
-#[inline(always)]
-fn string_stops(w: u64) -> u64 {
-    let quote = w ^ (LSB * u64::from(b'"'));
-    let backslash = w ^ (LSB * u64::from(b'\\'));
-    let zero = |x: u64| x.wrapping_sub(LSB) & !x;
-    (zero(quote) | zero(backslash) | (w.wrapping_sub(LSB * 0x20) & !w)) & MSB
-}
-
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
@@ -157,26 +145,11 @@ impl<'a> Scanner<'a> {
     }
 
     /// The offset of the closing quote of a string whose content starts at `i`; `None` at an escape, a control
-    /// character or the end of the line. Eight bytes at a time, then byte by byte.
+    /// character or the end of the line.
     #[inline(always)]
-    fn string_end(&self, mut i: usize) -> Option<usize> {
-        while let Some(chunk) = self.b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let stops = string_stops(u64::from_le_bytes(w));
-            if stops != 0 {
-                i += (stops.trailing_zeros() / 8) as usize;
-                return (self.b.get(i)? == &b'"').then_some(i);
-            }
-            i += 8;
-        }
-        loop {
-            match *self.b.get(i)? {
-                b'"' => return Some(i),
-                b'\\' | 0..=0x1f => return None,
-                _ => i += 1,
-            }
-        }
+    fn string_end(&self, i: usize) -> Option<usize> {
+        let end = string_stop(self.b, i)?;
+        (self.b.get(end)? == &b'"').then_some(end)
     }
 
     /// Iterates an object's members: the cursor is at `{`; `member` is called with the cursor at each value
