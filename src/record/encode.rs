@@ -537,7 +537,8 @@ mod tests {
 
     #[test]
     fn escapes_every_byte_that_needs_it_at_every_offset() {
-        // Every byte value at every position of strings longer than a word, against the byte-by-byte rule.
+        // Every byte value at every position of strings around the 8- and 16-byte steps, against the byte-by-byte
+        // rule.
         for len in [1usize, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33] {
             for pos in 0..len {
                 for b in 0u8..0x80 {
