@@ -1110,6 +1110,11 @@ mod equivalence {
             return Err(format!("raw text not borrowed from the line: {text}"));
         }
         let fast = format!("{:?}", crate::record::Record::from(fast));
+        // The production path, where the scanner fills the record's flow in place, gives the same record.
+        match crate::record::decode_str(text) {
+            Ok(r) if format!("{r:?}") == fast => {}
+            other => return Err(format!("line: {text}\nscanner: {fast}\ndecode_str: {other:?}")),
+        }
         match crate::record::decode_str_without_scanner(text) {
             Ok(r) if format!("{r:?}") == fast => Ok(true),
             other => Err(format!("line: {text}\nscanner: {fast}\nserde:   {other:?}")),

@@ -202,8 +202,23 @@ pub fn decode(line: &[u8]) -> Result<Record<'_>, Skip> {
 /// [`decode`] for a line already known to be UTF-8.
 pub fn decode_str(text: &str) -> Result<Record<'_>, Skip> {
     let trimmed = trimmed_object(text)?;
-    if let Some(scanned) = crate::scan::decode_exporter_layout(trimmed) {
-        return Ok(scanned.into());
+    // The scanner fills the record's own `Flow` in place (see `decode_exporter_layout_into`).
+    let mut record = Record::Flow {
+        flow: Flow::default(),
+        raw: "",
+        node_name: None,
+    };
+    if let Record::Flow {
+        flow,
+        raw,
+        node_name,
+    } = &mut record
+    {
+        if let Some((r, n)) = crate::scan::decode_exporter_layout_into(trimmed, flow) {
+            *raw = r;
+            *node_name = n;
+            return Ok(record);
+        }
     }
     decode_serde(trimmed)
 }

@@ -44,6 +44,23 @@ pub struct ScannedFlow<'a> {
 /// Decodes a line of the exporter's layout (`text` trimmed of ASCII whitespace, starting with `{`). `None`:
 /// another layout, or anything the scanner leaves to the serde path (see the module docs).
 pub fn decode_exporter_layout(text: &str) -> Option<ScannedFlow<'_>> {
+    let mut flow = Flow::default();
+    let (raw, node_name) = decode_exporter_layout_into(text, &mut flow)?;
+    Some(ScannedFlow {
+        flow,
+        raw,
+        node_name,
+    })
+}
+
+/// [`decode_exporter_layout`] into a `flow` the caller placed (a default one): the fields go straight where the
+/// record will hold them instead of being moved there (the struct is over a kilobyte, and each move was a
+/// `memcpy`). Returns the raw flow text and the envelope's `node_name`; on `None`, `flow` holds whatever was
+/// decoded before the scanner gave up and must be discarded.
+pub(crate) fn decode_exporter_layout_into<'a>(
+    text: &'a str,
+    flow: &mut Flow<'a>,
+) -> Option<(&'a str, Option<Cow<'a, str>>)> {
     let mut sc = Scanner {
         s: text,
         b: text.as_bytes(),
@@ -58,14 +75,10 @@ pub fn decode_exporter_layout(text: &str) -> Option<ScannedFlow<'_>> {
     sc.byte(b':')?;
     sc.ws();
     let start = sc.i;
-    let flow = sc.flow()?;
+    sc.flow_into(flow)?;
     let raw = text.get(start..sc.i)?;
     let node_name = sc.envelope_tail()?;
-    Some(ScannedFlow {
-        flow,
-        raw,
-        node_name,
-    })
+    Some((raw, node_name))
 }
 
 /// A cursor over one line.
@@ -413,8 +426,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `flow.Flow`.
-    fn flow(&mut self) -> Option<Flow<'a>> {
-        let mut f = Flow::default();
+    fn flow_into(&mut self, f: &mut Flow<'a>) -> Option<()> {
         let mut seen = 0u64;
         self.object(|sc, key| {
             match key {
@@ -538,7 +550,7 @@ impl<'a> Scanner<'a> {
             }
             Some(())
         })?;
-        Some(f)
+        Some(())
     }
 
     /// `flow.IP`.
