@@ -1113,7 +1113,11 @@ mod equivalence {
         // The production path, where the scanner fills the record's flow in place, gives the same record.
         match crate::record::decode_str(text) {
             Ok(r) if format!("{r:?}") == fast => {}
-            other => return Err(format!("line: {text}\nscanner: {fast}\ndecode_str: {other:?}")),
+            other => {
+                return Err(format!(
+                    "line: {text}\nscanner: {fast}\ndecode_str: {other:?}"
+                ))
+            }
         }
         match crate::record::decode_str_without_scanner(text) {
             Ok(r) if format!("{r:?}") == fast => Ok(true),
