@@ -177,23 +177,43 @@ impl<'a> Scanner<'a> {
         }
         loop {
             let key = self.string()?.as_bytes();
-            self.ws();
-            self.byte(b':')?;
-            self.ws();
+            self.colon()?;
             member(self, key)?;
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
+            match self.after_value()? {
+                b',' => self.ws(),
+                b'}' => return Some(()),
                 _ => return None,
             }
         }
+    }
+
+    /// Consumes a member's colon and the whitespace around it. The exporter writes none: one look at two bytes
+    /// settles that case, instead of a whitespace check on each side of the colon.
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
+        if let Some(&[b':', next]) = self.b.get(self.i..self.i + 2) {
+            if !matches!(next, b' ' | b'\t' | b'\n' | b'\r') {
+                self.i += 1;
+                return Some(());
+            }
+        }
+        self.ws();
+        self.byte(b':')?;
+        self.ws();
+        Some(())
+    }
+
+    /// Consumes the first byte after a value that is not whitespace and returns it (the caller expects `,` or
+    /// its closing bracket). Whitespace is looked for only when that byte is not one of those.
+    #[inline(always)]
+    fn after_value(&mut self) -> Option<u8> {
+        let mut c = self.peek()?;
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            self.ws();
+            c = self.peek()?;
+        }
+        self.i += 1;
+        Some(c)
     }
 
     /// An `Option<struct>` member: `null` is `None`, an object is decoded by `parse`.
@@ -325,16 +345,9 @@ impl<'a> Scanner<'a> {
         let mut out = Vec::with_capacity(capacity);
         loop {
             out.push(item(self)?);
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b']' => {
-                    self.i += 1;
-                    return Some(out);
-                }
+            match self.after_value()? {
+                b',' => self.ws(),
+                b']' => return Some(out),
                 _ => return None,
             }
         }
@@ -1047,9 +1060,7 @@ impl<'a> Scanner<'a> {
             }
             self.ws();
             let key = self.string()?.as_bytes();
-            self.ws();
-            self.byte(b':')?;
-            self.ws();
+            self.colon()?;
             match key {
                 b"node_name" | b"nodeName" => {
                     first(&mut seen, 0)?;
