@@ -204,7 +204,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes the first byte after a value that is not whitespace and returns it (the caller expects `,` or
-    /// its closing bracket). Whitespace is looked for only when that byte is not one of those.
+    /// its closing bracket). Whitespace is skipped only when the byte right after the value is whitespace, which
+    /// the exporter never writes.
     #[inline(always)]
     fn after_value(&mut self) -> Option<u8> {
         let mut c = self.peek()?;
