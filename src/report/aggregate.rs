@@ -969,20 +969,16 @@ impl MinuteCache {
         if se > 60 {
             return None;
         }
-        let mut i = 19;
-        let mut nanos = 0i64;
-        if let [b'.', digits @ .., b'Z'] = &b[19..] {
-            // The exporter's form: nine digits and `Z`, checked and converted at once.
-            if let Ok(nine) = <[u8; 9]>::try_from(digits) {
-                if let Some(n) = nine_digits(nine) {
-                    let secs = minute_secs + se;
-                    return Some((secs, i128::from(secs) * 1_000_000_000 + i128::from(n)));
-                }
-            }
-        }
-        if b.get(i) == Some(&b'.') {
-            (nanos, i) = fraction(b, i + 1)?;
-        }
+        // The exporter's form, nine digits and `Z`, is checked and converted at once.
+        let exporter_form = match &b[19..] {
+            [b'.', digits @ .., b'Z'] => <[u8; 9]>::try_from(digits).ok().and_then(nine_digits),
+            _ => None,
+        };
+        let (nanos, i) = match exporter_form {
+            Some(n) => (n, 29),
+            None if b.get(19) == Some(&b'.') => fraction(b, 20)?,
+            None => (0, 19),
+        };
         let offset = match b.get(i)? {
             b'Z' | b'z' if i + 1 == b.len() => 0,
             &sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
