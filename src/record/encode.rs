@@ -9,10 +9,9 @@
 use super::schema::Column;
 use crate::enrich::Enrichment;
 use hubble_flow::enums::{EnumTable, DROP_REASON, IP_VERSION, TRAFFIC_DIRECTION, VERDICT};
-use hubble_flow::flow::{Endpoint, Flow};
+use hubble_flow::flow::{Endpoint, Flow, StrList};
 use hubble_flow::json::EnumValue;
 use hubble_flow::string_stop::string_stop;
-use std::borrow::Cow;
 
 /// Encoder options.
 #[derive(Debug, Clone, Copy)]
@@ -268,11 +267,16 @@ impl<'o> ObjectWriter<'o> {
         }
     }
 
-    fn str_array_field(&mut self, k: Column, items: &[Cow<'_, str>]) {
+    fn str_array_field(&mut self, k: Column, items: &StrList<'_>) {
         if items.is_empty() {
             return;
         }
         self.key(k);
+        // The line's own text, when it is already what the loop below would write.
+        if let Some(json) = items.compact_json() {
+            self.out.extend_from_slice(json.as_bytes());
+            return;
+        }
         self.out.push(b'[');
         for (i, s) in items.iter().enumerate() {
             if i > 0 {

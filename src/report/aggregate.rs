@@ -1291,11 +1291,11 @@ impl Slash<'_> {
 /// A source's label set: its identity labels but those Cilium derives ([`is_derived_label`]), shown joined by
 /// `, `, or [`NO_LABELS`] when none is left.
 #[derive(Debug, Clone, Copy)]
-struct LabelSet<'k, 'f>(&'k [std::borrow::Cow<'f, str>]);
+struct LabelSet<'k, 'f>(&'k hubble_flow::flow::StrList<'f>);
 
 impl<'k> LabelSet<'k, '_> {
     fn shown(self) -> impl Iterator<Item = &'k str> {
-        self.0.iter().map(|l| &**l).filter(|l| !is_derived_label(l))
+        self.0.iter().filter(|l| !is_derived_label(l))
     }
 
     #[inline(always)]
@@ -1747,17 +1747,18 @@ mod tests {
             "ICMPv4 type 8"
         );
         assert_eq!(text(KeyText::Policy("E", "[]")), "E[]");
-        let labels: Vec<std::borrow::Cow<'_, str>> = vec![
+        let labels: hubble_flow::flow::StrList<'_> = vec![
             "k8s:app=web".into(),
             "k8s:io.kubernetes.pod.namespace=ns1".into(),
             "k8s:tier=front".into(),
-        ];
+        ]
+        .into();
         assert_eq!(
             text(KeyText::Labels(LabelSet(&labels))),
             "k8s:app=web, k8s:tier=front"
         );
-        let derived_only: Vec<std::borrow::Cow<'_, str>> =
-            vec!["k8s:io.kubernetes.pod.namespace=ns1".into()];
+        let derived_only: hubble_flow::flow::StrList<'_> =
+            vec!["k8s:io.kubernetes.pod.namespace=ns1".into()].into();
         assert_eq!(text(KeyText::Labels(LabelSet(&derived_only))), NO_LABELS);
     }
 
@@ -1774,7 +1775,7 @@ mod tests {
             Slash::Spaced("a", "b").hash(k),
             Slash::Two("a", "b").hash(k)
         );
-        let no_labels: Vec<std::borrow::Cow<'_, str>> = vec!["k8s:pod-template-hash=1".into()];
+        let no_labels: hubble_flow::flow::StrList<'_> = vec!["k8s:pod-template-hash=1".into()].into();
         assert_eq!(LabelSet(&no_labels).hash(k), KeyHash::of(k, NO_LABELS));
         assert_ne!(
             PortKey::Port("ICMPv4", 8).hash(k),

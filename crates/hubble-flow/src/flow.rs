@@ -9,15 +9,16 @@
 //! exactly the cases protojson omits.
 
 use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue, RawJson};
+pub use crate::str_list::StrList;
 use serde::Deserialize;
 use std::borrow::Cow;
 
-/// Label lists (`source:key=value`), each label borrowed unless escaped. A plain `Vec`: inline storage
-/// (`SmallVec`) was measured and lost, because the flow struct grew to ~2 KB and serde moves it several times per
-/// decode (PARSERS.md, "single pass").
-pub type Labels<'a> = Vec<Cow<'a, str>>;
-/// FQDN lists (`source_names`, `destination_names`), each name borrowed unless escaped.
-pub type Names<'a> = Vec<Cow<'a, str>>;
+/// Label lists (`source:key=value`): the line's own text when it is compact and unescaped, else a `Vec` of
+/// items each borrowed unless escaped ([`StrList`]). Inline storage (`SmallVec`) was measured and lost, because the
+/// flow struct grew to ~2 KB and serde moves it several times per decode (PARSERS.md, "single pass").
+pub type Labels<'a> = StrList<'a>;
+/// FQDN lists (`source_names`, `destination_names`), as [`Labels`].
+pub type Names<'a> = StrList<'a>;
 /// An endpoint's workloads.
 pub type Workloads<'a> = Vec<Workload<'a>>;
 /// HTTP headers.

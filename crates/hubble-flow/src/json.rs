@@ -12,6 +12,7 @@
 use serde::de::{self, Deserializer, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+use crate::str_list::StrList;
 
 /// One JSON value's exact text, borrowed from the line and passed through unparsed (`egress_denied_by`,
 /// `ingress_denied_by`). serde decodes it through serde_json's `&RawValue`, which validates the value and
@@ -282,11 +283,12 @@ impl Copy for CowStrSeed {}
 
 /// `deserialize_with` for lists of strings: each string borrowed unless escaped, `null` the empty list. Room
 /// for 8 is reserved up front (endpoints carry 1–9 labels), so a list costs one allocation.
-pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
+pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<StrList<'de>, D::Error> {
     d.deserialize_option(ListVisitor {
         seed: CowStrSeed,
         expect: 8,
     })
+    .map(StrList::from)
 }
 
 /// `deserialize_with` for lists of structs, `null` the empty list.

@@ -9,6 +9,7 @@
 //! - [`scan`]: the hand-written single-pass decoder of the exporter's own layout (the hot path), equal to the
 //!   serde path for every line it accepts and leaving every other line to it.
 //! - [`prefilter`]: a byte-level test derived from the active filter that may only say "certainly not kept".
+//! - [`str_list`]: label and FQDN lists, kept as the line's own text when that is plain.
 //! - [`string_stop`]: where an unescaped run of JSON string text ends (SIMD), for the scanner and for encoders.
 //!
 //! Data flows one way: bytes → [`record::decode`] → [`filter`] decision. Nothing here does I/O except loading a
@@ -22,6 +23,7 @@ pub mod json;
 pub mod prefilter;
 pub mod record;
 pub mod scan;
+pub mod str_list;
 pub mod string_stop;
 
 #[cfg(test)]

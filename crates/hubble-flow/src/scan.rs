@@ -24,6 +24,7 @@ use crate::flow::{
 };
 use crate::json::{EnumValue, RawJson};
 use crate::string_stop::string_stop;
+use crate::str_list::StrList;
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real
@@ -354,10 +355,29 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// `str_list`: strings, borrowed.
+    /// `str_list`: the list's own text when it is compact (every list the exporter writes, since the scanner
+    /// takes no escaped string), else its strings, borrowed.
     #[inline(always)]
-    fn str_list(&mut self) -> Option<Vec<Cow<'a, str>>> {
+    fn str_list(&mut self) -> Option<StrList<'a>> {
+        let start = self.i;
+        if self.b.get(start..start + 2) == Some(b"[\"") {
+            // `"item"` joined by `,` and closed by `]`, with no whitespace: the form `StrList` keeps as text.
+            let mut quote = start + 1;
+            loop {
+                let end = self.string_end(quote + 1)?;
+                match self.b.get(end + 1) {
+                    Some(b',') if self.b.get(end + 2) == Some(&b'"') => quote = end + 2,
+                    Some(b']') => {
+                        self.i = end + 2;
+                        return Some(StrList::from_checked_json(self.s.get(start..self.i)?));
+                    }
+                    // Whitespace, or not a list of strings: the general path decides.
+                    _ => break,
+                }
+            }
+        }
         self.list(8, |sc| sc.string().map(Cow::Borrowed))
+            .map(StrList::from)
     }
 
     /// Skips one JSON value, validating it as serde_json does; `depth` is the nesting left.
@@ -1098,6 +1118,39 @@ mod tests {
     }
 
     #[test]
+    fn label_lists_are_kept_as_text_only_when_compact() {
+        let labels = |list: &str| {
+            let line = format!(r#"{{"flow":{{"source":{{"labels":{list}}}}},"node_name":"n"}}"#);
+            decode_exporter_layout(&line).map(|s| {
+                let l = &s.flow.source.as_ref().expect("source").labels;
+                (
+                    l.compact_json().map(str::to_owned),
+                    l.iter().map(str::to_owned).collect::<Vec<_>>(),
+                )
+            })
+        };
+        let text = |t: &str, items: &[&str]| {
+            Some((
+                Some(t.to_owned()),
+                items.iter().map(|s| s.to_string()).collect(),
+            ))
+        };
+        let items = |items: &[&str]| Some((None, items.iter().map(|s| s.to_string()).collect()));
+        assert_eq!(labels(r#"["a"]"#), text(r#"["a"]"#, &["a"]));
+        assert_eq!(labels(r#"["","b"]"#), text(r#"["","b"]"#, &["", "b"]));
+        assert_eq!(labels(r#"["a", "b"]"#), items(&["a", "b"]));
+        assert_eq!(labels(r#"[ "a"]"#), items(&["a"]));
+        assert_eq!(labels(r#"["a" ]"#), items(&["a"]));
+        assert_eq!(labels("[]"), items(&[]));
+        assert_eq!(labels("null"), items(&[]));
+        // Not a list of strings, or an escape: the line is the serde path's.
+        assert_eq!(labels(r#"["a",1]"#), None);
+        assert_eq!(labels(r#"["a","b\"c"]"#), None);
+        assert_eq!(labels(r#"["a""b"]"#), None);
+        assert_eq!(labels(r#"["a",]"#), None);
+    }
+
+    #[test]
     fn decodes_the_exporter_layout_borrowed() {
         let line = r#"{"flow":{"time":"t","verdict":"DROPPED","IP":{"source":"10.0.0.1","ipVersion":"IPv4"},"l4":{"TCP":{"source_port":"5","destination_port":443,"flags":{"SYN":true}}},"source":{"ID":1,"labels":["k8s:a=b","reserved:world"],"workloads":[{"name":"w","kind":"Deployment"}]},"destination":{"labels":null},"event_type":{"type":"1","sub_type":181},"egress_denied_by":[{"name":"d"}],"unknown":{"a":[1,-2.5e3,{"b":null}],"c":"x"},"Summary":"s"} , "node_name":"n","time":"t"}"#;
         let Some(ScannedFlow {
@@ -1120,7 +1173,14 @@ mod tests {
         assert!(l4.tcp.as_ref().and_then(|t| t.flags).is_some_and(|f| f.syn));
         let src = flow.source.as_ref().expect("source");
         assert_eq!(src.labels.len(), 2);
-        assert!(src.labels.iter().all(|l| matches!(l, Cow::Borrowed(_))));
+        // A compact list is kept as the line's own text.
+        let json = src.labels.compact_json().expect("kept as text");
+        assert_eq!(json, r#"["k8s:a=b","reserved:world"]"#);
+        assert!(line.as_bytes().as_ptr_range().contains(&json.as_ptr()));
+        assert_eq!(
+            src.labels.iter().collect::<Vec<_>>(),
+            ["k8s:a=b", "reserved:world"]
+        );
         assert_eq!(src.workloads[0].kind.as_deref(), Some("Deployment"));
         assert!(flow
             .destination

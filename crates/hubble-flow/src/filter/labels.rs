@@ -13,8 +13,7 @@
 
 use super::build::MatchFn;
 use super::ip::Prefix;
-use crate::flow::Flow;
-use std::borrow::Cow;
+use crate::flow::{Flow, StrList};
 
 /// hubble's `translateSelector`.
 pub fn translate_selector(selector: &str) -> String {
@@ -345,7 +344,7 @@ impl Selector {
     }
 
     /// Whether the labels satisfy every requirement.
-    pub fn matches(&self, labels: &[Cow<'_, str>]) -> bool {
+    pub fn matches(&self, labels: &StrList<'_>) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 }
@@ -567,7 +566,7 @@ impl Requirement {
     }
 
     /// `Get`: the value of the first label with this key.
-    fn lookup<'s>(&self, labels: &'s [Cow<'_, str>]) -> Option<&'s str> {
+    fn lookup<'s>(&self, labels: &'s StrList<'_>) -> Option<&'s str> {
         labels
             .iter()
             .map(|l| ParsedLabel::parse(l))
@@ -576,7 +575,7 @@ impl Requirement {
     }
 
     /// Whether the labels satisfy this requirement (Kubernetes semantics).
-    pub fn matches(&self, labels: &[Cow<'_, str>]) -> bool {
+    pub fn matches(&self, labels: &StrList<'_>) -> bool {
         let found = self.lookup(labels);
         match self.op {
             Op::In | Op::Equals => found.is_some_and(|v| self.values.iter().any(|x| x == v)),
@@ -613,11 +612,14 @@ pub enum Which {
     Node,
 }
 
-fn labels_of<'r, 'a>(f: &'r Flow<'a>, w: Which) -> &'r [Cow<'a, str>] {
+/// The labels of an absent endpoint or flow.
+static NO_LABELS: StrList<'static> = StrList::EMPTY;
+
+fn labels_of<'r, 'a>(f: &'r Flow<'a>, w: Which) -> &'r StrList<'a> {
     match w {
-        Which::Source => f.source.as_ref().map_or(&[], |e| e.labels.as_slice()),
-        Which::Destination => f.destination.as_ref().map_or(&[], |e| e.labels.as_slice()),
-        Which::Node => f.node_labels.as_slice(),
+        Which::Source => f.source.as_ref().map_or(&NO_LABELS, |e| &e.labels),
+        Which::Destination => f.destination.as_ref().map_or(&NO_LABELS, |e| &e.labels),
+        Which::Node => &f.node_labels,
     }
 }
 
@@ -628,9 +630,9 @@ pub fn matcher(selectors: &[String], which: Which) -> Result<MatchFn, String> {
         .map(|s| compile_selector(s))
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Box::new(move |ev| {
-        let labels: &[Cow<'_, str>] = match ev.flow() {
+        let labels = match ev.flow() {
             Some(f) => labels_of(f, which),
-            None => &[],
+            None => &NO_LABELS,
         };
         compiled.iter().any(|s| s.matches(labels))
     }))
@@ -639,9 +641,10 @@ pub fn matcher(selectors: &[String], which: Which) -> Result<MatchFn, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
-    fn l(v: &[&'static str]) -> Vec<Cow<'static, str>> {
-        v.iter().map(|s| Cow::Borrowed(*s)).collect()
+    fn l(v: &[&'static str]) -> StrList<'static> {
+        v.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>().into()
     }
 
     #[test]
