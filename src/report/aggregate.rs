@@ -1532,7 +1532,7 @@ impl FlowAggregate {
         let column = match in_cluster {
             Some((n, p)) => Slash::Two(n, p),
             None if !self.k_groups.is_empty() => Slash::One(&self.k_groups),
-            None => dst_name.map_or_else(|| endpoint_fallback(dst, keys.dst_ip), |n| Slash::One(n)),
+            None => dst_name.map_or_else(|| endpoint_fallback(dst, keys.dst_ip), Slash::One),
         };
         let labels = src.map(|e| LabelSet(&e.labels));
         let port = PortKey::of(flow);
@@ -1775,7 +1775,8 @@ mod tests {
             Slash::Spaced("a", "b").hash(k),
             Slash::Two("a", "b").hash(k)
         );
-        let no_labels: hubble_flow::flow::StrList<'_> = vec!["k8s:pod-template-hash=1".into()].into();
+        let no_labels: hubble_flow::flow::StrList<'_> =
+            vec!["k8s:pod-template-hash=1".into()].into();
         assert_eq!(LabelSet(&no_labels).hash(k), KeyHash::of(k, NO_LABELS));
         assert_ne!(
             PortKey::Port("ICMPv4", 8).hash(k),

@@ -9,10 +9,10 @@
 //! [`list`] are the `deserialize_with` helpers that borrow every string the JSON does not escape (an escaped
 //! string must be unescaped, so it is owned); a non-empty list is one `Vec`.
 
+use crate::str_list::StrList;
 use serde::de::{self, Deserializer, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-use crate::str_list::StrList;
 
 /// One JSON value's exact text, borrowed from the line and passed through unparsed (`egress_denied_by`,
 /// `ingress_denied_by`). serde decodes it through serde_json's `&RawValue`, which validates the value and

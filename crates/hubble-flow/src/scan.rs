@@ -23,8 +23,8 @@ use crate::flow::{
     Layer7, NetworkInterface, Ports, Service, Tcp, TcpFlags, TraceContext, TraceParent, Workload,
 };
 use crate::json::{EnumValue, RawJson};
-use crate::string_stop::string_stop;
 use crate::str_list::StrList;
+use crate::string_stop::string_stop;
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real

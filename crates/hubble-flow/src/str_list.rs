@@ -167,7 +167,8 @@ mod tests {
         ] {
             let t = text(&items);
             let json = StrList::from_checked_json(&t);
-            let decoded = StrList::from(items.iter().map(|&s| Cow::Borrowed(s)).collect::<Vec<_>>());
+            let decoded =
+                StrList::from(items.iter().map(|&s| Cow::Borrowed(s)).collect::<Vec<_>>());
             assert_eq!(json.iter().collect::<Vec<_>>(), items);
             assert_eq!(json.len(), items.len());
             assert_eq!(json.first(), Some(items[0]));

@@ -8,8 +8,8 @@
 //! them, one allocation per such flow; the scanner allocates nothing for them. A line the scanner leaves to serde
 //! (an escape) costs what serde costs.
 
-use hubble_flow::record::{decode, decode_str_without_scanner, Record};
 use hubble_flow::flow::StrList;
+use hubble_flow::record::{decode, decode_str_without_scanner, Record};
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::allocations_of;
@@ -124,8 +124,7 @@ fn escaped_strings_are_the_only_owned_ones() {
     // as text).
     let serde_only = allocations_of(|| drop(decode_str_without_scanner(&line)));
     assert_eq!(
-        n,
-        serde_only,
+        n, serde_only,
         "{n} allocations, {serde_only} on the serde path alone"
     );
     let unescaped = allocations_of(|| drop(decode_str_without_scanner(REALISTIC)));

@@ -569,7 +569,7 @@ impl Requirement {
     fn lookup<'s>(&self, labels: &'s StrList<'_>) -> Option<&'s str> {
         labels
             .iter()
-            .map(|l| ParsedLabel::parse(l))
+            .map(ParsedLabel::parse)
             .find(|l| self.has_key(l))
             .map(|l| l.value)
     }
@@ -644,7 +644,10 @@ mod tests {
     use std::borrow::Cow;
 
     fn l(v: &[&'static str]) -> StrList<'static> {
-        v.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>().into()
+        v.iter()
+            .map(|s| Cow::Borrowed(*s))
+            .collect::<Vec<_>>()
+            .into()
     }
 
     #[test]
