@@ -532,6 +532,49 @@ mod tests {
         );
     }
 
+    /// The record's bytes, without the `Flow` column.
+    fn encode_bytes(line: &str) -> Vec<u8> {
+        let Record::Flow {
+            flow,
+            raw,
+            node_name,
+        } = decode(line.as_bytes()).unwrap()
+        else {
+            panic!("not a flow")
+        };
+        let mut out = Vec::new();
+        let tags = crate::enrich::enrich(&flow, None).unwrap();
+        let opts = EncodeOptions {
+            include_flow: false,
+        };
+        encode_flow(&flow, raw, node_name.as_deref(), &tags, opts, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_list_kept_as_the_lines_text_is_written_as_its_items_would_be() {
+        // Compact lists are kept as text and copied; the same lists with a space after each `[` are decoded
+        // item by item and written by the encoder. The records must be the same bytes.
+        let lists = [
+            r#"["k8s:app=tg"]"#,
+            r#"["k8s:app=tg","reserved:world","","k8s:x=<b>&'/é😀"]"#,
+        ];
+        for list in lists {
+            let compact = format!(
+                r#"{{"flow":{{"time":"t","source":{{"labels":{list}}},"destination":{{"labels":{list}}},"node_labels":{list},"source_names":{list},"destination_names":{list}}},"node_name":"n"}}"#
+            );
+            let spaced = compact.replace(":[\"", ":[ \"");
+            let text_form = |line: &str| match decode(line.as_bytes()).unwrap() {
+                Record::Flow { flow, .. } => flow.destination_names.compact_json().is_some(),
+                _ => panic!("not a flow"),
+            };
+            assert!(text_form(&compact) && !text_form(&spaced));
+            let (a, b) = (encode_bytes(&compact), encode_bytes(&spaced));
+            assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            assert!(String::from_utf8_lossy(&a).contains(&format!("\"SourceLabels\":{list}")));
+        }
+    }
+
     #[test]
     fn escapes_strings() {
         let mut out = Vec::new();

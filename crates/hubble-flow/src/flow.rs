@@ -4,7 +4,8 @@
 //! Field names are the proto names Cilium's exporter emits (`UseProtoNames`), with the lowerCamel JSON names
 //! protojson also accepts as aliases. Strings are `Cow`: borrowed unless the JSON escapes them
 //! (the `deserialize_with` helpers of [`crate::json`] make that true for optional strings and list elements
-//! too, which serde's derive alone would allocate); a non-empty list is one `Vec` allocation. Integers accept
+//! too, which serde's derive alone would allocate); a non-empty list is one `Vec` allocation, except a list of
+//! strings the scanner found compact, which is kept as the line's text ([`StrList`]). Integers accept
 //! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
 //! exactly the cases protojson omits.
 
