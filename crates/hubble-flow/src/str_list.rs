@@ -74,9 +74,9 @@ impl<'a> StrList<'a> {
         self.iter().next()
     }
 
-    /// The list as a JSON array exactly as this crate's encoders write one (`["a","b"]`, no whitespace, each item
-    /// escaped only where JSON requires), when the line's own text is that: copy it instead of writing the items.
-    /// `None` for the decoded form; write its items.
+    /// The list as a JSON array exactly as an encoder that escapes only what JSON requires writes one
+    /// (`["a","b"]`, no whitespace; the binary's record encoder is such), when the line's own text is that: copy it
+    /// instead of writing the items. `None` for the decoded form; write its items.
     pub fn compact_json(&self) -> Option<&'a str> {
         match self.0 {
             Repr::Json(text) => Some(text),
