@@ -299,7 +299,11 @@ impl<'o> ObjectWriter<'o> {
             self.u64_field(cols.identity, u64::from(id));
         }
         self.str_array_field(cols.labels, &ep.labels);
-        if !ep.workloads.is_empty() {
+        if let Some(json) = ep.workloads.compact_json() {
+            // The line's own text, when it is already what the loop below would write.
+            self.key(cols.workloads);
+            self.out.extend_from_slice(json.as_bytes());
+        } else if !ep.workloads.is_empty() {
             self.key(cols.workloads);
             self.out.push(b'[');
             for (i, wl) in ep.workloads.iter().enumerate() {
@@ -308,8 +312,8 @@ impl<'o> ObjectWriter<'o> {
                 }
                 self.out.push(b'{');
                 let mut first = true;
-                for (k, v) in [("name", &wl.name), ("kind", &wl.kind)] {
-                    if let Some(v) = v.as_deref() {
+                for (k, v) in [("name", wl.name), ("kind", wl.kind)] {
+                    if let Some(v) = v {
                         if !first {
                             self.out.push(b',');
                         }
@@ -553,25 +557,44 @@ mod tests {
 
     #[test]
     fn a_list_kept_as_the_lines_text_is_written_as_its_items_would_be() {
-        // Compact lists are kept as text and copied; the same lists with a space after each `[` are decoded
-        // item by item and written by the encoder. The records must be the same bytes.
+        // Compact lists and workloads are kept as text and copied; the same lists with a space after each `[` are
+        // decoded item by item and written by the encoder. The records must be the same bytes.
         let lists = [
             r#"["k8s:app=tg"]"#,
             r#"["k8s:app=tg","reserved:world","","k8s:x=<b>&'/é😀"]"#,
         ];
         for list in lists {
+            let workloads = list
+                .trim_matches(['[', ']'])
+                .split("\",\"")
+                .map(|w| {
+                    format!(
+                        r#"{{"name":"{}","kind":"K{}"}}"#,
+                        w.trim_matches('"'),
+                        w.len()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",");
             let compact = format!(
-                r#"{{"flow":{{"time":"t","source":{{"labels":{list}}},"destination":{{"labels":{list}}},"node_labels":{list},"source_names":{list},"destination_names":{list}}},"node_name":"n"}}"#
+                r#"{{"flow":{{"time":"t","source":{{"labels":{list},"workloads":[{workloads}]}},"destination":{{"labels":{list}}},"node_labels":{list},"source_names":{list},"destination_names":{list}}},"node_name":"n"}}"#
             );
-            let spaced = compact.replace(":[\"", ":[ \"");
+            let spaced = compact.replace(":[\"", ":[ \"").replace(":[{", ":[ {");
             let text_form = |line: &str| match decode(line.as_bytes()).unwrap() {
-                Record::Flow { flow, .. } => flow.destination_names.compact_json().is_some(),
+                Record::Flow { flow, .. } => (
+                    flow.destination_names.compact_json().is_some(),
+                    flow.source.unwrap().workloads.compact_json().is_some(),
+                ),
                 _ => panic!("not a flow"),
             };
-            assert!(text_form(&compact) && !text_form(&spaced));
+            assert_eq!(text_form(&compact), (true, true));
+            assert_eq!(text_form(&spaced), (false, false));
             let (a, b) = (encode_bytes(&compact), encode_bytes(&spaced));
             assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
             assert!(String::from_utf8_lossy(&a).contains(&format!("\"SourceLabels\":{list}")));
+            assert!(
+                String::from_utf8_lossy(&a).contains(&format!("\"SourceWorkloads\":[{workloads}]"))
+            );
         }
     }
 

@@ -1501,7 +1501,7 @@ impl FlowAggregate {
         let pod = nonempty(src.and_then(|e| e.pod_name.as_deref()));
         let workload = src
             .and_then(|e| e.workloads.first())
-            .and_then(|w| nonempty(w.name.as_deref()));
+            .and_then(|w| nonempty(w.name));
         // Destination: CIDR groups (their names joined once, for the groups key and the matrix column).
         self.k_groups.clear();
         let groups = tags
@@ -1516,7 +1516,7 @@ impl FlowAggregate {
         let dst_pod = nonempty(dst.and_then(|e| e.pod_name.as_deref()));
         let dst_workload = dst
             .and_then(|e| e.workloads.first())
-            .and_then(|w| nonempty(w.name.as_deref()));
+            .and_then(|w| nonempty(w.name));
         let dst_name = flow.destination_names.first().filter(|n| !n.is_empty());
         let in_cluster = dst_ns.zip(dst_workload.or(dst_pod));
 

@@ -9,8 +9,11 @@
 //! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
 //! exactly the cases protojson omits.
 
-use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue, RawJson};
+use crate::json::{
+    list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, workload_list, EnumValue, RawJson,
+};
 pub use crate::str_list::StrList;
+pub use crate::workload_list::{WorkloadList, WorkloadRef};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -20,8 +23,9 @@ use std::borrow::Cow;
 pub type Labels<'a> = StrList<'a>;
 /// FQDN lists (`source_names`, `destination_names`), as [`Labels`].
 pub type Names<'a> = StrList<'a>;
-/// An endpoint's workloads.
-pub type Workloads<'a> = Vec<Workload<'a>>;
+/// An endpoint's workloads: the line's own text when it is in the exporter's exact form, else a `Vec`
+/// ([`WorkloadList`]).
+pub type Workloads<'a> = WorkloadList<'a>;
 /// HTTP headers.
 pub type Headers<'a> = Vec<HttpHeader<'a>>;
 
@@ -384,7 +388,7 @@ pub struct Endpoint<'a> {
     #[serde(alias = "podName", borrow, deserialize_with = "opt_str")]
     pub pod_name: Option<Cow<'a, str>>,
     /// Workloads (`{name, kind}`).
-    #[serde(borrow, deserialize_with = "list")]
+    #[serde(borrow, deserialize_with = "workload_list")]
     pub workloads: Workloads<'a>,
 }
 

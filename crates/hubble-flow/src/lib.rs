@@ -11,6 +11,7 @@
 //! - [`prefilter`]: a byte-level test derived from the active filter that may only say "certainly not kept".
 //! - [`str_list`]: label and FQDN lists, kept as the line's own text when that is plain.
 //! - [`string_stop`]: where an unescaped run of JSON string text ends (SIMD), for the scanner and for encoders.
+//! - [`workload_list`]: an endpoint's workloads, kept as the line's own text when that is plain.
 //!
 //! Data flows one way: bytes → [`record::decode`] → [`filter`] decision. Nothing here does I/O except loading a
 //! `flowlogs.yaml` the caller names.
@@ -25,6 +26,7 @@ pub mod record;
 pub mod scan;
 pub mod str_list;
 pub mod string_stop;
+pub mod workload_list;
 
 #[cfg(test)]
 mod oracle;

@@ -25,6 +25,7 @@ use crate::flow::{
 use crate::json::{EnumValue, RawJson};
 use crate::str_list::StrList;
 use crate::string_stop::string_stop;
+use crate::workload_list::{self, WorkloadList};
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real
@@ -793,13 +794,30 @@ impl<'a> Scanner<'a> {
                 }
                 b"workloads" => {
                     first(&mut seen, 6)?;
-                    e.workloads = sc.list(1, Self::workload)?;
+                    e.workloads = sc.workload_list()?;
                 }
                 _ => sc.skip_value(MAX_SKIP_DEPTH)?,
             }
             Some(())
         })?;
         Some(e)
+    }
+
+    /// An endpoint's `workloads`: the list's own text when it is in the exporter's exact form, else its items.
+    #[inline(always)]
+    fn workload_list(&mut self) -> Option<WorkloadList<'a>> {
+        let start = self.i;
+        let rest = self.b.get(start..)?;
+        match workload_list::text_form_len(rest, |i| {
+            self.string_end(start + i).map(|end| end - start)
+        }) {
+            Err(()) => None,
+            Ok(Some(len)) => {
+                self.i = start + len;
+                Some(WorkloadList::from_checked_json(self.s.get(start..self.i)?))
+            }
+            Ok(None) => self.list(1, Self::workload).map(WorkloadList::from),
+        }
     }
 
     /// `flow.Workload` (a list element: `null` is left to serde, which rejects it).
@@ -1181,7 +1199,10 @@ mod tests {
             src.labels.iter().collect::<Vec<_>>(),
             ["k8s:a=b", "reserved:world"]
         );
-        assert_eq!(src.workloads[0].kind.as_deref(), Some("Deployment"));
+        assert_eq!(
+            src.workloads.first().and_then(|w| w.kind),
+            Some("Deployment")
+        );
         assert!(flow
             .destination
             .as_ref()

@@ -113,10 +113,7 @@ pub fn workload(ws: Vec<WorkloadSpec>, side: Side) -> MatchFn {
             return false;
         };
         ep.workloads.iter().any(|w| {
-            let (name, kind) = (
-                w.name.as_deref().unwrap_or(""),
-                w.kind.as_deref().unwrap_or(""),
-            );
+            let (name, kind) = (w.name.unwrap_or(""), w.kind.unwrap_or(""));
             ws.iter().any(|f| {
                 (f.name.is_empty() || f.name == name) && (f.kind.is_empty() || f.kind == kind)
             })
