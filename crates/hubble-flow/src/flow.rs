@@ -9,11 +9,9 @@
 //! numbers or strings, enums names or numbers ([`crate::json`]). Absent and zero values are `None`/empty,
 //! exactly the cases protojson omits.
 
-use crate::json::{
-    list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, workload_list, EnumValue, RawJson,
-};
+use crate::json::{list, opt_str, opt_u32, opt_u64, str_list, u32_or_zero, EnumValue, RawJson};
 pub use crate::str_list::StrList;
-pub use crate::workload_list::{WorkloadList, WorkloadRef};
+pub use crate::workload_list::{Workload, WorkloadList, WorkloadRef};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -388,20 +386,8 @@ pub struct Endpoint<'a> {
     #[serde(alias = "podName", borrow, deserialize_with = "opt_str")]
     pub pod_name: Option<Cow<'a, str>>,
     /// Workloads (`{name, kind}`).
-    #[serde(borrow, deserialize_with = "workload_list")]
+    #[serde(borrow, deserialize_with = "crate::workload_list::deserialize")]
     pub workloads: Workloads<'a>,
-}
-
-/// `flow.Workload`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Workload<'a> {
-    /// Workload name.
-    #[serde(borrow, deserialize_with = "opt_str")]
-    pub name: Option<Cow<'a, str>>,
-    /// Workload kind (`Deployment`, ...).
-    #[serde(borrow, deserialize_with = "opt_str")]
-    pub kind: Option<Cow<'a, str>>,
 }
 
 /// `flow.Service`.

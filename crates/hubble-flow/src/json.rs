@@ -10,7 +10,6 @@
 //! string must be unescaped, so it is owned); a non-empty list is one `Vec`.
 
 use crate::str_list::StrList;
-use crate::workload_list::WorkloadList;
 use serde::de::{self, Deserializer, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -290,11 +289,6 @@ pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<StrList<'de>, D::Erro
         expect: 8,
     })
     .map(StrList::from)
-}
-
-/// `deserialize_with` for an endpoint's workloads: [`list`], as the decoded form of a [`WorkloadList`].
-pub fn workload_list<'de, D: Deserializer<'de>>(d: D) -> Result<WorkloadList<'de>, D::Error> {
-    list(d).map(WorkloadList::from)
 }
 
 /// `deserialize_with` for lists of structs, `null` the empty list.

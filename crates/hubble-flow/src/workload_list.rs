@@ -9,14 +9,34 @@
 //! text and the same JSON.
 //!
 //! Guarantee: the text form holds only what the scanner checked; it is built inside this crate only.
+//! `flow.Workload` itself is declared here ([`crate::flow`] re-exports it), so the modules import one way.
 
-use crate::flow::Workload;
+use crate::json::{list, opt_str};
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
 use std::fmt;
 
 /// An item's text: `{"name":"` name `","kind":"` kind `"}`.
 const NAME: &[u8] = b"{\"name\":\"";
 const KIND: &[u8] = b"\",\"kind\":\"";
 const END: &[u8] = b"\"}";
+
+/// `flow.Workload`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Workload<'a> {
+    /// Workload name.
+    #[serde(borrow, deserialize_with = "opt_str")]
+    pub name: Option<Cow<'a, str>>,
+    /// Workload kind (`Deployment`, ...).
+    #[serde(borrow, deserialize_with = "opt_str")]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+/// `deserialize_with` for an endpoint's workloads: the decoded form (serde's path never keeps text).
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<WorkloadList<'de>, D::Error> {
+    list(d).map(WorkloadList::from)
+}
 
 /// An endpoint's workloads; see the module docs for its two forms.
 #[derive(Default)]
@@ -215,7 +235,6 @@ pub(crate) fn text_form_len(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
 
     fn text(items: &[(&str, &str)]) -> String {
         let objects: Vec<String> = items
