@@ -40,6 +40,9 @@ pub struct Processor {
     tagger: Option<Arc<PrefixTable>>,
     mode: OutputMode,
     use_prefilter: bool,
+    /// Whether kept flows are counted into the summary maps of [`BatchStats`] (top destinations and drop
+    /// reasons, which `replay` prints and the daemon has no use for).
+    summaries: bool,
     /// Per-worker report aggregates (`replay --report`), fed every kept flow.
     report: Option<Arc<AggregateShards>>,
 }
@@ -54,8 +57,16 @@ impl Processor {
             tagger,
             mode,
             use_prefilter: true,
+            summaries: true,
             report: None,
         }
+    }
+
+    /// Leaves the summary maps of [`BatchStats`] (top destinations, drop reasons) empty: for the daemon, which
+    /// never prints them. The counters are kept as before.
+    pub fn without_summaries(mut self) -> Self {
+        self.summaries = false;
+        self
     }
 
     /// Parses every line instead of letting the prefilter reject lines unparsed (exact per-kind counts of
@@ -159,13 +170,17 @@ impl Processor {
                     if let Some(r) = report.as_mut() {
                         r.add_flow(flow, node_name.as_deref(), &tags);
                     }
-                    self.aggregate(flow, &tags, stats, key);
+                    if self.summaries {
+                        self.aggregate(flow, &tags, stats, key);
+                    }
                     encode_flow(flow, raw, node_name.as_deref(), &tags, opts, out);
                     stats.output_records += 1;
                 }
                 OutputMode::Passthrough => {
                     stats.kept_flows += 1;
-                    self.aggregate(flow, &Enrichment::default(), stats, key);
+                    if self.summaries {
+                        self.aggregate(flow, &Enrichment::default(), stats, key);
+                    }
                     out.extend_from_slice(line);
                     out.push(b'\n');
                     stats.output_records += 1;
@@ -322,6 +337,20 @@ mod tests {
             300 + u64::from(gate::WORTH_IT)
         );
         assert_eq!(stats.lines, 500);
+    }
+
+    #[test]
+    fn without_summaries_the_maps_stay_empty_and_the_records_and_counters_are_the_same() {
+        let lines: Vec<String> = (0..5).map(|i| flow_line(i, "EGRESS")).collect();
+        let (out, stats) = run(&deny_egress(None), &lines);
+        let (quiet_out, quiet) = run(&deny_egress(None).without_summaries(), &lines);
+        assert_eq!(quiet_out, out);
+        assert_eq!((quiet.kept_flows, quiet.output_records), (5, 5));
+        assert_eq!((stats.kept_flows, stats.output_records), (5, 5));
+        assert_eq!(stats.by_destination_ip.values().sum::<u64>(), 5);
+        assert!(!stats.by_drop_reason.is_empty());
+        assert!(quiet.by_destination_ip.is_empty() && quiet.by_destination.is_empty());
+        assert!(quiet.by_drop_reason.is_empty() && quiet.by_destination_groups.is_empty());
     }
 
     #[test]

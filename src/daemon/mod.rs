@@ -39,13 +39,15 @@ pub fn build_processor(
     filter: Arc<FilterSet>,
     table: Option<Arc<PrefixTable>>,
 ) -> Processor {
+    // The daemon prints no summary of top destinations: its workers do not count them.
     let mut p = Processor::new(
         filter,
         table,
         OutputMode::Records(EncodeOptions {
             include_flow: settings.pipeline.record.include_flow,
         }),
-    );
+    )
+    .without_summaries();
     if !settings.pipeline.input.prefilter {
         p = p.without_prefilter();
     }
