@@ -150,11 +150,16 @@ pub struct BlockReader {
     skipping: bool,
     eof: bool,
     eager: bool,
+    /// How much the next eager read asks for (see [`EAGER_READ`]).
+    eager_room: usize,
     /// The error that ended the input early, if any.
     pub error: Option<io::Error>,
 }
 
-/// The most one eager read asks for: a pipe's default capacity, the most one read of a pipe brings.
+/// What an eager read asks for after one that came back short: a pipe's default capacity, the most one read of
+/// a pipe brings. The room is zeroed before each read, and zeroing a whole block for every 64 KiB a pipe brings
+/// was 4 times the input in `memset`. A read that fills its room doubles the next one, up to the block size, so
+/// a regular file on stdin is still read in whole blocks.
 const EAGER_READ: usize = 64 * 1024;
 
 impl BlockReader {
@@ -170,6 +175,7 @@ impl BlockReader {
             skipping: false,
             eof: false,
             eager: false,
+            eager_room: EAGER_READ,
             error: None,
         }
     }
@@ -203,10 +209,9 @@ impl BlockReader {
             let before = batch.buf.len();
             let want = self.block_size.saturating_sub(before).max(EAGER_READ);
             let n = if self.eager {
-                // One `read`, whatever it brings: a streaming input hands out lines as they come. The room is
-                // zeroed first, so it is no larger than what one read of a pipe brings (zeroing the whole block
-                // for every 64 KiB read was 4 times the input in `memset`).
-                batch.buf.resize(before + EAGER_READ, 0);
+                // One `read`, whatever it brings: a streaming input hands out lines as they come.
+                let room = self.eager_room.min(want);
+                batch.buf.resize(before + room, 0);
                 let n = loop {
                     match self.reader.read(&mut batch.buf[before..]) {
                         Ok(n) => break n,
@@ -219,6 +224,11 @@ impl BlockReader {
                     }
                 };
                 batch.buf.truncate(before + n);
+                self.eager_room = if n == room {
+                    (room * 2).min(self.block_size.max(EAGER_READ))
+                } else {
+                    EAGER_READ
+                };
                 n
             } else {
                 // Fill the block. `read_to_end` reads into the vector's spare capacity, which a file reads
@@ -331,6 +341,58 @@ mod tests {
         assert!(blocks > 2, "{blocks}");
         assert!(read == data, "bytes differ");
         assert_eq!(counter.load(Ordering::Relaxed), data.len() as u64);
+    }
+
+    /// A reader that brings at most `step` bytes per `read`, as a pipe does.
+    struct Trickle {
+        data: io::Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.data.read(&mut buf[..n])
+        }
+    }
+
+    /// Eager reads (stdin) hand out every byte in whole lines whatever each read brings; their room grows while
+    /// reads fill it (a regular file) and stays at `EAGER_READ` while they come back short (a pipe).
+    #[test]
+    fn eager_reads_lose_nothing_and_grow_only_while_reads_fill_them() {
+        let mut data = Vec::new();
+        for i in 0..3_000u32 {
+            data.extend_from_slice(
+                format!("line {i} {}\n", "y".repeat((i % 300) as usize)).as_bytes(),
+            );
+        }
+        data.extend_from_slice(&vec![b'z'; 200_000]);
+        data.extend_from_slice(b"\nlast\n");
+        for (step, largest_room) in [
+            (usize::MAX, 256 * 1024),
+            (EAGER_READ, 2 * EAGER_READ),
+            (1000, EAGER_READ),
+        ] {
+            let input = OpenedInput {
+                reader: Box::new(Trickle {
+                    data: io::Cursor::new(data.clone()),
+                    step,
+                }),
+                head: Vec::new(),
+                gzip: false,
+                counter: None,
+            };
+            let mut r = BlockReader::new(input, 256 * 1024, 1 << 20).eager();
+            let (mut b, mut read, mut room) = (LineBatch::new(usize::MAX), Vec::new(), 0);
+            while let Some(n) = r.next_block(&mut b) {
+                assert_eq!(b.buf[..n].last(), Some(&b'\n'), "step {step}");
+                read.extend_from_slice(&b.buf[..n]);
+                room = room.max(r.eager_room);
+            }
+            assert!(r.error.is_none());
+            assert!(read == data, "step {step}: bytes differ");
+            assert_eq!(room, largest_room, "step {step}");
+        }
     }
 
     #[test]
