@@ -25,7 +25,7 @@ use crate::flow::{
 use crate::json::{EnumValue, RawJson};
 use crate::str_list::StrList;
 use crate::string_stop::string_stop;
-use crate::workload_list::{self, WorkloadList};
+use crate::workload_list::{WorkloadList, KIND, NAME};
 use std::borrow::Cow;
 
 /// Deepest nesting of an unknown (skipped) value the scanner follows before leaving the line to serde. Real
@@ -807,17 +807,28 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn workload_list(&mut self) -> Option<WorkloadList<'a>> {
         let start = self.i;
-        let rest = self.b.get(start..)?;
-        match workload_list::text_form_len(rest, |i| {
-            self.string_end(start + i).map(|end| end - start)
-        }) {
-            Err(()) => None,
-            Ok(Some(len)) => {
-                self.i = start + len;
-                Some(WorkloadList::from_checked_json(self.s.get(start..self.i)?))
+        if self.b.get(start) == Some(&b'[') {
+            // `{"name":"N","kind":"K"}` joined by `,` and closed by `]`, nothing else and no whitespace: the form
+            // `WorkloadList` keeps as text.
+            let mut item = start + 1;
+            while self.b.get(item..).is_some_and(|r| r.starts_with(NAME)) {
+                let name_end = self.string_end(item + NAME.len())?;
+                if !self.b.get(name_end..).is_some_and(|r| r.starts_with(KIND)) {
+                    break;
+                }
+                let kind_end = self.string_end(name_end + KIND.len())?;
+                match self.b.get(kind_end + 1..kind_end + 3) {
+                    Some(&[b'}', b',']) => item = kind_end + 3,
+                    Some(&[b'}', b']']) => {
+                        self.i = kind_end + 3;
+                        return Some(WorkloadList::from_checked_json(self.s.get(start..self.i)?));
+                    }
+                    // Another member, whitespace, or not a list of objects: the general path decides.
+                    _ => break,
+                }
             }
-            Ok(None) => self.list(1, Self::workload).map(WorkloadList::from),
         }
+        self.list(1, Self::workload).map(WorkloadList::from)
     }
 
     /// `flow.Workload` (a list element: `null` is left to serde, which rejects it).
@@ -1166,6 +1177,60 @@ mod tests {
         assert_eq!(labels(r#"["a","b\"c"]"#), None);
         assert_eq!(labels(r#"["a""b"]"#), None);
         assert_eq!(labels(r#"["a",]"#), None);
+    }
+
+    #[test]
+    fn workloads_are_kept_as_text_only_in_the_exact_form() {
+        let workloads = |list: &str| {
+            let line = format!(r#"{{"flow":{{"source":{{"workloads":{list}}}}},"node_name":"n"}}"#);
+            decode_exporter_layout(&line).map(|s| {
+                let w = &s.flow.source.as_ref().expect("source").workloads;
+                let items: Vec<(Option<String>, Option<String>)> = w
+                    .iter()
+                    .map(|w| (w.name.map(str::to_owned), w.kind.map(str::to_owned)))
+                    .collect();
+                (w.compact_json().map(str::to_owned), items)
+            })
+        };
+        let both = |n: &str, k: &str| (Some(n.to_owned()), Some(k.to_owned()));
+        let one = r#"[{"name":"a","kind":"b"}]"#;
+        assert_eq!(
+            workloads(one),
+            Some((Some(one.to_owned()), vec![both("a", "b")]))
+        );
+        let two = r#"[{"name":"a","kind":"b"},{"name":"","kind":"d"}]"#;
+        assert_eq!(
+            workloads(two),
+            Some((Some(two.to_owned()), vec![both("a", "b"), both("", "d")]))
+        );
+        // Not the exact form: decoded into items.
+        let items = |list: &str| workloads(list).map(|(text, items)| (text.is_some(), items));
+        assert_eq!(items("[]"), Some((false, vec![])));
+        assert_eq!(items("null"), Some((false, vec![])));
+        assert_eq!(
+            items(r#"[{"kind":"b","name":"a"}]"#),
+            Some((false, vec![both("a", "b")]))
+        );
+        assert_eq!(
+            items(r#"[{"name":"a"}]"#),
+            Some((false, vec![(Some("a".to_owned()), None)]))
+        );
+        assert_eq!(
+            items(r#"[{"name":"a","kind":"b","x":1}]"#),
+            Some((false, vec![both("a", "b")]))
+        );
+        assert_eq!(
+            items(r#"[{"name":"a","kind":"b"} ]"#),
+            Some((false, vec![both("a", "b")]))
+        );
+        assert_eq!(
+            items(r#"[ {"name":"a","kind":"b"}]"#),
+            Some((false, vec![both("a", "b")]))
+        );
+        // Not JSON, or an escape or control byte in a name: the line is the serde path's.
+        assert_eq!(workloads(r#"[{"name":"a","kind":"b"},]"#), None);
+        assert_eq!(workloads(r#"[{"name":"a\"","kind":"b"}]"#), None);
+        assert_eq!(workloads("[{\"name\":\"a\",\"kind\":\"b\n\"}]"), None);
     }
 
     #[test]

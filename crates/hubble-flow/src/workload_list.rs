@@ -16,9 +16,9 @@ use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::fmt;
 
-/// An item's text: `{"name":"` name `","kind":"` kind `"}`.
-const NAME: &[u8] = b"{\"name\":\"";
-const KIND: &[u8] = b"\",\"kind\":\"";
+/// An item's text: `{"name":"` name `","kind":"` kind `"}` (the scanner checks for this form).
+pub(crate) const NAME: &[u8] = b"{\"name\":\"";
+pub(crate) const KIND: &[u8] = b"\",\"kind\":\"";
 const END: &[u8] = b"\"}";
 
 /// `flow.Workload`.
@@ -200,38 +200,6 @@ impl<'s> Iterator for Iter<'s, '_> {
     }
 }
 
-/// The length of the text-form list at the start of `b`, if `b` starts with one. `string_end(i)` gives the
-/// closing quote of the string whose content starts at `i`, or `None` at an escape, a control byte or the end.
-/// `Err(())` when a string holds an escape or a control byte (the line is left to serde); `Ok(None)` when the
-/// list is not in the text form (the general path decides).
-pub(crate) fn text_form_len(
-    b: &[u8],
-    string_end: impl Fn(usize) -> Option<usize>,
-) -> Result<Option<usize>, ()> {
-    if !b.starts_with(b"[") {
-        return Ok(None);
-    }
-    let mut item = 1;
-    loop {
-        if !b.get(item..).is_some_and(|r| r.starts_with(NAME)) {
-            return Ok(None);
-        }
-        let name_end = string_end(item + NAME.len()).ok_or(())?;
-        if !b.get(name_end..).is_some_and(|r| r.starts_with(KIND)) {
-            return Ok(None);
-        }
-        let kind_end = string_end(name_end + KIND.len()).ok_or(())?;
-        if !b.get(kind_end..).is_some_and(|r| r.starts_with(END)) {
-            return Ok(None);
-        }
-        match b.get(kind_end + END.len()) {
-            Some(b',') => item = kind_end + END.len() + 1,
-            Some(b']') => return Ok(Some(kind_end + END.len() + 1)),
-            _ => return Ok(None),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,13 +212,6 @@ mod tests {
         format!("[{}]", objects.join(","))
     }
 
-    fn end_of_plain(b: &[u8]) -> impl Fn(usize) -> Option<usize> + '_ {
-        move |i| {
-            let j = i + b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
-            (b[j] == b'"').then_some(j)
-        }
-    }
-
     #[test]
     fn the_text_form_gives_the_items_the_decoded_form_gives() {
         for items in [
@@ -258,8 +219,6 @@ mod tests {
             vec![("", ""), ("cron-2", "CronJob"), ("é😀<b>", "Job")],
         ] {
             let t = text(&items);
-            let b = t.as_bytes();
-            assert_eq!(text_form_len(b, end_of_plain(b)), Ok(Some(t.len())));
             let json = WorkloadList::from_checked_json(&t);
             let decoded = WorkloadList::from(
                 items
@@ -292,31 +251,6 @@ mod tests {
             assert_eq!(format!("{json:?}"), format!("{vec_of_workloads:?}"));
             assert_eq!(json.compact_json(), Some(t.as_str()));
             assert_eq!(decoded.compact_json(), None);
-        }
-    }
-
-    #[test]
-    fn only_the_exact_form_is_text() {
-        for (list, expected) in [
-            (r#"[{"name":"a","kind":"b"}]"#, Ok(Some(25))),
-            (
-                r#"[{"name":"a","kind":"b"},{"name":"c","kind":"d"}]trailing"#,
-                Ok(Some(49)),
-            ),
-            ("[]", Ok(None)),
-            ("null", Ok(None)),
-            (r#"[{"kind":"b","name":"a"}]"#, Ok(None)),
-            (r#"[{"name":"a"}]"#, Ok(None)),
-            (r#"[{"name":"a","kind":"b","x":1}]"#, Ok(None)),
-            (r#"[{"name":"a","kind":"b"} ]"#, Ok(None)),
-            (r#"[ {"name":"a","kind":"b"}]"#, Ok(None)),
-            (r#"[{"name":"a","kind":"b"},]"#, Ok(None)),
-            (r#"[{"name":"a","kind":"b"}"#, Ok(None)),
-            (r#"[{"name":"a\"","kind":"b"}]"#, Err(())),
-            (r#"[{"name":"a","kind":"b\n"}]"#, Err(())),
-        ] {
-            let b = list.as_bytes();
-            assert_eq!(text_form_len(b, end_of_plain(b)), expected, "{list}");
         }
     }
 
