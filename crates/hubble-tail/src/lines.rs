@@ -1,9 +1,10 @@
 //! Line assembly for one file: bytes in, runs of complete lines out.
 //!
-//! Owns the per-file read buffer. Guarantees: every emitted run is contiguous in the file
-//! (`bytes == file[start..end]`), non-empty and ends with `b'\n'`; a trailing partial line stays buffered until
-//! its newline arrives; a line whose content (without `\n`) exceeds `max_line_bytes` is never emitted, only
-//! reported with its offset and length; memory stays below `max_line_bytes` plus one read block.
+//! Owns the per-file partial line, and reads into a block lent by the tailer ([`LineBuffer::swap_block`]).
+//! Guarantees: every emitted run is contiguous in the file (`bytes == file[start..end]`), non-empty and ends with
+//! `b'\n'`; a trailing partial line stays buffered until its newline arrives; a line whose content (without
+//! `\n`) exceeds `max_line_bytes` is never emitted, only reported with its offset and length; what a file keeps
+//! between reads stays below `max_line_bytes`, and the lent block below that plus one read.
 
 /// What [`LineBuffer::drain`] reports besides line runs.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,17 @@ impl LineBuffer {
         self.len = 0;
         self.base = offset;
         self.skipping = None;
+    }
+
+    /// Swaps the buffer being worked in with `block`, carrying the buffered bytes over. Called with the tailer's
+    /// read block before a pass and again after it, the pass reads into the block and the file keeps only its
+    /// partial line (in its own buffer, which grows no larger than that).
+    pub(crate) fn swap_block(&mut self, block: &mut Vec<u8>) {
+        std::mem::swap(&mut self.data, block);
+        if self.data.len() < self.len {
+            self.data.resize(self.len, 0);
+        }
+        self.data[..self.len].copy_from_slice(&block[..self.len]);
     }
 
     /// A writable slice of `n` bytes after the buffered data; follow with [`LineBuffer::commit`].
@@ -193,6 +205,34 @@ mod tests {
         assert_eq!(long, vec![(3, 12)]);
         assert_eq!(runs, vec![(b"fine\n".to_vec(), 15, 20)]);
         assert_eq!(buf.resume_offset(), 20);
+    }
+
+    #[test]
+    fn files_taking_turns_in_one_block_keep_only_their_partial_lines() {
+        let mut block = Vec::new();
+        let (mut a, mut b) = (LineBuffer::new(0, 64), LineBuffer::new(0, 64));
+        let pass = |buf: &mut LineBuffer, block: &mut Vec<u8>, bytes: &[u8]| {
+            buf.swap_block(block);
+            let (runs, _, _) = feed(buf, bytes);
+            buf.swap_block(block);
+            runs
+        };
+        assert_eq!(
+            pass(&mut a, &mut block, b"a1\na2-part"),
+            vec![(b"a1\n".to_vec(), 0, 3)]
+        );
+        assert!(pass(&mut b, &mut block, b"b1-part").is_empty());
+        assert_eq!(
+            pass(&mut a, &mut block, b"ial\n"),
+            vec![(b"a2-partial\n".to_vec(), 3, 14)]
+        );
+        assert_eq!(
+            pass(&mut b, &mut block, b"ial\nb2\n"),
+            vec![(b"b1-partial\nb2\n".to_vec(), 0, 14)]
+        );
+        // Between passes each file holds its longest partial line so far ("a2-part", "b1-part"), no more.
+        assert_eq!((a.data.len(), b.data.len()), (7, 7));
+        assert!(block.len() >= 14);
     }
 
     #[test]

@@ -146,6 +146,9 @@ pub struct Tailer {
     fingerprinter: Fingerprinter,
     checkpoints: Checkpoints,
     watchers: Vec<Watcher>,
+    /// The one read buffer the open files take turns in (each keeps only its partial line between passes), so
+    /// memory does not grow with the number of files followed.
+    block: Vec<u8>,
     known: HashMap<FileId, Known>,
     /// Files (dev, inode, size) with nothing left to read, or that failed: skipped until they change.
     done: HashSet<(u64, u64, u64)>,
@@ -166,6 +169,7 @@ impl Tailer {
             fingerprinter,
             checkpoints,
             watchers: Vec::new(),
+            block: Vec::new(),
             known: HashMap::new(),
             done: HashSet::new(),
             next_discovery: Instant::now(),
@@ -264,6 +268,7 @@ impl Tailer {
             let id = watcher.id;
             let mut too_long = Vec::new();
             let result = watcher.read(
+                &mut self.block,
                 budget,
                 &mut self.fingerprinter,
                 &mut |path, bytes, start_offset, end_offset| {

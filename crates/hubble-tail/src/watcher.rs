@@ -18,7 +18,9 @@ use crate::fingerprint::{FingerprintStrategy, Fingerprinter};
 use crate::lines::{DrainCounts, LineBuffer};
 use crate::FileId;
 
-const READ_BLOCK: usize = 64 * 1024;
+/// Largest single read, the same as the default per-pass budget (`max_read_bytes`): a pass over a file that has
+/// grown by that much is one `read` and one run of lines, and so one batch downstream rather than four.
+const READ_BLOCK: usize = 256 * 1024;
 
 /// Identity and shape of a file on disk at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,9 +211,11 @@ impl Watcher {
         }
     }
 
-    /// Reads up to about `budget` bytes, handing out complete-line runs.
+    /// Reads up to about `budget` bytes into `block` (the tailer's read buffer, lent for the call), handing out
+    /// complete-line runs.
     pub(crate) fn read(
         &mut self,
+        block: &mut Vec<u8>,
         budget: usize,
         fingerprinter: &mut Fingerprinter,
         emit: &mut LineSink<'_>,
@@ -246,6 +250,22 @@ impl Watcher {
                 self.checked_len = len;
             }
         }
+        // The pass reads into the tailer's one block; between passes this file holds only its partial line.
+        self.lines.swap_block(block);
+        let result = self.read_blocks(budget, &mut outcome, emit, too_long);
+        self.lines.swap_block(block);
+        result?;
+        self.delivered += outcome.counts.lines;
+        Ok(outcome)
+    }
+
+    fn read_blocks(
+        &mut self,
+        budget: usize,
+        outcome: &mut ReadOutcome,
+        emit: &mut LineSink<'_>,
+        too_long: &mut dyn FnMut(u64, u64),
+    ) -> io::Result<()> {
         while outcome.bytes_read < budget as u64 {
             let want = READ_BLOCK
                 .min((budget as u64 - outcome.bytes_read) as usize)
@@ -269,8 +289,7 @@ impl Watcher {
             outcome.counts.bytes += counts.bytes;
             outcome.counts.lines += counts.lines;
         }
-        self.delivered += outcome.counts.lines;
-        Ok(outcome)
+        Ok(())
     }
 }
 
@@ -317,6 +336,7 @@ mod tests {
         let mut out = Vec::new();
         let outcome = w
             .read(
+                &mut Vec::new(),
                 1 << 20,
                 fp,
                 &mut |_, b, _, _| out.extend_from_slice(b),
