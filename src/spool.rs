@@ -12,8 +12,9 @@
 //! The payloads of the newest segments (at most [`RECENT_SEGMENTS`]) also stay in memory after they were
 //! written ([`Spool::append_kept`]), so a delivery loop that keeps up reads them from there instead of copying
 //! them back out of the page cache; the file on disk is still the only thing a crash relies on, and a segment
-//! not in memory (older, or after a restart) is read from disk. A buffer freed from memory is handed back to the
-//! writer for its next batch, so steady state allocates nothing.
+//! not in memory (older, or after a restart) is read from disk. A kept payload's buffer goes back to the writer
+//! when its last holder (the in-memory list or a delivery loop, whichever lets go last) drops it, so steady state
+//! allocates nothing and the writer never fills freshly mapped pages.
 //!
 //! A delivered segment's file is not deleted but renamed to `<seq>.free` (at most [`RECYCLED_FILES`] of them) and
 //! overwritten by a later segment: the filesystem then reuses its pages and blocks instead of freeing them on
@@ -44,13 +45,47 @@ pub const RECENT_SEGMENTS: usize = 2;
 /// How many delivered segments' files are kept (as `<seq>.free`) to be overwritten by new segments.
 pub const RECYCLED_FILES: usize = 4;
 
+/// How many emptied payload buffers wait for the writer's next batches.
+const SPARE_BUFFERS: usize = 1;
+
+/// Emptied payload buffers, shared by the spool and the payloads it keeps in memory.
+type Spares = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A segment's NDJSON payload. One kept in memory by [`Spool::append_kept`] hands its buffer back to the spool
+/// when its last holder drops it; one read from disk is simply freed.
+#[derive(Debug)]
+pub struct Payload {
+    bytes: Vec<u8>,
+    spares: Option<Spares>,
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        let Some(spares) = &self.spares else { return };
+        if let Ok(mut spares) = spares.lock() {
+            if spares.len() < SPARE_BUFFERS {
+                let mut buf = std::mem::take(&mut self.bytes);
+                buf.clear();
+                spares.push(buf);
+            }
+        }
+    }
+}
+
 /// A segment read back (from memory when it is one of the newest, else from disk).
 #[derive(Debug)]
 pub struct Segment {
     /// Its id.
     pub id: SegmentId,
     /// NDJSON payload.
-    pub payload: Arc<Vec<u8>>,
+    pub payload: Arc<Payload>,
     /// Records in the payload.
     pub records: u64,
 }
@@ -73,39 +108,16 @@ pub struct Spool {
     segments: AtomicU64,
     max_bytes: u64,
     recent: Mutex<Recent>,
+    /// Buffers of kept payloads that every holder has let go of, for the writer's next batch.
+    spares: Spares,
     /// Delivered segments' files waiting to be overwritten (`<seq>.free`), at most [`RECYCLED_FILES`].
     recycled: Mutex<Vec<PathBuf>>,
 }
 
-/// The newest segments' payloads, oldest first, and at most one emptied buffer to reuse.
+/// The newest segments' payloads, oldest first.
 #[derive(Debug, Default)]
 struct Recent {
-    kept: VecDeque<(SegmentId, u64, Arc<Vec<u8>>)>,
-    spare: Option<Vec<u8>>,
-}
-
-impl Recent {
-    /// Takes a payload out of memory; its buffer becomes the spare once no reader holds it.
-    fn drop_payload(&mut self, payload: Arc<Vec<u8>>) {
-        if let Ok(mut buf) = Arc::try_unwrap(payload) {
-            if self
-                .spare
-                .as_ref()
-                .is_none_or(|s| s.capacity() < buf.capacity())
-            {
-                buf.clear();
-                self.spare = Some(buf);
-            }
-        }
-    }
-
-    fn forget(&mut self, id: SegmentId) {
-        if let Some(i) = self.kept.iter().position(|k| k.0 == id) {
-            if let Some((_, _, payload)) = self.kept.remove(i) {
-                self.drop_payload(payload);
-            }
-        }
-    }
+    kept: VecDeque<(SegmentId, u64, Arc<Payload>)>,
 }
 
 impl Spool {
@@ -163,6 +175,7 @@ impl Spool {
             segments: AtomicU64::new(segments.len() as u64),
             max_bytes,
             recent: Mutex::default(),
+            spares: Spares::default(),
             recycled: Mutex::new(recycled),
         })
     }
@@ -254,16 +267,20 @@ impl Spool {
             payload.clear();
             return Ok(id);
         };
-        let next = recent
-            .spare
-            .take()
-            .unwrap_or_else(|| Vec::with_capacity(capacity));
-        let written = std::mem::replace(payload, next);
         if recent.kept.len() >= RECENT_SEGMENTS {
-            if let Some((_, _, oldest)) = recent.kept.pop_front() {
-                recent.drop_payload(oldest);
-            }
+            // Dropped first: when no delivery loop holds it any more, its buffer is the one taken below.
+            recent.kept.pop_front();
         }
+        let next = self
+            .spares
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
+        let written = Payload {
+            bytes: std::mem::replace(payload, next),
+            spares: Some(Arc::clone(&self.spares)),
+        };
         recent.kept.push_back((id, records, Arc::new(written)));
         Ok(id)
     }
@@ -303,7 +320,10 @@ impl Spool {
         match check(&header, &payload) {
             Ok(records) => Ok(Segment {
                 id,
-                payload: Arc::new(payload),
+                payload: Arc::new(Payload {
+                    bytes: payload,
+                    spares: None,
+                }),
                 records,
             }),
             Err(reason) => {
@@ -316,7 +336,7 @@ impl Spool {
     /// Takes a segment that left the queue out of memory.
     fn forget_payload(&self, id: SegmentId) {
         if let Ok(mut recent) = self.recent.lock() {
-            recent.forget(id);
+            recent.kept.retain(|k| k.0 != id);
         }
     }
 
@@ -499,7 +519,7 @@ mod tests {
         assert_eq!(s.list().unwrap(), vec![a, b]);
         let seg = s.read(b).unwrap();
         assert_eq!(seg.records, 2);
-        assert_eq!(seg.payload.as_slice(), b"{\"b\":2}\n{\"b\":3}\n");
+        assert_eq!(&seg.payload[..], b"{\"b\":2}\n{\"b\":3}\n");
         let sinks = vec!["file:/x".to_owned(), "adx".to_owned()];
         assert!(!s.mark_done(a, "adx", &sinks).unwrap());
         assert!(s.is_done(a, "adx"));
@@ -534,27 +554,28 @@ mod tests {
         );
         for (i, &id) in ids.iter().enumerate() {
             let seg = s.read(id).unwrap();
-            assert_eq!(
-                seg.payload.as_slice(),
-                format!("{{\"n\":{i}}}\n").as_bytes()
-            );
+            assert_eq!(&seg.payload[..], format!("{{\"n\":{i}}}\n").as_bytes());
             assert_eq!(seg.records, 1);
-            // Evicted buffers became the spare; a payload still held by a reader does not.
             drop(seg);
         }
         // Removing a delivered segment forgets its payload; a later read goes to disk and finds nothing.
+        let held = s.read(ids[3]).unwrap();
+        let held_ptr = held.payload.as_ptr();
         assert!(s.mark_done(ids[3], "adx", &sinks).unwrap());
         assert!(!in_memory(ids[3]));
         assert!(matches!(s.read(ids[3]), Err(Err(_))));
-        // Its buffer is the spare the next append hands back (no allocation).
-        let spare = s.recent.lock().unwrap().spare.as_ref().map(|b| b.as_ptr());
+        // Its buffer returns when the delivery loop lets go of it, and the next append hands it back.
+        assert!(s.spares.lock().unwrap().is_empty(), "still held");
+        drop(held);
+        assert_eq!(s.spares.lock().unwrap().len(), 1);
         buf.extend_from_slice(b"x\n");
         s.append_kept(&mut buf, 1).unwrap();
-        assert_eq!(Some(buf.as_ptr()), spare);
+        assert_eq!(buf.as_ptr(), held_ptr);
+        assert!(buf.is_empty());
         // What is on disk is what was kept.
         drop(s);
         let s = Spool::open(d.path(), 1 << 30).unwrap();
-        assert_eq!(s.read(ids[2]).unwrap().payload.as_slice(), b"{\"n\":2}\n");
+        assert_eq!(&s.read(ids[2]).unwrap().payload[..], b"{\"n\":2}\n");
     }
 
     #[test]
@@ -594,10 +615,7 @@ mod tests {
             fs::metadata(&seg_path).unwrap().len(),
             (HEADER_LEN + 12) as u64
         );
-        assert_eq!(
-            s.read(short).unwrap().payload.as_slice(),
-            b"{\"short\":1}\n"
-        );
+        assert_eq!(&s.read(short).unwrap().payload[..], b"{\"short\":1}\n");
         assert_eq!(names(d.path()).len(), RECYCLED_FILES);
         // Reopened, the waiting files are adopted (not segments, not counted), the sequence goes on past them,
         // and a segment written then still reads back.
@@ -618,7 +636,7 @@ mod tests {
         );
         let next = s.append(b"x\n", 1).unwrap();
         assert!(next.0 > 999);
-        assert_eq!(s.read(next).unwrap().payload.as_slice(), b"x\n");
+        assert_eq!(&s.read(next).unwrap().payload[..], b"x\n");
         assert!(
             names(d.path()).iter().all(|n| !n.ends_with(".tmp")),
             "a recycled file was used, not a new one"
