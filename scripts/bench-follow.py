@@ -15,6 +15,10 @@ p.add_argument("--seconds", type=int, default=20)
 p.add_argument("--bin", default="target/release/hubble-ingest")
 p.add_argument("--cidr-groups", default=None)
 p.add_argument("--lines", default=None, help="exporter lines to write (cycled, uuid replaced)")
+p.add_argument("--sink", choices=["file", "pipe"], default="file",
+               help="file: a file sink the monitor tails; pipe: the stdout sink, read by the monitor from a pipe. A growing "
+                    "file takes fresh page-cache pages for every record written, whose cost depends on the machine (a VM "
+                    "whose free memory goes back to the host pays a host fault per page); a pipe reuses its buffer.")
 p.add_argument("--rotate-bytes", type=int, default=10 * 1024 * 1024, help="kubelet containerLogMaxSize")
 a = p.parse_args()
 
@@ -25,10 +29,25 @@ log = os.path.join(logdir, "0.log")
 sink = os.path.join(root, "out.ndjson")
 open(log, "w").close()
 cmd = [a.bin, "run", "--input", os.path.join(logdir, "0.log*"), "--state-dir", os.path.join(root, "state"),
-       "--sink", "file:" + sink, "--format", "cri"]
+       "--sink", "file:" + sink if a.sink == "file" else "stdout", "--format", "cri"]
 if a.cidr_groups:
     cmd += ["--cidr-groups", a.cidr_groups]
-daemon = subprocess.Popen(cmd, stderr=open(os.path.join(root, "daemon.log"), "w"))
+daemon = subprocess.Popen(cmd, stderr=open(os.path.join(root, "daemon.log"), "w"),
+                          stdout=subprocess.PIPE if a.sink == "pipe" else None)
+piped = []  # chunks read from the daemon's stdout by the thread below, taken by drain_sink()
+if a.sink == "pipe":
+    import fcntl, threading
+    try:
+        fcntl.fcntl(daemon.stdout.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ: fewer wake-ups on both ends
+    except OSError:
+        pass
+    def pump():
+        while True:
+            chunk = os.read(daemon.stdout.fileno(), 1 << 22)
+            if not chunk:
+                return
+            piped.append(chunk)
+    threading.Thread(target=pump, daemon=True).start()
 time.sleep(1.0)
 
 TEMPLATE = ('{{"flow":{{"time":"2026-11-25T12:00:00.000000000Z","uuid":"{uuid}","verdict":"DROPPED",'
@@ -79,13 +98,22 @@ f = open(log, "a")
 size = 0
 rotations = 0
 
-def drain_sink():
-    global sink_pos, sink_buf
+def read_sink():
+    global sink_pos
+    if a.sink == "pipe":
+        n = len(piped)
+        data = b"".join(piped[:n])
+        del piped[:n]
+        return data
     if not os.path.exists(sink):
-        return
+        return b""
     with open(sink, "rb") as s:
         s.seek(sink_pos)
-        data = s.read()
+        return s.read()
+
+def drain_sink():
+    global sink_pos, sink_buf
+    data = read_sink()
     sink_pos += len(data)
     sink_buf += data
     now = time.time()
