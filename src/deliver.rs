@@ -109,7 +109,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             };
             let mut delays = crate::retry::delivery_policy();
             // What is left to deliver of this segment: all of it at first, then what the sink did not accept.
-            let mut payload = std::borrow::Cow::Borrowed(&seg.payload[..]);
+            let mut payload = std::borrow::Cow::Borrowed(seg.payload.pieces());
             let mut records = seg.records;
             let mut pieces_dead_lettered = 0usize;
             loop {
@@ -157,7 +157,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
                 ctx.metrics.sink_retry(&name, pending.reason);
                 let delay = delays.next().unwrap_or(Duration::from_secs(30));
                 tracing::warn!(sink = %name, records = pending.records, retry_in_ms = delay.as_millis() as u64, "delivery failed, will retry: {}", pending.message);
-                payload = std::borrow::Cow::Owned(pending.payload);
+                payload = std::borrow::Cow::Owned(vec![pending.payload]);
                 records = pending.records;
                 sleep_unless_stopped(&ctx.stop, delay);
                 if ctx.stop.load(Ordering::Relaxed) {

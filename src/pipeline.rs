@@ -62,8 +62,9 @@ pub struct RunOutcome {
 
 /// One processed batch, in input order.
 pub struct Output<'a> {
-    /// The encoded records (or passed-through lines).
-    pub out: &'a [u8],
+    /// The encoded records (or passed-through lines). The consumer may take the buffer, leaving another (empty)
+    /// one in its place; the pipeline reuses whatever is left here for a later batch.
+    pub out: &'a mut Vec<u8>,
     /// What processing counted.
     pub stats: &'a BatchStats,
     /// What to acknowledge once `out` is durable (none while a partial line of the stream is still held).
@@ -306,11 +307,11 @@ where
             "more than `limit` batches in flight"
         );
         reorder[slot] = Some(done);
-        while let Some(done) = reorder[next % limit].take() {
+        while let Some(mut done) = reorder[next % limit].take() {
             next += 1;
             outcome.stats.merge(&done.stats);
             let event = Event::Batch(Output {
-                out: &done.out,
+                out: &mut done.out,
                 stats: &done.stats,
                 ack: done.ack,
                 origin: done.origin.as_ref(),

@@ -45,24 +45,26 @@ pub const RECENT_SEGMENTS: usize = 2;
 /// How many delivered segments' files are kept (as `<seq>.free`) to be overwritten by new segments.
 pub const RECYCLED_FILES: usize = 4;
 
-/// How many emptied payload buffers wait for the writer's next batches.
-const SPARE_BUFFERS: usize = 1;
+/// How many emptied buffers wait to be filled again ([`Spool::spare_buffer`]): about the pieces of three
+/// segments of the pipeline's batch outputs.
+const SPARE_BUFFERS: usize = 32;
 
 /// Emptied payload buffers, shared by the spool and the payloads it keeps in memory.
 type Spares = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// A segment's NDJSON payload. One kept in memory by [`Spool::append_kept`] hands its buffer back to the spool
-/// when its last holder drops it; one read from disk is simply freed.
+/// A segment's NDJSON payload, in pieces that each end at a record boundary: the buffers the writer handed to
+/// [`Spool::append_kept`] (written one after the other, never joined), or one piece read back from disk. A kept
+/// payload hands its buffers back to the spool when its last holder drops it; one read from disk is freed.
 #[derive(Debug)]
 pub struct Payload {
-    bytes: Vec<u8>,
+    pieces: Vec<Vec<u8>>,
     spares: Option<Spares>,
 }
 
-impl std::ops::Deref for Payload {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.bytes
+impl Payload {
+    /// The records, in order.
+    pub fn pieces(&self) -> &[Vec<u8>] {
+        &self.pieces
     }
 }
 
@@ -70,8 +72,10 @@ impl Drop for Payload {
     fn drop(&mut self) {
         let Some(spares) = &self.spares else { return };
         if let Ok(mut spares) = spares.lock() {
-            if spares.len() < SPARE_BUFFERS {
-                let mut buf = std::mem::take(&mut self.bytes);
+            for mut buf in self.pieces.drain(..) {
+                if spares.len() == SPARE_BUFFERS {
+                    break;
+                }
                 buf.clear();
                 spares.push(buf);
             }
@@ -210,6 +214,11 @@ impl Spool {
 
     /// Writes a batch durably and returns its id. On return the segment survives a crash.
     pub fn append(&self, payload: &[u8], records: u64) -> io::Result<SegmentId> {
+        self.append_pieces(&[payload], records)
+    }
+
+    /// [`Spool::append`] of the records in `pieces`, one after the other.
+    fn append_pieces<P: AsRef<[u8]>>(&self, pieces: &[P], records: u64) -> io::Result<SegmentId> {
         let seq = {
             let mut next = self
                 .next
@@ -222,8 +231,14 @@ impl Spool {
         let final_path = self.segment_path(SegmentId(seq));
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(MAGIC);
-        header[8..12].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        header[12..20].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        let mut len = 0usize;
+        for piece in pieces {
+            crc.update(piece.as_ref());
+            len += piece.as_ref().len();
+        }
+        header[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
+        header[12..20].copy_from_slice(&(len as u64).to_le_bytes());
         header[20..28].copy_from_slice(&records.to_le_bytes());
         // A recycled file is overwritten in place; without one, a new file is written under a temporary name.
         let recycled = self.recycled.lock().ok().and_then(|mut r| r.pop());
@@ -239,7 +254,7 @@ impl Spool {
                 (tmp, f, false)
             }
         };
-        if let Err(e) = write_segment(file, &header, payload) {
+        if let Err(e) = write_segment(file, &header, pieces, len) {
             // A recycled file goes back to the pool; a temporary one is removed at the next start.
             if is_recycled {
                 if let Ok(mut r) = self.recycled.lock() {
@@ -251,38 +266,36 @@ impl Spool {
         fs::rename(&written_path, &final_path)?;
         sync_dir(&self.dir)?;
         self.bytes
-            .fetch_add((HEADER_LEN + payload.len()) as u64, Ordering::Relaxed);
+            .fetch_add((HEADER_LEN + len) as u64, Ordering::Relaxed);
         self.segments.fetch_add(1, Ordering::Relaxed);
         Ok(SegmentId(seq))
     }
 
-    /// Writes `payload` durably like [`Spool::append`], then keeps it in memory for the delivery loops and
-    /// leaves an empty buffer in its place (a reused one when there is one). On error `payload` is untouched, so
-    /// the caller can retry.
-    pub fn append_kept(&self, payload: &mut Vec<u8>, records: u64) -> io::Result<SegmentId> {
-        let id = self.append(payload, records)?;
-        let capacity = payload.capacity();
-        let Ok(mut recent) = self.recent.lock() else {
-            // Poisoned: deliver from disk only.
-            payload.clear();
-            return Ok(id);
+    /// Writes the records in `pieces` durably like [`Spool::append`], then keeps them in memory for the
+    /// delivery loops and leaves `pieces` empty. On error `pieces` is untouched, so the caller can retry.
+    pub fn append_kept(&self, pieces: &mut Vec<Vec<u8>>, records: u64) -> io::Result<SegmentId> {
+        let id = self.append_pieces(pieces, records)?;
+        let written = Payload {
+            pieces: std::mem::take(pieces),
+            spares: Some(Arc::clone(&self.spares)),
         };
-        if recent.kept.len() >= RECENT_SEGMENTS {
-            // Dropped first: when no delivery loop holds it any more, its buffer is the one taken below.
-            recent.kept.pop_front();
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.kept.len() >= RECENT_SEGMENTS {
+                recent.kept.pop_front();
+            }
+            recent.kept.push_back((id, records, Arc::new(written)));
         }
-        let next = self
-            .spares
+        Ok(id)
+    }
+
+    /// An empty buffer to fill with records for [`Spool::append_kept`]: one a delivered payload gave back when
+    /// there is one, so steady state allocates nothing and fills no freshly mapped pages.
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.spares
             .lock()
             .ok()
             .and_then(|mut s| s.pop())
-            .unwrap_or_else(|| Vec::with_capacity(capacity));
-        let written = Payload {
-            bytes: std::mem::replace(payload, next),
-            spares: Some(Arc::clone(&self.spares)),
-        };
-        recent.kept.push_back((id, records, Arc::new(written)));
-        Ok(id)
+            .unwrap_or_default()
     }
 
     /// Segments currently queued, oldest first.
@@ -321,7 +334,7 @@ impl Spool {
             Ok(records) => Ok(Segment {
                 id,
                 payload: Arc::new(Payload {
-                    bytes: payload,
+                    pieces: vec![payload],
                     spares: None,
                 }),
                 records,
@@ -471,10 +484,17 @@ fn parse_seq(stem: &str) -> Option<u64> {
 
 /// Writes a segment's header and payload from the start of `f`, cuts whatever followed (a recycled file may be
 /// longer) and fsyncs it.
-fn write_segment(mut f: File, header: &[u8], payload: &[u8]) -> io::Result<()> {
+fn write_segment<P: AsRef<[u8]>>(
+    mut f: File,
+    header: &[u8],
+    pieces: &[P],
+    len: usize,
+) -> io::Result<()> {
     f.write_all(header)?;
-    f.write_all(payload)?;
-    f.set_len((header.len() + payload.len()) as u64)?;
+    for piece in pieces {
+        f.write_all(piece.as_ref())?;
+    }
+    f.set_len((header.len() + len) as u64)?;
     f.sync_all()
 }
 
@@ -519,7 +539,7 @@ mod tests {
         assert_eq!(s.list().unwrap(), vec![a, b]);
         let seg = s.read(b).unwrap();
         assert_eq!(seg.records, 2);
-        assert_eq!(&seg.payload[..], b"{\"b\":2}\n{\"b\":3}\n");
+        assert_eq!(seg.payload.pieces().concat(), b"{\"b\":2}\n{\"b\":3}\n");
         let sinks = vec!["file:/x".to_owned(), "adx".to_owned()];
         assert!(!s.mark_done(a, "adx", &sinks).unwrap());
         assert!(s.is_done(a, "adx"));
@@ -538,13 +558,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Spool::open(d.path(), 1 << 30).unwrap();
         let sinks = vec!["adx".to_owned()];
-        let mut buf = Vec::with_capacity(1 << 16);
         let mut ids = Vec::new();
         for i in 0..4u64 {
-            buf.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
-            ids.push(s.append_kept(&mut buf, 1).unwrap());
-            assert!(buf.is_empty(), "the caller gets an empty buffer back");
-            assert!(buf.capacity() >= 1 << 16, "of the same capacity");
+            // Two pieces, written one after the other.
+            let mut pieces = vec![
+                format!("{{\"n\":{i}}}\n").into_bytes(),
+                b"{\"m\":0}\n".to_vec(),
+            ];
+            ids.push(s.append_kept(&mut pieces, 2).unwrap());
+            assert!(pieces.is_empty(), "the pieces were taken");
         }
         // The newest RECENT_SEGMENTS are in memory, the older ones only on disk; all read the same.
         let in_memory = |id: SegmentId| s.recent.lock().unwrap().kept.iter().any(|k| k.0 == id);
@@ -554,28 +576,47 @@ mod tests {
         );
         for (i, &id) in ids.iter().enumerate() {
             let seg = s.read(id).unwrap();
-            assert_eq!(&seg.payload[..], format!("{{\"n\":{i}}}\n").as_bytes());
-            assert_eq!(seg.records, 1);
-            drop(seg);
+            assert_eq!(
+                seg.payload.pieces().concat(),
+                format!("{{\"n\":{i}}}\n{{\"m\":0}}\n").as_bytes()
+            );
+            assert_eq!(seg.records, 2);
         }
+        assert_eq!(
+            s.read(ids[0]).unwrap().payload.pieces().len(),
+            1,
+            "from disk"
+        );
+        assert_eq!(s.read(ids[3]).unwrap().payload.pieces().len(), 2, "kept");
+        // The two evicted from memory gave their buffers back already (nothing held them).
+        assert_eq!(s.spares.lock().unwrap().len(), 4);
+        s.spares.lock().unwrap().clear();
         // Removing a delivered segment forgets its payload; a later read goes to disk and finds nothing.
         let held = s.read(ids[3]).unwrap();
-        let held_ptr = held.payload.as_ptr();
+        let held_ptrs: Vec<_> = held.payload.pieces().iter().map(|p| p.as_ptr()).collect();
         assert!(s.mark_done(ids[3], "adx", &sinks).unwrap());
         assert!(!in_memory(ids[3]));
         assert!(matches!(s.read(ids[3]), Err(Err(_))));
-        // Its buffer returns when the delivery loop lets go of it, and the next append hands it back.
+        // Its buffers return, emptied, when the delivery loop lets go of it, and are handed out again.
         assert!(s.spares.lock().unwrap().is_empty(), "still held");
         drop(held);
-        assert_eq!(s.spares.lock().unwrap().len(), 1);
-        buf.extend_from_slice(b"x\n");
-        s.append_kept(&mut buf, 1).unwrap();
-        assert_eq!(buf.as_ptr(), held_ptr);
-        assert!(buf.is_empty());
+        let mut spares: Vec<_> = (0..2).map(|_| s.spare_buffer()).collect();
+        assert!(spares.iter().all(|b| b.is_empty() && b.capacity() > 0));
+        spares.sort_by_key(|b| b.as_ptr());
+        let mut expected = held_ptrs;
+        expected.sort();
+        assert_eq!(
+            spares.iter().map(|b| b.as_ptr()).collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(s.spare_buffer().capacity(), 0, "none left: a new one");
         // What is on disk is what was kept.
         drop(s);
         let s = Spool::open(d.path(), 1 << 30).unwrap();
-        assert_eq!(&s.read(ids[2]).unwrap().payload[..], b"{\"n\":2}\n");
+        assert_eq!(
+            s.read(ids[2]).unwrap().payload.pieces().concat(),
+            b"{\"n\":2}\n{\"m\":0}\n"
+        );
     }
 
     #[test]
@@ -615,7 +656,10 @@ mod tests {
             fs::metadata(&seg_path).unwrap().len(),
             (HEADER_LEN + 12) as u64
         );
-        assert_eq!(&s.read(short).unwrap().payload[..], b"{\"short\":1}\n");
+        assert_eq!(
+            s.read(short).unwrap().payload.pieces().concat(),
+            b"{\"short\":1}\n"
+        );
         assert_eq!(names(d.path()).len(), RECYCLED_FILES);
         // Reopened, the waiting files are adopted (not segments, not counted), the sequence goes on past them,
         // and a segment written then still reads back.
@@ -636,7 +680,7 @@ mod tests {
         );
         let next = s.append(b"x\n", 1).unwrap();
         assert!(next.0 > 999);
-        assert_eq!(&s.read(next).unwrap().payload[..], b"x\n");
+        assert_eq!(s.read(next).unwrap().payload.pieces().concat(), b"x\n");
         assert!(
             names(d.path()).iter().all(|n| !n.ends_with(".tmp")),
             "a recycled file was used, not a new one"

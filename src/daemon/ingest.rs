@@ -48,7 +48,10 @@ pub struct IngestContext {
 }
 
 struct Pending {
-    out: Vec<u8>,
+    /// The records, in pieces: the pipeline's output buffers, taken as they are (see [`take`]).
+    pieces: Vec<Vec<u8>>,
+    /// Bytes in `pieces`.
+    bytes: usize,
     records: u64,
     since: Option<Instant>,
     acks: HashMap<FileId, u64>,
@@ -58,7 +61,7 @@ struct Pending {
 
 impl Pending {
     fn due(&self, cfg: &IngestConfig) -> bool {
-        self.out.len() >= cfg.batch_max_bytes
+        self.bytes >= cfg.batch_max_bytes
             || self
                 .since
                 .is_some_and(|t| t.elapsed() >= cfg.flush_interval)
@@ -67,9 +70,9 @@ impl Pending {
 
 /// Spools the pending batch (if any records) and applies the acknowledgements it covers.
 fn flush(ctx: &IngestContext, p: &mut Pending) -> io::Result<()> {
-    if !p.out.is_empty() {
-        // The batch stays in memory for the delivery loops; `p.out` becomes an empty (reused) buffer.
-        ctx.spool.append_kept(&mut p.out, p.records)?;
+    if p.bytes > 0 {
+        // The batch stays in memory for the delivery loops; its buffers come back through the spool.
+        ctx.spool.append_kept(&mut p.pieces, p.records)?;
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
         ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         ctx.doorbell.ring();
@@ -86,7 +89,8 @@ fn flush(ctx: &IngestContext, p: &mut Pending) -> io::Result<()> {
             tracing::error!("cannot persist checkpoints: {e}");
         }
     }
-    p.out.clear();
+    p.pieces.clear();
+    p.bytes = 0;
     p.records = 0;
     p.since = None;
     Ok(())
@@ -142,7 +146,7 @@ fn take(ctx: &IngestContext, p: &mut Pending, o: Output<'_>) {
             .get_or_create(&input)
             .inc_by(o.input_bytes);
     }
-    p.out.extend_from_slice(o.out);
+    add_records(&ctx.spool, p, o.out);
     p.records += o.stats.kept_flows;
     match o.ack {
         Some(Ack::FileOffset { file, offset }) => {
@@ -157,6 +161,33 @@ fn take(ctx: &IngestContext, p: &mut Pending, o: Output<'_>) {
     }
 }
 
+/// Adds a batch's output to the pending records. A buffer at least half full is taken as it is (the pipeline
+/// gets an empty one from the spool in exchange), so the records are not copied on their way to the spool; a
+/// mostly empty one (a trickle of flows) is copied into the last piece, so the pieces never hold much more
+/// memory than records.
+fn add_records(spool: &Spool, p: &mut Pending, out: &mut Vec<u8>) {
+    if out.is_empty() {
+        return;
+    }
+    p.bytes += out.len();
+    if out.len() * 2 >= out.capacity() {
+        p.pieces.push(std::mem::replace(out, spool.spare_buffer()));
+        return;
+    }
+    match p.pieces.last_mut() {
+        Some(last) if last.capacity() - last.len() >= out.len() => last.extend_from_slice(out),
+        _ => {
+            let mut piece = spool.spare_buffer();
+            piece.reserve(out.len().max(SMALL_PIECE));
+            piece.extend_from_slice(out);
+            p.pieces.push(piece);
+        }
+    }
+}
+
+/// Room a piece gets when small outputs are copied into it.
+const SMALL_PIECE: usize = 64 * 1024;
+
 /// Runs `source` through the pipeline into the spool until the source ends (stop, or end of stdin); returns
 /// after spooling what is in memory.
 pub fn run<S: Source + 'static>(
@@ -167,7 +198,8 @@ pub fn run<S: Source + 'static>(
     source: S,
 ) {
     let mut p = Pending {
-        out: Vec::with_capacity(cfg.batch_max_bytes + (1 << 20)),
+        pieces: Vec::new(),
+        bytes: 0,
         records: 0,
         since: None,
         acks: HashMap::new(),
@@ -195,4 +227,50 @@ pub fn run<S: Source + 'static>(
         tracing::error!("ingest pipeline failed: {e}");
     }
     flush_until_ok(ctx, &mut p, true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> Pending {
+        Pending {
+            pieces: Vec::new(),
+            bytes: 0,
+            records: 0,
+            since: None,
+            acks: HashMap::new(),
+            notify: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn full_outputs_are_taken_and_small_ones_copied_into_one_piece() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
+        let mut p = pending();
+        // Nothing kept: nothing added.
+        let mut out = Vec::with_capacity(600);
+        add_records(&spool, &mut p, &mut out);
+        assert!(p.pieces.is_empty() && p.bytes == 0);
+        // At least half full: the buffer itself becomes a piece, and the pipeline gets another.
+        out.extend_from_slice(&[b'a'; 600]);
+        let ptr = out.as_ptr();
+        add_records(&spool, &mut p, &mut out);
+        assert_eq!(p.pieces.len(), 1);
+        assert_eq!(p.pieces[0].as_ptr(), ptr);
+        assert!(out.is_empty() && out.as_ptr() != ptr);
+        // Mostly empty: copied (into a new piece, the last one being full), and the next small one joins it.
+        for b in [b'b', b'c'] {
+            let mut small = Vec::with_capacity(4096);
+            small.extend_from_slice(&[b; 10]);
+            add_records(&spool, &mut p, &mut small);
+            assert_eq!(small.len(), 10, "left to the pipeline as it was");
+        }
+        assert_eq!(p.pieces.len(), 2);
+        assert_eq!(p.bytes, 620);
+        let all = p.pieces.concat();
+        assert_eq!(&all[..600], &[b'a'; 600][..]);
+        assert_eq!(&all[600..], b"bbbbbbbbbbcccccccccc");
+    }
 }

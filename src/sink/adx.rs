@@ -365,12 +365,10 @@ impl BatchSink for AdxBatchSink {
         "adx"
     }
 
-    fn deliver(&mut self, payload: &[u8], records: u64) -> Delivery {
-        let batch = Batch::new(
-            payload.to_vec(),
-            usize::try_from(records).unwrap_or(usize::MAX),
-            hubble_adx::batch_id(payload),
-        );
+    fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery {
+        let payload = payload.concat();
+        let id = hubble_adx::batch_id(&payload);
+        let batch = Batch::new(payload, usize::try_from(records).unwrap_or(usize::MAX), id);
         let outcome = self.runtime.block_on(self.client.ingest_outcome(&batch));
         if let Some(m) = &self.metrics {
             // The client counts requests since it was built (background refreshes included); the metric is a
@@ -407,7 +405,7 @@ impl BatchSink for AdxBatchSink {
         }
         let unkept_records: u64 = unkept.iter().map(|(n, _)| n).sum();
         let unkept_bytes: u64 = unkept.iter().map(|(_, d)| d.len() as u64).sum();
-        let accepted_bytes = (payload.len() as u64)
+        let accepted_bytes = (batch.data.len() as u64)
             .saturating_sub(
                 outcome
                     .rejected

@@ -51,19 +51,24 @@ pub struct Delivery {
 
 impl Delivery {
     /// Everything accepted.
-    pub fn all(payload: &[u8], records: u64) -> Self {
+    pub fn all(payload: &[Vec<u8>], records: u64) -> Self {
         Delivery {
             accepted_records: records,
-            accepted_bytes: payload.len() as u64,
+            accepted_bytes: payload.iter().map(|c| c.len() as u64).sum(),
             ..Delivery::default()
         }
     }
 
     /// Nothing accepted; retry the whole batch.
-    pub fn retry_all(payload: &[u8], records: u64, message: String, reason: &'static str) -> Self {
+    pub fn retry_all(
+        payload: &[Vec<u8>],
+        records: u64,
+        message: String,
+        reason: &'static str,
+    ) -> Self {
         Delivery {
             pending: Some(Pending {
-                payload: payload.to_vec(),
+                payload: payload.concat(),
                 records,
                 message,
                 reason,
@@ -78,9 +83,11 @@ impl Delivery {
 pub trait BatchSink: Send {
     /// The sink's stable name (spool markers, metrics, logs).
     fn name(&self) -> &str;
-    /// Delivers one batch of NDJSON records. A sink that needs an id stable for the batch's content (ADX's
-    /// `ingest-by` tags) derives it from `payload` itself: hashing every batch would cost local sinks for nothing.
-    fn deliver(&mut self, payload: &[u8], records: u64) -> Delivery;
+    /// Delivers one batch of NDJSON records, `payload`'s pieces in order (each ends at a record boundary: the
+    /// spool keeps a batch as the pipeline's outputs, not joined, and a local sink writes them as they are). A
+    /// sink that needs an id stable for the batch's content (ADX's `ingest-by` tags) derives it from the records
+    /// themselves: hashing every batch would cost local sinks for nothing.
+    fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery;
 }
 
 /// A local [`Sink`] (file, stdout) delivering batches durably.
@@ -104,8 +111,11 @@ impl BatchSink for LocalBatchSink {
         &self.name
     }
 
-    fn deliver(&mut self, payload: &[u8], records: u64) -> Delivery {
-        let r: io::Result<()> = self.sink.write(payload).and_then(|()| self.sink.sync());
+    fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery {
+        let r: io::Result<()> = payload
+            .iter()
+            .try_for_each(|piece| self.sink.write(piece))
+            .and_then(|()| self.sink.sync());
         match r {
             Ok(()) => Delivery::all(payload, records),
             Err(e) => Delivery::retry_all(payload, records, format!("{}: {e}", self.name), "io"),
