@@ -39,8 +39,10 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SegmentId(pub u64);
 
-/// How many of the newest segments' payloads stay in memory for delivery.
-pub const RECENT_SEGMENTS: usize = 2;
+/// How many of the newest segments' payloads stay in memory for delivery: one, the segment a delivery loop that
+/// keeps up reads next (one it already reads stays with it until it is done). Each one kept holds a segment's
+/// worth of buffers (about 4 MiB), which is most of the daemon's memory.
+pub const RECENT_SEGMENTS: usize = 1;
 
 /// How many delivered segments' files are kept (as `<seq>.free`) to be overwritten by new segments.
 pub const RECYCLED_FILES: usize = 4;
@@ -572,7 +574,7 @@ mod tests {
         let in_memory = |id: SegmentId| s.recent.lock().unwrap().kept.iter().any(|k| k.0 == id);
         assert_eq!(
             ids.iter().map(|&id| in_memory(id)).collect::<Vec<_>>(),
-            [false, false, true, true]
+            [false, false, false, true]
         );
         for (i, &id) in ids.iter().enumerate() {
             let seg = s.read(id).unwrap();
@@ -588,8 +590,8 @@ mod tests {
             "from disk"
         );
         assert_eq!(s.read(ids[3]).unwrap().payload.pieces().len(), 2, "kept");
-        // The two evicted from memory gave their buffers back already (nothing held them).
-        assert_eq!(s.spares.lock().unwrap().len(), 4);
+        // The three evicted from memory gave their buffers back already (nothing held them).
+        assert_eq!(s.spares.lock().unwrap().len(), 6);
         s.spares.lock().unwrap().clear();
         // Removing a delivered segment forgets its payload; a later read goes to disk and finds nothing.
         let held = s.read(ids[3]).unwrap();
