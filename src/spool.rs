@@ -47,9 +47,10 @@ pub const RECENT_SEGMENTS: usize = 1;
 /// How many delivered segments' files are kept (as `<seq>.free`) to be overwritten by new segments.
 pub const RECYCLED_FILES: usize = 4;
 
-/// How many emptied buffers wait to be filled again ([`Spool::spare_buffer`]): about the pieces of three
-/// segments of the pipeline's batch outputs.
-const SPARE_BUFFERS: usize = 32;
+/// How many emptied buffers wait to be filled again ([`Spool::spare_buffer`]): one segment's pieces even when
+/// batches are small (stdin's blocks make about 40 per 4 MiB segment, a followed file's about 10). The spares only
+/// ever hold what delivered segments gave back, so a larger bound costs no memory of its own.
+const SPARE_BUFFERS: usize = 40;
 
 /// Emptied payload buffers, shared by the spool and the payloads it keeps in memory.
 type Spares = Arc<Mutex<Vec<Vec<u8>>>>;

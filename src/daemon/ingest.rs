@@ -47,6 +47,7 @@ pub struct IngestContext {
     pub paused: Option<Arc<AtomicBool>>,
 }
 
+#[derive(Default)]
 struct Pending {
     /// The records, in pieces: the pipeline's output buffers, taken as they are (see [`take`]).
     pieces: Vec<Vec<u8>>,
@@ -197,14 +198,7 @@ pub fn run<S: Source + 'static>(
     processor: Arc<ArcSwap<Processor>>,
     source: S,
 ) {
-    let mut p = Pending {
-        pieces: Vec::new(),
-        bytes: 0,
-        records: 0,
-        since: None,
-        acks: HashMap::new(),
-        notify: Vec::new(),
-    };
+    let mut p = Pending::default();
     let mut pipeline_cfg = pipeline_cfg.clone();
     pipeline_cfg.tick = Some(Duration::from_millis(20).min(cfg.flush_interval));
     let result = pipeline::run(source, &pipeline_cfg, processor, |event| {
@@ -233,22 +227,11 @@ pub fn run<S: Source + 'static>(
 mod tests {
     use super::*;
 
-    fn pending() -> Pending {
-        Pending {
-            pieces: Vec::new(),
-            bytes: 0,
-            records: 0,
-            since: None,
-            acks: HashMap::new(),
-            notify: Vec::new(),
-        }
-    }
-
     #[test]
     fn full_outputs_are_taken_and_small_ones_copied_into_one_piece() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 1 << 30).unwrap();
-        let mut p = pending();
+        let mut p = Pending::default();
         // Nothing kept: nothing added.
         let mut out = Vec::with_capacity(600);
         add_records(&spool, &mut p, &mut out);
