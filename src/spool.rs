@@ -114,17 +114,12 @@ pub struct Spool {
     bytes: AtomicU64,
     segments: AtomicU64,
     max_bytes: u64,
-    recent: Mutex<Recent>,
+    /// The newest segments' payloads (at most [`RECENT_SEGMENTS`]), oldest first.
+    recent: Mutex<VecDeque<(SegmentId, u64, Arc<Payload>)>>,
     /// Buffers of kept payloads that every holder has let go of, for the writer's next batch.
     spares: Spares,
     /// Delivered segments' files waiting to be overwritten (`<seq>.free`), at most [`RECYCLED_FILES`].
     recycled: Mutex<Vec<PathBuf>>,
-}
-
-/// The newest segments' payloads, oldest first.
-#[derive(Debug, Default)]
-struct Recent {
-    kept: VecDeque<(SegmentId, u64, Arc<Payload>)>,
 }
 
 impl Spool {
@@ -283,10 +278,10 @@ impl Spool {
             spares: Some(Arc::clone(&self.spares)),
         };
         if let Ok(mut recent) = self.recent.lock() {
-            if recent.kept.len() >= RECENT_SEGMENTS {
-                recent.kept.pop_front();
+            if recent.len() >= RECENT_SEGMENTS {
+                recent.pop_front();
             }
-            recent.kept.push_back((id, records, Arc::new(written)));
+            recent.push_back((id, records, Arc::new(written)));
         }
         Ok(id)
     }
@@ -315,7 +310,7 @@ impl Spool {
     /// Reads a segment back. A torn or corrupt one is moved to `quarantine/` and reported as `Err(Ok(..))`.
     pub fn read(&self, id: SegmentId) -> Result<Segment, Result<Quarantined, io::Error>> {
         if let Ok(recent) = self.recent.lock() {
-            if let Some((_, records, payload)) = recent.kept.iter().find(|k| k.0 == id) {
+            if let Some((_, records, payload)) = recent.iter().find(|k| k.0 == id) {
                 return Ok(Segment {
                     id,
                     payload: Arc::clone(payload),
@@ -352,7 +347,7 @@ impl Spool {
     /// Takes a segment that left the queue out of memory.
     fn forget_payload(&self, id: SegmentId) {
         if let Ok(mut recent) = self.recent.lock() {
-            recent.kept.retain(|k| k.0 != id);
+            recent.retain(|k| k.0 != id);
         }
     }
 
@@ -572,7 +567,7 @@ mod tests {
             assert!(pieces.is_empty(), "the pieces were taken");
         }
         // The newest RECENT_SEGMENTS are in memory, the older ones only on disk; all read the same.
-        let in_memory = |id: SegmentId| s.recent.lock().unwrap().kept.iter().any(|k| k.0 == id);
+        let in_memory = |id: SegmentId| s.recent.lock().unwrap().iter().any(|k| k.0 == id);
         assert_eq!(
             ids.iter().map(|&id| in_memory(id)).collect::<Vec<_>>(),
             [false, false, false, true]

@@ -1246,15 +1246,24 @@ mod tests {
         assert!(std::ptr::eq(raw.get().as_ptr(), line[at..].as_ptr()));
     }
 
+    /// Scans a line whose flow's `source` has one member, `key` with the JSON `value`, and reads the decoded
+    /// source with `read`; `None` when the scanner leaves the line to serde.
+    fn scanned_source<T>(
+        key: &str,
+        value: &str,
+        read: impl FnOnce(&Endpoint<'_>) -> T,
+    ) -> Option<T> {
+        let line = format!(r#"{{"flow":{{"source":{{"{key}":{value}}}}},"node_name":"n"}}"#);
+        decode_exporter_layout(&line).map(|s| read(s.flow.source.as_ref().expect("source")))
+    }
+
     #[test]
     fn label_lists_are_kept_as_text_only_when_compact() {
         let labels = |list: &str| {
-            let line = format!(r#"{{"flow":{{"source":{{"labels":{list}}}}},"node_name":"n"}}"#);
-            decode_exporter_layout(&line).map(|s| {
-                let l = &s.flow.source.as_ref().expect("source").labels;
+            scanned_source("labels", list, |e| {
                 (
-                    l.compact_json().map(str::to_owned),
-                    l.iter().map(str::to_owned).collect::<Vec<_>>(),
+                    e.labels.compact_json().map(str::to_owned),
+                    e.labels.iter().map(str::to_owned).collect::<Vec<_>>(),
                 )
             })
         };
@@ -1282,14 +1291,13 @@ mod tests {
     #[test]
     fn workloads_are_kept_as_text_only_in_the_exact_form() {
         let workloads = |list: &str| {
-            let line = format!(r#"{{"flow":{{"source":{{"workloads":{list}}}}},"node_name":"n"}}"#);
-            decode_exporter_layout(&line).map(|s| {
-                let w = &s.flow.source.as_ref().expect("source").workloads;
-                let items: Vec<(Option<String>, Option<String>)> = w
+            scanned_source("workloads", list, |e| {
+                let items: Vec<(Option<String>, Option<String>)> = e
+                    .workloads
                     .iter()
                     .map(|w| (w.name.map(str::to_owned), w.kind.map(str::to_owned)))
                     .collect();
-                (w.compact_json().map(str::to_owned), items)
+                (e.workloads.compact_json().map(str::to_owned), items)
             })
         };
         let both = |n: &str, k: &str| (Some(n.to_owned()), Some(k.to_owned()));
