@@ -2,7 +2,8 @@
 //!
 //! Owns the glob patterns and a per-path cache of fingerprints keyed by the file's shape (dev, inode, size,
 //! mtime), so an unchanged file is not re-read each pass. Guarantees: each path appears once, in glob order;
-//! directories and vanished files are skipped silently; a fingerprint error is reported once per file shape.
+//! directories are skipped silently, vanished files too but the scan says so ([`Scan::raced`]); a fingerprint
+//! error is reported once per file shape.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -19,6 +20,14 @@ pub(crate) struct Found {
     pub(crate) path: PathBuf,
     pub(crate) sig: Sig,
     pub(crate) probe: Probe,
+}
+
+/// What one scan found.
+pub(crate) struct Scan {
+    pub(crate) found: Vec<Found>,
+    /// A listed path vanished or named another file before it could be identified: a rotation happened during
+    /// the scan, and what it moved is not in `found`.
+    pub(crate) raced: bool,
 }
 
 /// An invalid glob pattern.
@@ -62,8 +71,9 @@ impl Scanner {
         &mut self,
         fingerprinter: &mut Fingerprinter,
         events: &mut Vec<TailEvent>,
-    ) -> Vec<Found> {
+    ) -> Scan {
         let mut found = Vec::new();
+        let mut raced = false;
         let mut seen = HashSet::new();
         for pattern in &self.patterns {
             let Ok(paths) = glob::glob(pattern) else {
@@ -86,7 +96,11 @@ impl Scanner {
                 }
                 let meta = match fs::metadata(&path) {
                     Ok(meta) if meta.is_file() => meta,
-                    _ => continue,
+                    Ok(_) => continue,
+                    Err(err) => {
+                        raced |= err.kind() == io::ErrorKind::NotFound;
+                        continue;
+                    }
                 };
                 let sig = Sig::of(&meta);
                 let probe = match self.cache.get(&path) {
@@ -108,7 +122,10 @@ impl Scanner {
                             self.cache.insert(path.clone(), (sig, probe));
                             probe
                         }
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                            raced = true;
+                            continue;
+                        }
                         Err(err) => {
                             if self.failed.get(&path) != Some(&sig) {
                                 events.push(TailEvent::Error {
@@ -126,6 +143,6 @@ impl Scanner {
         }
         self.cache.retain(|path, _| seen.contains(path));
         self.failed.retain(|path, _| seen.contains(path));
-        found
+        Scan { found, raced }
     }
 }

@@ -18,7 +18,11 @@
 //!   file), so a new file is found within about that time even while the tailer is behind, before a kubelet
 //!   keeping few rotated files deletes it; lines written to it wait for one poll, not for the next scan. A new
 //!   file still too short to identify (modified in the last [`NEW_FILE_AGE`]) is looked at again after
-//!   [`ROTATION_CHECK`] too.
+//!   [`ROTATION_CHECK`] too, and so is a scan during which a listed file vanished or was replaced before it
+//!   was opened (a rotation in the middle of the scan may have hidden both its old and its new name);
+//! - a file in which a read found nothing new is read again after `poll_interval`, not on every pass while
+//!   other files are busy: no line waits longer than it would if the whole tailer were idle, and the rotated
+//!   files a glob keeps open are not read on every pass.
 //!
 //! Limits (documented, not bugs): two files whose first lines are identical get one id (raise
 //! `FirstLinesChecksum::lines` or `ignored_header_bytes` for such files; CRI and exporter lines start with a
@@ -156,6 +160,9 @@ pub struct Tailer {
     /// When the open files' paths are next checked for a rotation.
     next_rotation_check: Instant,
     pending_events: Vec<TailEvent>,
+    /// Runs between a scan and the opening of what it found, so that a test can rotate files there.
+    #[cfg(test)]
+    after_scan: Option<Box<dyn FnMut() + Send>>,
 }
 
 impl Tailer {
@@ -175,6 +182,8 @@ impl Tailer {
             next_discovery: Instant::now(),
             next_rotation_check: Instant::now(),
             pending_events: Vec::new(),
+            #[cfg(test)]
+            after_scan: None,
             config,
         };
         let mut events = Vec::new();
@@ -246,11 +255,12 @@ impl Tailer {
         };
         let now = Instant::now();
         if now >= self.next_discovery {
-            let too_short_to_identify = self.discover(false, &mut stats.events);
-            // A file just created (a rotation's new file, still empty or without a whole first line) is looked
-            // at again soon, not after a whole interval in which it may be filled, rotated and deleted.
+            let rescan_soon = self.discover(false, &mut stats.events);
+            // A file just created (a rotation's new file, still empty or without a whole first line), or one a
+            // rotation moved while the scan looked at it, is looked at again soon, not after a whole interval in
+            // which it may be filled, rotated and deleted.
             self.next_discovery = now
-                + if too_short_to_identify {
+                + if rescan_soon {
                     ROTATION_CHECK.min(self.config.discover_interval)
                 } else {
                     self.config.discover_interval
@@ -266,6 +276,19 @@ impl Tailer {
         while index < self.watchers.len() {
             let watcher = &mut self.watchers[index];
             let id = watcher.id;
+            // Rotated while followed: whatever took its path is picked up by a scan right away.
+            if check_rotation
+                && !rotated
+                && watcher.findable
+                && !watcher.compressed
+                && !names_same_file(&watcher.path, &watcher.sig)
+            {
+                rotated = true;
+            }
+            if watcher.quiet_until.is_some_and(|until| now < until) {
+                index += 1;
+                continue;
+            }
             let mut too_long = Vec::new();
             let result = watcher.read(
                 &mut self.block,
@@ -336,15 +359,11 @@ impl Tailer {
                 }
                 None => {}
             }
-            // Rotated while followed: whatever took its path is picked up by a scan right away.
-            if check_rotation
-                && !rotated
-                && watcher.findable
-                && !watcher.compressed
-                && !names_same_file(&watcher.path, &watcher.sig)
-            {
-                rotated = true;
-            }
+            // Nothing new: looked at again after `poll_interval`, as if the whole tailer were idle, instead of
+            // on every pass while other files are busy (rotated files stay open and findable by the hundreds).
+            watcher.quiet_until =
+                (outcome.eof && outcome.bytes_read == 0 && outcome.change.is_none())
+                    .then(|| now + self.config.poll_interval);
             if outcome.eof {
                 if watcher.compressed {
                     let watcher = self.watchers.remove(index);
@@ -388,11 +407,19 @@ impl Tailer {
         Ok(stats)
     }
 
-    /// Scans the globs and opens what is new. Returns whether a matched file modified in the last
-    /// [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint).
+    /// Scans the globs and opens what is new. Returns whether the globs should be scanned again soon: a matched
+    /// file modified in the last [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint), or a
+    /// file moved between being listed and being opened (a rotation during the scan: its old and new names may
+    /// both have been missed).
     fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) -> bool {
         let now = Instant::now();
-        let found = self.scanner.scan(&mut self.fingerprinter, events);
+        let scan = self.scanner.scan(&mut self.fingerprinter, events);
+        let mut raced = scan.raced;
+        let found = scan.found;
+        #[cfg(test)]
+        if let Some(hook) = self.after_scan.as_mut() {
+            hook();
+        }
         let recent_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128)
@@ -458,7 +485,7 @@ impl Tailer {
                 continue;
             };
             self.checkpoints.touch(&id, &primary.path, now);
-            self.open(id, primary, skip_existing, events);
+            raced |= self.open(id, primary, skip_existing, events) == Opening::Raced;
         }
         for watcher in &self.watchers {
             self.checkpoints.touch(&watcher.id, &watcher.path, now);
@@ -479,7 +506,7 @@ impl Tailer {
             .map(|f| (f.sig.dev, f.sig.ino, f.sig.len))
             .collect();
         self.done.retain(|sig| present.contains(sig));
-        too_short_to_identify
+        too_short_to_identify || raced
     }
 
     /// With checksum ids: an open plain file whose current content has another id was truncated and rewritten.
@@ -514,7 +541,7 @@ impl Tailer {
         found: &Found,
         skip_existing: bool,
         events: &mut Vec<TailEvent>,
-    ) {
+    ) -> Opening {
         let (start, from) = if let Some(known) = self.known.get(&id) {
             (StartAt::Offset(known.read_pos), StartFrom::Resumed)
         } else if let Some(offset) = self.checkpoints.get(&id) {
@@ -598,7 +625,7 @@ impl Tailer {
                 );
                 self.done.insert(sig_key);
             }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Opening::Raced,
             Err(err) => {
                 // A gzip file still being written (`*.gz.tmp`, `*.tmp`) ends early: silently retried once it
                 // changes, like any failed file.
@@ -611,7 +638,17 @@ impl Tailer {
                 self.done.insert(sig_key);
             }
         }
+        Opening::Settled
     }
+}
+
+/// How an attempt to open a found file ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    /// Opened, found exhausted, or failed (a failure is reported and the file skipped until it changes).
+    Settled,
+    /// The path no longer named the file the scan identified: a rotation moved it after the scan listed it.
+    Raced,
 }
 
 /// A gzip stream that ends before its trailer: a compressor is still writing it.
@@ -639,4 +676,64 @@ pub const ROTATION_CHECK: Duration = Duration::from_millis(50);
 /// Whether `path` still names the file `sig` was taken of (false when it is gone or another file took it).
 fn names_same_file(path: &Path, sig: &crate::watcher::Sig) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.dev() == sig.dev && m.ino() == sig.ino)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::io::Write;
+
+    use super::*;
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    fn lines_read(tailer: &mut Tailer) -> Vec<String> {
+        let mut got = Vec::new();
+        tailer
+            .poll(&mut |chunk| got.push(String::from_utf8_lossy(chunk.bytes).into_owned()))
+            .unwrap();
+        got
+    }
+
+    #[test]
+    fn a_rotation_between_scan_and_open_makes_the_next_scan_come_soon() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("0.log");
+        append(&log, b"a\n");
+        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.path().display())]);
+        config.read_from_head = true;
+        config.poll_interval = Duration::ZERO;
+        config.discover_interval = Duration::from_secs(3600);
+        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
+        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+
+        // The kubelet rotates: the new file is listed by the next scan, and rotated in turn before it is opened.
+        fs::rename(&log, dir.path().join("0.log.1")).unwrap();
+        append(&log, b"b\n");
+        let (moved_from, moved_to) = (log.clone(), dir.path().join("0.log.2"));
+        tailer.after_scan = Some(Box::new(move || {
+            fs::rename(&moved_from, &moved_to).unwrap();
+            append(&moved_from, b"c\n");
+        }));
+        std::thread::sleep(ROTATION_CHECK);
+        assert_eq!(lines_read(&mut tailer), Vec::<String>::new());
+        assert_eq!(lines_read(&mut tailer), Vec::<String>::new());
+        tailer.after_scan = None;
+
+        // Neither `0.log.2` (listed as `0.log`) nor the new `0.log` was opened; a scan one ROTATION_CHECK later
+        // finds both, not one a `discover_interval` (an hour) later.
+        std::thread::sleep(ROTATION_CHECK);
+        let mut got = lines_read(&mut tailer);
+        got.extend(lines_read(&mut tailer));
+        got.sort();
+        assert_eq!(got, ["b\n", "c\n"]);
+    }
 }

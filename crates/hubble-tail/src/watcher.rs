@@ -106,6 +106,9 @@ pub(crate) struct Watcher {
     pub(crate) delivered: u64,
     /// Offset reading started at.
     pub(crate) opened_at: u64,
+    /// Set when a read found nothing new: the tailer leaves the file alone until then (see
+    /// [`crate::Tailer::poll`]).
+    pub(crate) quiet_until: Option<Instant>,
     source: Source,
     lines: LineBuffer,
     checked_len: u64,
@@ -149,6 +152,7 @@ impl Watcher {
                 last_seen: now,
                 delivered: 0,
                 opened_at: offset,
+                quiet_until: None,
                 source: Source::Gzip(Box::new(decoder)),
                 lines: LineBuffer::new(offset, max_line_bytes),
                 checked_len: sig.len,
@@ -175,6 +179,7 @@ impl Watcher {
             last_seen: now,
             delivered: 0,
             opened_at: offset,
+            quiet_until: None,
             source: Source::Plain(file),
             lines: LineBuffer::new(offset, max_line_bytes),
             checked_len: len,
@@ -248,6 +253,11 @@ impl Watcher {
                     return Ok(outcome);
                 }
                 self.checked_len = len;
+            }
+            if len == self.lines.read_offset() {
+                // Nothing appended: the `read` would return 0.
+                outcome.eof = true;
+                return Ok(outcome);
             }
         }
         // The pass reads into the tailer's one block; between passes this file holds only its partial line.

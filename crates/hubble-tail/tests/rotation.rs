@@ -339,6 +339,44 @@ fn max_read_bytes_bounds_each_file_per_pass() {
 }
 
 #[test]
+fn a_file_with_nothing_new_is_read_again_after_poll_interval_not_on_every_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (quiet, busy) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    append(&quiet, b"a1\n");
+    append(&busy, &b"b\n".repeat(10_000));
+    let mut cfg = config(dir.path(), &["*.log"]);
+    cfg.max_read_bytes = 1000;
+    cfg.poll_interval = Duration::from_millis(300);
+    let mut tailer = start(cfg, &dir.path().join("state"));
+    let (mut got, mut events) = (Vec::new(), Vec::new());
+    // The first pass reads `a1` and part of b.log; the second finds a.log at its end.
+    poll(&mut tailer, &mut got, &mut events);
+    poll(&mut tailer, &mut got, &mut events);
+    append(&quiet, b"a2\n");
+    // b.log keeps the tailer busy, but a.log is not looked at again before poll_interval has passed.
+    let started = std::time::Instant::now();
+    let stats = poll(&mut tailer, &mut got, &mut events);
+    assert!(stats.read_limited, "b.log is still being read");
+    let quiet_lines = |got: &[Got]| {
+        lines(
+            &got.iter()
+                .filter(|g| g.path == quiet)
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    if started.elapsed() < Duration::from_millis(300) {
+        assert_eq!(quiet_lines(&got), ["a1"]);
+    }
+    // After poll_interval it is, by the first pass.
+    std::thread::sleep(Duration::from_millis(300));
+    poll(&mut tailer, &mut got, &mut events);
+    assert_eq!(quiet_lines(&got), ["a1", "a2"]);
+    drain(&mut tailer, &mut got, &mut events);
+    assert_eq!(lines(&got).len(), 10_002);
+}
+
+#[test]
 fn start_positions_are_checkpointed_before_any_ack() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
