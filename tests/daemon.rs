@@ -1063,6 +1063,80 @@ fn stdin_end_delivers_everything_then_exits_0() {
 // 6. HTTP endpoints.
 // ---------------------------------------------------------------------------------------------------------
 
+/// The `input` labels of `hubble_ingest_checkpoint_lag_bytes` in a metrics page.
+fn lag_inputs(text: &str) -> Vec<String> {
+    let mut inputs: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("hubble_ingest_checkpoint_lag_bytes{input=\""))
+        .filter_map(|l| l.split_once("\"}").map(|(input, _)| input.to_owned()))
+        .collect();
+    inputs.sort();
+    inputs
+}
+
+#[test]
+fn per_file_metric_series_survive_rotations_without_piling_up() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("0.log");
+    let older = dir.path().join("0.log.0");
+    let rotated = dir.path().join("0.log.1");
+    let out = dir.path().join("flows.ndjson");
+    let mut gen = FlowGen::new(0x6101);
+    let mut rng = XorShift::new(6101);
+    append(&older, &lines(&mut gen, &mut rng, 50));
+    append(&input, &lines(&mut gen, &mut rng, 50));
+    let mut d = Proc::spawn(&mut run_cmd(
+        &state,
+        &[format!("{}*", input.display())],
+        &[
+            "--read-from-head".into(),
+            "--metrics-addr".into(),
+            "127.0.0.1:0".into(),
+            "--sink".into(),
+            format!("file:{}", out.display()),
+        ],
+        &[],
+    ));
+    let m = d.metrics_addr(Duration::from_secs(20));
+    let name = |p: &Path| p.display().to_string();
+    assert!(
+        wait_until(Duration::from_secs(20), || lag_inputs(&metrics(m))
+            == [name(&input), name(&older)]),
+        "{}",
+        metrics(m)
+    );
+    // Rotated: the runtime still writes a few lines through its open descriptor, then into the new file.
+    fs::rename(&input, &rotated).expect("rotate");
+    append(&rotated, &lines(&mut gen, &mut rng, 20));
+    append(&input, &lines(&mut gen, &mut rng, 50));
+    // The oldest rotation is deleted, like the kubelet's: once released (rotate_wait, 5 s) its series goes.
+    fs::remove_file(&older).expect("delete");
+    let kept = gen.kept.clone();
+    assert!(
+        wait_until(Duration::from_secs(30), || flows::missing(
+            &kept,
+            &flows::file_uuids(&out).0
+        )
+        .is_empty()
+            && lag_inputs(&metrics(m)) == [name(&input)]),
+        "{}\n{}",
+        metrics(m),
+        d.log_tail(20)
+    );
+    // Lines read from the rotated file count under the name it was followed by: no series per rotated name.
+    let page = metrics(m);
+    let rotated_label = format!("input=\"{}\"", name(&rotated));
+    assert!(!page.contains(&rotated_label), "{page}");
+    let input_label = format!("input=\"{}\"", name(&input));
+    assert_eq!(
+        http::metric(&page, "hubble_ingest_input_lines_total", &input_label),
+        Some(120.0)
+    );
+    assert_clean_exit(&mut d, Duration::from_secs(10), "per-file series");
+}
+
 #[test]
 fn healthz_readyz_and_metrics_respond() {
     let _serial = serial();

@@ -10,9 +10,8 @@
 use super::{Ack, BlockSink, Source, Stream};
 use crate::stats::InputProblem;
 use crate::telemetry::metrics::Metrics;
-use hubble_tail::Tailer;
+use hubble_tail::{FileId, Tailer};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +21,11 @@ pub struct TailSource {
     tailer: Tailer,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    origins: HashMap<PathBuf, Arc<str>>,
+    /// Each open file's `input` label: its path when it was first read. A rotated file keeps the name it was
+    /// followed under (`0.log`, not `0.log.20261206-101500`), so rotations add no metric series.
+    origins: HashMap<FileId, Arc<str>>,
+    /// Labels with a `checkpoint_lag_bytes` series: one whose files are all closed loses its series.
+    lag_reported: HashSet<Arc<str>>,
 }
 
 impl TailSource {
@@ -33,6 +36,7 @@ impl TailSource {
             stop,
             metrics,
             origins: HashMap::new(),
+            lag_reported: HashSet::new(),
         }
     }
 
@@ -41,19 +45,35 @@ impl TailSource {
         self.tailer.checkpoints()
     }
 
-    fn report_lag(&self) {
+    /// Sets `checkpoint_lag_bytes` per label: the unacknowledged bytes of the open plain files under it (the
+    /// current `0.log` and rotated files still being drained).
+    fn report_lag(&mut self) {
         let checkpoints = self.tailer.checkpoints();
+        let mut lag: HashMap<Arc<str>, u64> = HashMap::new();
         for f in self.tailer.open_files() {
-            if f.compressed {
+            let Some(size) = f.size else {
                 continue;
-            }
+            };
             let acked = checkpoints.get(&f.file).unwrap_or(0);
-            let size = std::fs::metadata(&f.path).map_or(acked, |m| m.len());
+            let input = match self.origins.get(&f.file) {
+                Some(origin) => origin.clone(),
+                None => Arc::from(f.path.display().to_string()),
+            };
+            *lag.entry(input).or_default() += size.saturating_sub(acked);
+        }
+        for (input, bytes) in &lag {
             self.metrics
                 .checkpoint_lag_bytes
-                .get_or_create(&Metrics::label("input", &f.path.display().to_string()))
-                .set(size.saturating_sub(acked) as i64);
+                .get_or_create(&Metrics::label("input", input))
+                .set(*bytes as i64);
         }
+        let reported: HashSet<Arc<str>> = lag.into_keys().collect();
+        for gone in self.lag_reported.difference(&reported) {
+            self.metrics
+                .checkpoint_lag_bytes
+                .remove(&Metrics::label("input", gone));
+        }
+        self.lag_reported = reported;
     }
 }
 
@@ -69,7 +89,7 @@ impl Source for TailSource {
                     return;
                 }
                 let origin = origins
-                    .entry(chunk.path.to_path_buf())
+                    .entry(chunk.file)
                     .or_insert_with(|| Arc::from(chunk.path.display().to_string()))
                     .clone();
                 let mut batch = emit.batch();
@@ -108,20 +128,14 @@ impl Source for TailSource {
                 last_lag = Instant::now();
             }
             if last_gc.elapsed() > Duration::from_secs(30) {
-                let open: HashSet<Stream> = self
+                let open: HashSet<FileId> = self
                     .tailer
                     .open_files()
                     .into_iter()
-                    .map(|f| Stream::File(f.file))
+                    .map(|f| f.file)
                     .collect();
-                emit.retain_streams(&|s| open.contains(s));
-                let paths: HashSet<PathBuf> = self
-                    .tailer
-                    .open_files()
-                    .into_iter()
-                    .map(|f| f.path)
-                    .collect();
-                self.origins.retain(|p, _| paths.contains(p));
+                emit.retain_streams(&|s| matches!(s, Stream::File(id) if open.contains(id)));
+                self.origins.retain(|id, _| open.contains(id));
                 last_gc = Instant::now();
             }
             if idle {

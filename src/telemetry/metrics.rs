@@ -17,9 +17,9 @@ type Labels = Vec<(&'static str, String)>;
 /// Every metric of the daemon.
 pub struct Metrics {
     registry: Registry,
-    /// Lines read per input file.
+    /// Lines read per input (a followed file under the path it was first read at: a rotated file keeps it).
     pub input_lines: Family<Labels, Counter>,
-    /// Bytes read per input file.
+    /// Bytes read per input, labelled like `input_lines`.
     pub input_bytes: Family<Labels, Counter>,
     /// Parsed records by kind.
     pub records: Family<Labels, Counter>,
@@ -51,7 +51,8 @@ pub struct Metrics {
     pub spool_quarantined: Counter,
     /// Times reading paused because the spool was full.
     pub backpressure_pauses: Counter,
-    /// Bytes on disk not yet checkpointed, per input file.
+    /// Bytes on disk not yet checkpointed, per input (the open files labelled alike, summed; a label goes
+    /// when its last file is closed).
     pub checkpoint_lag_bytes: Family<Labels, Gauge>,
     /// Tailer events (rotations, truncations, ...), by kind.
     pub tail_events: Family<Labels, Counter>,
@@ -109,12 +110,12 @@ impl Metrics {
         Metrics {
             input_lines: reg!(
                 "input_lines",
-                "Lines read per input file",
+                "Lines read per input (a followed file is counted under the path it was first read at)",
                 Family::default()
             ),
             input_bytes: reg!(
                 "input_bytes",
-                "Bytes read per input file",
+                "Bytes read per input (a followed file is counted under the path it was first read at)",
                 Family::default()
             ),
             records: reg!(
@@ -181,7 +182,7 @@ impl Metrics {
             ),
             checkpoint_lag_bytes: reg!(
                 "checkpoint_lag_bytes",
-                "Bytes on disk not yet checkpointed, per input file",
+                "Bytes on disk not yet checkpointed, per input (its open files, rotated ones included)",
                 Family::default()
             ),
             tail_events: reg!(
