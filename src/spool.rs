@@ -5,8 +5,9 @@
 //! of the payload, payload length, record count) and the batch's NDJSON payload. A segment is written to
 //! `<seq>.seg.tmp`, fsynced, renamed into place and the directory fsynced, so after a crash a `.seg` file is
 //! either complete or detectably torn (length or CRC mismatch); torn or foreign files are moved to
-//! `spool/quarantine/`, never crashed on. Each sink marks delivery with an empty `<seq>.seg.done.<sink>` file;
-//! when all current sinks are done the segment and its markers are removed. Leftover `.tmp` files are removed at
+//! `spool/quarantine/`, never crashed on. Each sink marks delivery with an empty `<seq>.seg.done.<sink>` file,
+//! except the last one to finish: it removes the segment and the other sinks' markers (with one sink, no marker
+//! is written at all). Leftover `.tmp` files are removed at
 //! start. The spool's size is tracked so the caller can stop reading when it is full (backpressure).
 //!
 //! The payloads of the newest segments (at most [`RECENT_SEGMENTS`]) also stay in memory after they were
@@ -376,12 +377,18 @@ impl Spool {
 
     /// Records that `sink` delivered segment `id`; removes the segment when every sink in `all_sinks` has.
     /// Returns whether the segment was removed.
+    ///
+    /// The last sink to finish writes no marker: removing the segment is what records that it is done (a crash
+    /// before the removal delivers the segment again to that sink, as a crash before its marker would). With one
+    /// sink, no marker is ever written.
     pub fn mark_done(&self, id: SegmentId, sink: &str, all_sinks: &[String]) -> io::Result<bool> {
-        let marker = self.marker_path(id, sink);
-        File::create(&marker)?.sync_all()?;
-        if !all_sinks.iter().all(|s| self.is_done(id, s)) {
-            sync_dir(&self.dir)?;
-            return Ok(false);
+        if all_sinks.iter().any(|s| s != sink && !self.is_done(id, s)) {
+            File::create(self.marker_path(id, sink))?.sync_all()?;
+            // Another sink's loop may have finished in the meantime.
+            if !all_sinks.iter().all(|s| self.is_done(id, s)) {
+                sync_dir(&self.dir)?;
+                return Ok(false);
+            }
         }
         self.remove_segment(id)?;
         Ok(true)
@@ -393,8 +400,9 @@ impl Spool {
         let path = self.segment_path(id);
         let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         self.forget_payload(id);
-        self.remove_markers(id)?;
-        sync_dir(&self.dir)?;
+        if self.remove_markers(id)? > 0 {
+            sync_dir(&self.dir)?;
+        }
         self.recycle_or_remove(id, &path)?;
         sync_dir(&self.dir)?;
         self.forget(len);
@@ -427,14 +435,17 @@ impl Spool {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    fn remove_markers(&self, id: SegmentId) -> io::Result<()> {
+    /// Removes the markers of segment `id`; returns how many there were.
+    fn remove_markers(&self, id: SegmentId) -> io::Result<usize> {
         let prefix = format!("{:020}.seg.done.", id.0);
+        let mut removed = 0;
         for e in fs::read_dir(&self.dir)?.filter_map(|e| e.ok()) {
             if e.file_name().to_string_lossy().starts_with(&prefix) {
                 fs::remove_file(e.path())?;
+                removed += 1;
             }
         }
-        Ok(())
+        Ok(removed)
     }
 
     fn segment_path(&self, id: SegmentId) -> PathBuf {
@@ -543,12 +554,28 @@ mod tests {
         assert!(s.is_done(a, "adx"));
         assert!(s.mark_done(a, "file:/x", &sinks).unwrap());
         assert_eq!(s.list().unwrap(), vec![b]);
+        let markers = || {
+            fs::read_dir(d.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().contains(".seg.done."))
+                .count()
+        };
+        assert_eq!(
+            markers(),
+            0,
+            "the last sink writes no marker, the others' are gone"
+        );
         // Reopen: sequence continues, size is measured.
         drop(s);
         let s = Spool::open(d.path(), 10).unwrap();
         assert!(s.is_full());
         let c = s.append(b"x\n", 1).unwrap();
         assert!(c > b);
+        // With one sink, a delivered segment leaves no marker behind.
+        assert!(s.mark_done(c, "adx", &["adx".to_owned()]).unwrap());
+        assert_eq!(s.list().unwrap(), vec![b]);
+        assert_eq!(markers(), 0);
     }
 
     #[test]
