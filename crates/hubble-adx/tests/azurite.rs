@@ -88,6 +88,24 @@ async fn wait_for_port(port: u16) {
     panic!("Azurite did not listen on 127.0.0.1:{port} within 30 s");
 }
 
+/// Waits until an HTTP request to `port` gets a response (any status).
+async fn wait_for_http(port: u16) {
+    hubble_adx::install_crypto_provider();
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Azurite on 127.0.0.1:{port} answered no HTTP request within 30 s");
+}
+
 /// A running Azurite: blob and queue base URLs of the dev account. `None` (after a loud message)
 /// when node/npm are missing.
 struct Azurite {
@@ -134,6 +152,9 @@ async fn start_azurite(test: &str) -> Option<Azurite> {
     let (blob_port, queue_port) = (port("blob="), port("queue="));
     wait_for_port(blob_port).await;
     wait_for_port(queue_port).await;
+    // Listening is not serving: under load Azurite has reset the first request's connection.
+    wait_for_http(blob_port).await;
+    wait_for_http(queue_port).await;
     Some(Azurite {
         child,
         blob_base: format!("http://127.0.0.1:{blob_port}/{ACCOUNT}"),
