@@ -98,7 +98,13 @@ impl Scanner {
                     Ok(meta) if meta.is_file() => meta,
                     Ok(_) => continue,
                     Err(err) => {
-                        raced |= err.kind() == io::ErrorKind::NotFound;
+                        // Gone since it was listed (renamed or deleted): a rotation during the scan. A symlink
+                        // whose target is gone counts once, when its target was a file found before, so that
+                        // a dangling link left behind does not make every scan come early.
+                        if err.kind() == io::ErrorKind::NotFound {
+                            let was_found = self.cache.remove(&path).is_some();
+                            raced |= was_found || fs::symlink_metadata(&path).is_err();
+                        }
                         continue;
                     }
                 };

@@ -187,9 +187,14 @@ impl Tailer {
             config,
         };
         let mut events = Vec::new();
-        let _ = tailer.discover(true, &mut events);
+        let rescan_soon = tailer.discover(true, &mut events);
         tailer.pending_events = events;
-        tailer.next_discovery = Instant::now() + tailer.config.discover_interval;
+        tailer.next_discovery = Instant::now()
+            + if rescan_soon {
+                ROTATION_CHECK.min(tailer.config.discover_interval)
+            } else {
+                tailer.config.discover_interval
+            };
         tailer.checkpoints.persist()?;
         Ok(tailer)
     }
@@ -700,6 +705,38 @@ mod tests {
             .poll(&mut |chunk| got.push(String::from_utf8_lossy(chunk.bytes).into_owned()))
             .unwrap();
         got
+    }
+
+    #[test]
+    fn a_dangling_symlink_makes_one_early_scan_not_one_every_rotation_check() {
+        let dir = tempfile::tempdir().unwrap();
+        append(&dir.path().join("0.log"), b"a\n");
+        let target = dir.path().join("elsewhere.txt");
+        append(&target, b"x\n");
+        let link = dir.path().join("0.log.link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.path().display())]);
+        config.poll_interval = Duration::ZERO;
+        config.discover_interval = Duration::from_secs(3600);
+        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
+        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        let scheduled_far =
+            |t: &Tailer| t.next_discovery > Instant::now() + Duration::from_secs(600);
+        assert!(scheduled_far(&tailer));
+
+        // The link's target goes away: the file it named vanished, as in a rotation, so the next scan comes soon.
+        fs::remove_file(&target).unwrap();
+        tailer.discover_now();
+        lines_read(&mut tailer);
+        assert!(!scheduled_far(&tailer));
+        // The link is still there, dangling: no more early scans.
+        std::thread::sleep(ROTATION_CHECK);
+        lines_read(&mut tailer);
+        assert!(scheduled_far(&tailer));
+        // A tailer started with the dangling link does not scan early either.
+        let checkpoints = Checkpoints::open(&dir.path().join("state2")).unwrap();
+        let tailer = Tailer::new(tailer.config.clone(), checkpoints).unwrap();
+        assert!(scheduled_far(&tailer));
     }
 
     #[test]
