@@ -125,7 +125,7 @@ pub struct Spool {
 
 impl Spool {
     /// Opens (creating) the spool under `dir`: removes leftover temp files and delivery markers whose segment is
-    /// gone (a crash between removing a segment and its markers), measures what is queued, and continues the
+    /// gone, measures what is queued, and continues the
     /// sequence after every number still named on disk, so a number is never reused while anything refers to it.
     /// Recycled files (`.free`) are adopted for reuse, up to [`RECYCLED_FILES`]; any beyond are removed.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
@@ -188,8 +188,9 @@ impl Spool {
         self.segments.load(Ordering::Relaxed)
     }
 
-    /// Removes segments every one of `all_sinks` already delivered (left by a crash between the last delivery
-    /// marker and the removal). Returns how many were removed.
+    /// Removes segments every one of `all_sinks` marked delivered: left by a removal that failed (its last sink
+    /// then leaves a marker too), or by a crash between the markers and the removal of a segment of several sinks
+    /// when the sinks change between runs. Returns how many were removed.
     pub fn collect_delivered(&self, all_sinks: &[String]) -> io::Result<usize> {
         let mut n = 0;
         for id in self.list()? {
@@ -390,7 +391,12 @@ impl Spool {
                 return Ok(false);
             }
         }
-        self.remove_segment(id)?;
+        if let Err(e) = self.remove_segment(id) {
+            // Leave this sink's marker, so that its loop does not deliver the segment again and again while the
+            // removal fails; the segment is removed at the next start (`collect_delivered`).
+            let _ = File::create(self.marker_path(id, sink)).and_then(|f| f.sync_all());
+            return Err(e);
+        }
         Ok(true)
     }
 

@@ -93,7 +93,11 @@ fn persist_checkpoints(ctx: &IngestContext, p: &mut Pending, force: bool) {
     match cp.persist() {
         Ok(true) => p.persisted_at = Some(Instant::now()),
         Ok(false) => {}
-        Err(e) => tracing::error!("cannot persist checkpoints: {e}"),
+        Err(e) => {
+            // Tried again after the interval, not at every tick.
+            p.persisted_at = Some(Instant::now());
+            tracing::error!("cannot persist checkpoints: {e}");
+        }
     }
 }
 
@@ -132,6 +136,8 @@ fn flush_until_ok(ctx: &IngestContext, p: &mut Pending, stopping: bool) {
             Err(e) => {
                 tracing::error!("cannot write to the spool (records stay in memory, offsets are not checkpointed): {e}");
                 if stopping || ctx.stop.load(Ordering::Relaxed) {
+                    // What earlier flushes acknowledged is still written.
+                    persist_checkpoints(ctx, p, true);
                     return;
                 }
                 std::thread::sleep(delays.next().unwrap_or(Duration::from_secs(10)));

@@ -4,13 +4,14 @@
 //! Guarantees: each chunk is emitted with an [`Ack::FileOffset`] for the offset after its last line, so the file
 //! is checkpointed only once the consumer has made the output durable (and never past a partial line the framer
 //! still holds, see [`BlockSink::emit`]). Reading stops when `stop` is set; the consumer's backpressure (a full
-//! spool) stops it too, by leaving the pipeline's bounded channels full. Tailer events and the checkpoint lag per
-//! file are reported in metrics.
+//! spool) stops it too, by leaving the pipeline's bounded channels full. Tailer events, and the lines, bytes and
+//! checkpoint lag per input label (a followed file's path when it was opened, kept through rotations) are
+//! reported in metrics.
 
 use super::{Ack, BlockSink, Source, Stream};
 use crate::stats::InputProblem;
 use crate::telemetry::metrics::Metrics;
-use hubble_tail::{FileId, Tailer};
+use hubble_tail::{FileId, TailEvent, Tailer};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,8 +22,10 @@ pub struct TailSource {
     tailer: Tailer,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    /// Each open file's `input` label: its path when it was first read. A rotated file keeps the name it was
-    /// followed under (`0.log`, not `0.log.20261206-101500`), so rotations add no metric series.
+    /// Each open file's `input` label: its path when it was opened (or first read, for a chunk read in the poll
+    /// that opened it). A rotated file keeps the name it was followed under (`0.log`, not
+    /// `0.log.20261206-101500`), so rotations add no metric series; a file first found under a rotated name (at
+    /// a start) is labelled by that name until it is released.
     origins: HashMap<FileId, Arc<str>>,
     /// Labels with a `checkpoint_lag_bytes` series: one whose files are all closed loses its series.
     lag_reported: HashSet<Arc<str>>,
@@ -115,6 +118,17 @@ impl Source for TailSource {
                             .tail_events
                             .get_or_create(&Metrics::label("kind", ev.kind()))
                             .inc();
+                        match ev {
+                            TailEvent::Opened { file, path, .. } => {
+                                self.origins
+                                    .entry(*file)
+                                    .or_insert_with(|| Arc::from(path.display().to_string()));
+                            }
+                            TailEvent::Released { file, .. } => {
+                                self.origins.remove(file);
+                            }
+                            _ => {}
+                        }
                     }
                     stats.is_idle()
                 }
