@@ -1063,6 +1063,22 @@ fn stdin_end_delivers_everything_then_exits_0() {
 // 6. HTTP endpoints.
 // ---------------------------------------------------------------------------------------------------------
 
+/// `run` following `input` from the head into the file sink `out`, with metrics on an ephemeral port.
+fn file_sink_daemon(state: &Path, input: &str, out: &Path) -> Proc {
+    Proc::spawn(&mut run_cmd(
+        state,
+        &[input.to_owned()],
+        &[
+            "--read-from-head".into(),
+            "--metrics-addr".into(),
+            "127.0.0.1:0".into(),
+            "--sink".into(),
+            format!("file:{}", out.display()),
+        ],
+        &[],
+    ))
+}
+
 /// The `input` labels of `hubble_ingest_checkpoint_lag_bytes` in a metrics page.
 fn lag_inputs(text: &str) -> Vec<String> {
     let mut inputs: Vec<String> = text
@@ -1087,18 +1103,7 @@ fn per_file_metric_series_survive_rotations_without_piling_up() {
     let mut rng = XorShift::new(6101);
     append(&older, &lines(&mut gen, &mut rng, 50));
     append(&input, &lines(&mut gen, &mut rng, 50));
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        &[format!("{}*", input.display())],
-        &[
-            "--read-from-head".into(),
-            "--metrics-addr".into(),
-            "127.0.0.1:0".into(),
-            "--sink".into(),
-            format!("file:{}", out.display()),
-        ],
-        &[],
-    ));
+    let mut d = file_sink_daemon(&state, &format!("{}*", input.display()), &out);
     let m = d.metrics_addr(Duration::from_secs(20));
     let name = |p: &Path| p.display().to_string();
     assert!(
@@ -1149,18 +1154,7 @@ fn healthz_readyz_and_metrics_respond() {
     let text = lines(&mut gen, &mut rng, 400);
     append(&input, &text);
     let sink = format!("file:{}", out.display());
-    let mut d = Proc::spawn(&mut run_cmd(
-        &state,
-        &[input.display().to_string()],
-        &[
-            "--read-from-head".into(),
-            "--metrics-addr".into(),
-            "127.0.0.1:0".into(),
-            "--sink".into(),
-            sink.clone(),
-        ],
-        &[],
-    ));
+    let mut d = file_sink_daemon(&state, &input.display().to_string(), &out);
     let m = d.metrics_addr(Duration::from_secs(20));
     assert_eq!(http::get(m, "/healthz"), Ok((200, "ok\n".to_owned())));
     assert_eq!(http::get(m, "/readyz").map(|r| r.0), Ok(200));

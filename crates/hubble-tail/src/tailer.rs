@@ -699,6 +699,15 @@ mod tests {
         f.write_all(bytes).unwrap();
     }
 
+    /// A tailer of `dir/0.log*` whose scheduled scans are an hour apart: only early scans happen in a test.
+    fn scanning_hourly(dir: &Path, read_from_head: bool) -> Tailer {
+        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.display())]);
+        config.read_from_head = read_from_head;
+        config.poll_interval = Duration::ZERO;
+        config.discover_interval = Duration::from_secs(3600);
+        Tailer::new(config, Checkpoints::open(&dir.join("state")).unwrap()).unwrap()
+    }
+
     fn lines_read(tailer: &mut Tailer) -> Vec<String> {
         let mut got = Vec::new();
         tailer
@@ -715,11 +724,7 @@ mod tests {
         append(&target, b"x\n");
         let link = dir.path().join("0.log.link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.path().display())]);
-        config.poll_interval = Duration::ZERO;
-        config.discover_interval = Duration::from_secs(3600);
-        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
-        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        let mut tailer = scanning_hourly(dir.path(), false);
         let scheduled_far =
             |t: &Tailer| t.next_discovery > Instant::now() + Duration::from_secs(600);
         assert!(scheduled_far(&tailer));
@@ -744,12 +749,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("0.log");
         append(&log, b"a\n");
-        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.path().display())]);
-        config.read_from_head = true;
-        config.poll_interval = Duration::ZERO;
-        config.discover_interval = Duration::from_secs(3600);
-        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
-        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        let mut tailer = scanning_hourly(dir.path(), true);
         assert_eq!(lines_read(&mut tailer), ["a\n"]);
 
         // The kubelet rotates: the new file is listed by the next scan, and rotated in turn before it is opened.
