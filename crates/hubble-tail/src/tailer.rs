@@ -187,14 +187,8 @@ impl Tailer {
             config,
         };
         let mut events = Vec::new();
-        let rescan_soon = tailer.discover(true, &mut events);
+        tailer.discover(true, &mut events);
         tailer.pending_events = events;
-        tailer.next_discovery = Instant::now()
-            + if rescan_soon {
-                ROTATION_CHECK.min(tailer.config.discover_interval)
-            } else {
-                tailer.config.discover_interval
-            };
         tailer.checkpoints.persist()?;
         Ok(tailer)
     }
@@ -260,16 +254,7 @@ impl Tailer {
         };
         let now = Instant::now();
         if now >= self.next_discovery {
-            let rescan_soon = self.discover(false, &mut stats.events);
-            // A file just created (a rotation's new file, still empty or without a whole first line), or one a
-            // rotation moved while the scan looked at it, is looked at again soon, not after a whole interval in
-            // which it may be filled, rotated and deleted.
-            self.next_discovery = now
-                + if rescan_soon {
-                    ROTATION_CHECK.min(self.config.discover_interval)
-                } else {
-                    self.config.discover_interval
-                };
+            self.discover(false, &mut stats.events);
         }
         let budget = self.config.max_read_bytes.max(1);
         let check_rotation = now >= self.next_rotation_check;
@@ -412,11 +397,12 @@ impl Tailer {
         Ok(stats)
     }
 
-    /// Scans the globs and opens what is new. Returns whether the globs should be scanned again soon: a matched
-    /// file modified in the last [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint), or a
-    /// file moved between being listed and being opened (a rotation during the scan: its old and new names may
-    /// both have been missed).
-    fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) -> bool {
+    /// Scans the globs, opens what is new and schedules the next scan: after [`ROTATION_CHECK`] when a matched
+    /// file modified in the last [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint: a
+    /// rotation's new file, which may be filled, rotated and deleted within a whole interval), or a file moved
+    /// between being listed and being opened (a rotation during the scan: its old and new names may both have
+    /// been missed); otherwise after `discover_interval`.
+    fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
         let now = Instant::now();
         let scan = self.scanner.scan(&mut self.fingerprinter, events);
         let mut raced = scan.raced;
@@ -511,7 +497,12 @@ impl Tailer {
             .map(|f| (f.sig.dev, f.sig.ino, f.sig.len))
             .collect();
         self.done.retain(|sig| present.contains(sig));
-        too_short_to_identify || raced
+        self.next_discovery = now
+            + if too_short_to_identify || raced {
+                ROTATION_CHECK.min(self.config.discover_interval)
+            } else {
+                self.config.discover_interval
+            };
     }
 
     /// With checksum ids: an open plain file whose current content has another id was truncated and rewritten.
