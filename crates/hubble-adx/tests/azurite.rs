@@ -75,19 +75,6 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn wait_for_port(port: u16) {
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("Azurite did not listen on 127.0.0.1:{port} within 30 s");
-}
-
 /// Waits until an HTTP request to `port` gets a response (any status).
 async fn wait_for_http(port: u16) {
     hubble_adx::install_crypto_provider();
@@ -95,6 +82,7 @@ async fn wait_for_http(port: u16) {
     for _ in 0..300 {
         if http
             .get(format!("http://127.0.0.1:{port}/"))
+            .timeout(Duration::from_secs(2))
             .send()
             .await
             .is_ok()
@@ -103,7 +91,7 @@ async fn wait_for_http(port: u16) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("Azurite on 127.0.0.1:{port} answered no HTTP request within 30 s");
+    panic!("Azurite on 127.0.0.1:{port} answered no HTTP request within 300 tries");
 }
 
 /// A running Azurite: blob and queue base URLs of the dev account. `None` (after a loud message)
@@ -150,9 +138,7 @@ async fn start_azurite(test: &str) -> Option<Azurite> {
             .unwrap_or_else(|| panic!("no {key} in {first:?}"))
     };
     let (blob_port, queue_port) = (port("blob="), port("queue="));
-    wait_for_port(blob_port).await;
-    wait_for_port(queue_port).await;
-    // Listening is not serving: under load Azurite has reset the first request's connection.
+    // Not only until they listen: under load Azurite has reset the first request's connection.
     wait_for_http(blob_port).await;
     wait_for_http(queue_port).await;
     Some(Azurite {
