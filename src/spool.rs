@@ -384,7 +384,7 @@ impl Spool {
     /// sink, no marker is ever written.
     pub fn mark_done(&self, id: SegmentId, sink: &str, all_sinks: &[String]) -> io::Result<bool> {
         if all_sinks.iter().any(|s| s != sink && !self.is_done(id, s)) {
-            File::create(self.marker_path(id, sink))?.sync_all()?;
+            self.write_marker(id, sink)?;
             // Another sink's loop may have finished in the meantime.
             if !all_sinks.iter().all(|s| self.is_done(id, s)) {
                 sync_dir(&self.dir)?;
@@ -394,7 +394,7 @@ impl Spool {
         if let Err(e) = self.remove_segment(id) {
             // Leave this sink's marker, so that its loop does not deliver the segment again and again while the
             // removal fails; the segment is removed at the next start (`collect_delivered`).
-            let _ = File::create(self.marker_path(id, sink)).and_then(|f| f.sync_all());
+            let _ = self.write_marker(id, sink);
             return Err(e);
         }
         Ok(true)
@@ -439,6 +439,11 @@ impl Spool {
         let _ = self
             .segments
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Writes (and fsyncs) `sink`'s delivery marker of segment `id`.
+    fn write_marker(&self, id: SegmentId, sink: &str) -> io::Result<()> {
+        File::create(self.marker_path(id, sink))?.sync_all()
     }
 
     /// Removes the markers of segment `id`; returns how many there were.
@@ -564,7 +569,7 @@ mod tests {
             fs::read_dir(d.path())
                 .unwrap()
                 .filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().contains(".seg.done."))
+                .filter(|e| parse_marker_name(&e.file_name().to_string_lossy()).is_some())
                 .count()
         };
         assert_eq!(
