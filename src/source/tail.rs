@@ -13,6 +13,7 @@ use crate::stats::InputProblem;
 use crate::telemetry::metrics::Metrics;
 use hubble_tail::{FileId, TailEvent, Tailer};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +61,7 @@ impl TailSource {
             let acked = checkpoints.get(&f.file).unwrap_or(0);
             let input = match self.origins.get(&f.file) {
                 Some(origin) => origin.clone(),
-                None => Arc::from(f.path.display().to_string()),
+                None => path_label(&f.path),
             };
             *lag.entry(input).or_default() += size.saturating_sub(acked);
         }
@@ -80,6 +81,20 @@ impl TailSource {
     }
 }
 
+/// The `input` label of a path.
+fn path_label(path: &Path) -> Arc<str> {
+    Arc::from(path.display().to_string())
+}
+
+/// `file`'s input label; the first path it is seen under becomes it.
+fn origin<'a>(
+    origins: &'a mut HashMap<FileId, Arc<str>>,
+    file: FileId,
+    path: &Path,
+) -> &'a Arc<str> {
+    origins.entry(file).or_insert_with(|| path_label(path))
+}
+
 impl Source for TailSource {
     fn run(&mut self, emit: &mut dyn BlockSink) -> Vec<InputProblem> {
         let mut last_gc = Instant::now();
@@ -91,10 +106,7 @@ impl Source for TailSource {
                 if closed {
                     return;
                 }
-                let origin = origins
-                    .entry(chunk.file)
-                    .or_insert_with(|| Arc::from(chunk.path.display().to_string()))
-                    .clone();
+                let origin = origin(origins, chunk.file, chunk.path).clone();
                 let mut batch = emit.batch();
                 batch.buf.extend_from_slice(chunk.bytes);
                 let ack = Ack::FileOffset {
@@ -120,9 +132,7 @@ impl Source for TailSource {
                             .inc();
                         match ev {
                             TailEvent::Opened { file, path, .. } => {
-                                self.origins
-                                    .entry(*file)
-                                    .or_insert_with(|| Arc::from(path.display().to_string()));
+                                origin(&mut self.origins, *file, path);
                             }
                             TailEvent::Released { file, .. } => {
                                 self.origins.remove(file);
