@@ -14,7 +14,11 @@ p.add_argument("--rate", type=int, default=50000, help="flows per second")
 p.add_argument("--seconds", type=int, default=20)
 p.add_argument("--bin", default="target/release/hubble-ingest")
 p.add_argument("--cidr-groups", default=None)
-p.add_argument("--lines", default=None, help="exporter lines to write (cycled, uuid replaced)")
+p.add_argument("--lines", default=None, help="exporter lines to write (cycled, uuid replaced; a flow without one "
+               "gets one as its first field, as Cilium >= 1.11 writes it)")
+p.add_argument("--daemon-arg", action="append", default=[],
+               help="extra argument for `run` (repeatable), e.g. --daemon-arg=--allowlist --daemon-arg='{}' to keep "
+                    "every flow of captures that are not policy-deny drops")
 p.add_argument("--sink", choices=["file", "pipe"], default="file",
                help="file: a file sink the monitor tails; pipe: the stdout sink, read by the monitor from a pipe. A growing "
                     "file takes fresh page-cache pages for every record written, whose cost depends on the machine (a VM "
@@ -32,6 +36,7 @@ cmd = [a.bin, "run", "--input", os.path.join(logdir, "0.log*"), "--state-dir", o
        "--sink", "file:" + sink if a.sink == "file" else "stdout", "--format", "cri"]
 if a.cidr_groups:
     cmd += ["--cidr-groups", a.cidr_groups]
+cmd += a.daemon_arg
 daemon = subprocess.Popen(cmd, stderr=open(os.path.join(root, "daemon.log"), "w"),
                           stdout=subprocess.PIPE if a.sink == "pipe" else None)
 piped = []  # chunks read from the daemon's stdout by the thread below, taken by drain_sink()
@@ -65,13 +70,13 @@ if a.lines:
         for line in lf:
             line = line.rstrip("\n")
             i = line.find('"uuid":"')
-            if i < 0:
-                continue
-            i += 8
-            j = line.index('"', i)
-            PIECES.append((line[:i], line[j:]))
+            if i >= 0:
+                i += 8
+                PIECES.append((line[:i], line[line.index('"', i):]))
+            elif line.startswith('{"flow":{'):
+                PIECES.append(('{"flow":{"uuid":"', '",' + line[len('{"flow":{'):]))
     if not PIECES:
-        sys.exit(f"no flow lines with a uuid in {a.lines}")
+        sys.exit(f"no flow lines in {a.lines}")
 mean_line = (sum(len(p) + len(q) + 36 for p, q in PIECES) / len(PIECES)) if PIECES else None
 
 def cpu_ticks(pid):
