@@ -337,8 +337,9 @@ impl<'o> ObjectWriter<'o> {
 
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     // The bytes JSON requires escaped are exactly those that end an unescaped run.
     while let Some(i) = string_stop(bytes, start) {

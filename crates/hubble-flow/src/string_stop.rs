@@ -25,24 +25,11 @@ fn stops16(chunk: [u8; 16]) -> u32 {
     (quote | backslash | control).to_bitmask()
 }
 
-const LSB: u64 = 0x0101_0101_0101_0101;
-const MSB: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` that is a stop, exact for the lowest such byte (the classic "has a byte
-/// equal to c / below n" word tricks; a borrow may mark a higher byte falsely, never a lower one).
-#[inline(always)]
-fn stops8(w: u64) -> u64 {
-    let zero = |x: u64| x.wrapping_sub(LSB) & !x;
-    let quote = w ^ (LSB * u64::from(b'"'));
-    let backslash = w ^ (LSB * u64::from(b'\\'));
-    (zero(quote) | zero(backslash) | (w.wrapping_sub(LSB * 0x20) & !w)) & MSB
-}
-
 /// The offset of the first stop in `bytes` at or after `from`, if any.
 ///
 /// Sixteen bytes per step; when fewer than sixteen are left, the slice's last sixteen are looked at once (with
-/// the bytes before `from` or already looked at masked out), and a slice shorter than sixteen bytes is looked at
-/// eight bytes, then one byte, at a time.
+/// the bytes before `from` or already looked at masked out), and the rest of a slice shorter than sixteen bytes
+/// is looked at once, copied into sixteen bytes padded with spaces (the encoder's strings are mostly that short).
 #[inline(always)]
 pub fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
@@ -62,18 +49,11 @@ pub fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
         let stops = stops16(*window) >> (i - start);
         return (stops != 0).then(|| i + stops.trailing_zeros() as usize);
     }
-    if let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let stops = stops8(u64::from_le_bytes(*word));
-        if stops != 0 {
-            return Some(i + (stops.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&b| is_string_stop(b))
-        .map(|p| i + p)
+    let rest = bytes.get(i..)?;
+    let mut padded = [b' '; 16];
+    padded.get_mut(..rest.len())?.copy_from_slice(rest);
+    let stops = stops16(padded);
+    (stops != 0).then(|| i + stops.trailing_zeros() as usize)
 }
 
 #[cfg(test)]
