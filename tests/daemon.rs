@@ -1059,6 +1059,37 @@ fn stdin_end_delivers_everything_then_exits_0() {
     assert_eq!(spool_segments(&state), 0, "delivered segments are removed");
 }
 
+#[test]
+fn a_device_file_sink_delivers_every_batch() {
+    // fsync(2) on /dev/null fails with EINVAL: the daemon retried every batch until the grace period ran out.
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let mut gen = FlowGen::new(0x5002);
+    let mut rng = XorShift::new(5002);
+    let data = lines(&mut gen, &mut rng, 500).into_bytes();
+    let mut cmd = run_cmd(
+        &state,
+        &["-".to_owned()],
+        &["--sink".to_owned(), "file:/dev/null".to_owned()],
+        &[],
+    );
+    cmd.stdin(Stdio::piped());
+    let mut d = Proc::spawn(&mut cmd);
+    let mut stdin = d.take_stdin().expect("stdin pipe");
+    stdin.write_all(&data).expect("feed stdin");
+    drop(stdin);
+    let st = d.wait_exit(Duration::from_secs(30));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "expected exit 0 after stdin ended, got {st:?}\n{}",
+        d.log_tail(30)
+    );
+    assert!(!gen.kept.is_empty());
+    assert_eq!(spool_segments(&state), 0, "every segment delivered");
+    assert!(!d.log_tail(200).contains("delivery failed"));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 6. HTTP endpoints.
 // ---------------------------------------------------------------------------------------------------------

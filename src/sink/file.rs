@@ -21,6 +21,9 @@ pub struct FileSink {
     name: String,
     file: BufWriter<File>,
     gzip: Option<GzipState>,
+    /// A regular file, which `sync` fsyncs. A device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe) has
+    /// nothing to make durable (`fsync` fails there with `EINVAL`): what is written is the reader's once written.
+    regular: bool,
 }
 
 struct GzipState {
@@ -39,6 +42,7 @@ impl FileSink {
             repair(path, is_gzip)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let regular = file.metadata()?.is_file();
         let gzip = is_gzip.then(|| GzipState {
             pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
             level: Compression::new(3),
@@ -47,6 +51,7 @@ impl FileSink {
             name: format!("file:{}", path.display()),
             file: BufWriter::with_capacity(256 * 1024, file),
             gzip,
+            regular,
         })
     }
 
@@ -90,7 +95,10 @@ impl Sink for FileSink {
 
     fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
-        self.file.get_ref().sync_data()
+        if self.regular {
+            self.file.get_ref().sync_data()?;
+        }
+        Ok(())
     }
 }
 
@@ -209,6 +217,15 @@ mod tests {
         s.flush().unwrap();
         drop(s);
         assert_eq!(read(&p), "{\"a\":1}\n{\"a\":2}\n");
+    }
+
+    #[test]
+    fn a_device_is_flushed_not_fsynced() {
+        // fsync(2) on /dev/null fails with EINVAL; a daemon syncing it retried every batch forever.
+        let mut s = FileSink::create(Path::new("/dev/null")).unwrap();
+        s.write(b"{\"a\":1}\n").unwrap();
+        s.sync().unwrap();
+        assert!(File::open("/dev/null").unwrap().sync_data().is_err());
     }
 
     #[test]
