@@ -17,6 +17,8 @@ The backlog (about 1.6 GB for a million realistic flows) is removed at the end.
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
+from flowlines import uuid_pieces
+
 p = argparse.ArgumentParser()
 p.add_argument("--bin", default="target/release/hubble-ingest")
 p.add_argument("--lines", required=True, help="exporter lines (cycled, uuid replaced or added)")
@@ -27,18 +29,7 @@ p.add_argument("--daemon-arg", action="append", default=[], help="extra argument
 p.add_argument("--timeout", type=float, default=120.0)
 a = p.parse_args()
 
-pieces = []
-with open(a.lines) as lf:
-    for line in lf:
-        line = line.rstrip("\n")
-        i = line.find('"uuid":"')
-        if i >= 0:
-            i += 8
-            pieces.append((line[:i], line[line.index('"', i):]))
-        elif line.startswith('{"flow":{'):
-            pieces.append(('{"flow":{"uuid":"', '",' + line[len('{"flow":{'):]))
-if not pieces:
-    sys.exit(f"no flow lines in {a.lines}")
+pieces = uuid_pieces(a.lines)
 
 root = tempfile.mkdtemp(prefix="hi-drain-")
 try:

@@ -9,6 +9,8 @@ percentiles. Reproducible: `scripts/bench-follow.py [--rate 50000] [--seconds 20
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 
+from flowlines import uuid_pieces
+
 p = argparse.ArgumentParser()
 p.add_argument("--rate", type=int, default=50000, help="flows per second")
 p.add_argument("--seconds", type=int, default=20)
@@ -64,19 +66,7 @@ TEMPLATE = ('{{"flow":{{"time":"2026-11-25T12:00:00.000000000Z","uuid":"{uuid}",
             '"drop_reason_desc":"POLICY_DENY","Summary":"TCP Flags: SYN"}},"node_name":"aks/n1","time":"2026-11-25T12:00:00Z"}}')
 
 # With --lines: each line split around its uuid value, so a write is pre + fresh uuid + post.
-PIECES = []
-if a.lines:
-    with open(a.lines) as lf:
-        for line in lf:
-            line = line.rstrip("\n")
-            i = line.find('"uuid":"')
-            if i >= 0:
-                i += 8
-                PIECES.append((line[:i], line[line.index('"', i):]))
-            elif line.startswith('{"flow":{'):
-                PIECES.append(('{"flow":{"uuid":"', '",' + line[len('{"flow":{'):]))
-    if not PIECES:
-        sys.exit(f"no flow lines in {a.lines}")
+PIECES = uuid_pieces(a.lines) if a.lines else []
 mean_line = (sum(len(p) + len(q) + 36 for p, q in PIECES) / len(PIECES)) if PIECES else None
 
 def cpu_ticks(pid):
