@@ -5,7 +5,9 @@
 //! record already flushed readable by `zcat`/`gzip -d`. Parent directories are created. The file is appended to,
 //! never truncated, so re-running a replay adds to it rather than destroying earlier output. On open, a record
 //! torn by a crash mid-write (a last line without its `\n`, or a gzip member cut short) is cut off, so the file
-//! never holds a torn record; the spool still has that batch and delivers it again.
+//! never holds a torn record; the spool still has that batch and delivers it again. A batch is fsynced before the
+//! daemon acknowledges it, except on a device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe), which has
+//! nothing to make durable and is only flushed.
 
 use super::Sink;
 use flate2::write::GzEncoder;
@@ -225,7 +227,6 @@ mod tests {
         let mut s = FileSink::create(Path::new("/dev/null")).unwrap();
         s.write(b"{\"a\":1}\n").unwrap();
         s.sync().unwrap();
-        assert!(File::open("/dev/null").unwrap().sync_data().is_err());
     }
 
     #[test]
