@@ -163,7 +163,7 @@ impl Source for TailSource {
                 last_gc = Instant::now();
             }
             if idle {
-                std::thread::sleep(self.tailer.poll_interval().max(Duration::from_millis(5)));
+                std::thread::sleep(self.tailer.idle_wait().max(Duration::from_millis(5)));
             }
         }
         Vec::new()

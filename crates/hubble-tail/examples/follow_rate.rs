@@ -105,7 +105,7 @@ fn main() {
             break;
         }
         if stats.is_idle() {
-            std::thread::sleep(tailer.poll_interval());
+            std::thread::sleep(tailer.idle_wait());
         }
     }
     let cpu = thread_cpu_secs() - cpu0;

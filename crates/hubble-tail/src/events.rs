@@ -151,7 +151,7 @@ pub struct PollStats {
 }
 
 impl PollStats {
-    /// Nothing was read: the caller may sleep for the poll interval.
+    /// Nothing was read: the caller may sleep for [`crate::Tailer::idle_wait`].
     pub fn is_idle(&self) -> bool {
         self.bytes_read == 0 && !self.read_limited
     }

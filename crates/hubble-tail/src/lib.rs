@@ -32,7 +32,7 @@
 //! }
 //! checkpoints.persist()?;
 //! if stats.is_idle() {
-//!     std::thread::sleep(tailer.poll_interval());
+//!     std::thread::sleep(tailer.idle_wait());
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -19,7 +19,10 @@
 //!   keeping few rotated files deletes it; lines written to it wait for one poll, not for the next scan. A new
 //!   file still too short to identify (modified in the last [`NEW_FILE_AGE`]) is looked at again after
 //!   [`ROTATION_CHECK`] too, and so is a scan during which a listed file vanished or was replaced before it
-//!   was opened (a rotation in the middle of the scan may have hidden both its old and its new name);
+//!   was opened (a rotation in the middle of the scan may have hidden both its old and its new name), and every
+//!   scan while a name a file was moved away from (between two scans) is still empty, for up to
+//!   `discover_interval` (a rotation creates its new file after the rename, so a scan between the two finds
+//!   nothing under the name). [`Tailer::idle_wait`] tells an idle caller to poll again by then;
 //! - a file in which a read found nothing new is read again after `poll_interval`, not on every pass while
 //!   other files are busy: no line waits longer than it would if the whole tailer were idle, and the rotated
 //!   files a glob keeps open are not read on every pass.
@@ -157,6 +160,14 @@ pub struct Tailer {
     /// Files (dev, inode, size) with nothing left to read, or that failed: skipped until they change.
     done: HashSet<(u64, u64, u64)>,
     next_discovery: Instant,
+    /// Where the last scan found each file, by (device, inode).
+    last_found: HashMap<(u64, u64), PathBuf>,
+    /// Paths a file was moved away from (found there by one scan, under another name by the next) that named
+    /// nothing at the scan that saw the move, and when that scan was. A rotation creates its new file after the
+    /// rename (the kubelet renames, then the runtime reopens), and a scan between the two sees neither the new
+    /// file nor anything "too short to identify", so scans come every [`ROTATION_CHECK`] while such a path is
+    /// still empty, for up to `discover_interval`.
+    vacated: Vec<(PathBuf, Instant)>,
     /// When the open files' paths are next checked for a rotation.
     next_rotation_check: Instant,
     pending_events: Vec<TailEvent>,
@@ -180,6 +191,8 @@ impl Tailer {
             known: HashMap::new(),
             done: HashSet::new(),
             next_discovery: Instant::now(),
+            last_found: HashMap::new(),
+            vacated: Vec::new(),
             next_rotation_check: Instant::now(),
             pending_events: Vec::new(),
             #[cfg(test)]
@@ -209,9 +222,19 @@ impl Tailer {
         self.checkpoints.ack(file, offset);
     }
 
-    /// How long to sleep after a poll for which [`PollStats::is_idle`] is true.
+    /// The configured wait between idle polls (an idle caller sleeps [`Tailer::idle_wait`], which is at most
+    /// this).
     pub fn poll_interval(&self) -> Duration {
         self.config.poll_interval
+    }
+
+    /// How long an idle caller may sleep before the next poll: `poll_interval`, or less when a scan is due
+    /// sooner (an early scan after a rotation, see the module docs).
+    pub fn idle_wait(&self) -> Duration {
+        self.config.poll_interval.min(
+            self.next_discovery
+                .saturating_duration_since(Instant::now()),
+        )
     }
 
     /// Makes the next poll scan the globs regardless of `discover_interval`.
@@ -401,7 +424,8 @@ impl Tailer {
     /// file modified in the last [`NEW_FILE_AGE`] could not be identified yet (too short to fingerprint: a
     /// rotation's new file, which may be filled, rotated and deleted within a whole interval), or a file moved
     /// between being listed and being opened (a rotation during the scan: its old and new names may both have
-    /// been missed); otherwise after `discover_interval`.
+    /// been missed), or while a name a file was moved away from is still empty (see [`Tailer::vacated`]);
+    /// otherwise after `discover_interval`.
     fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
         let now = Instant::now();
         let scan = self.scanner.scan(&mut self.fingerprinter, events);
@@ -497,8 +521,26 @@ impl Tailer {
             .map(|f| (f.sig.dev, f.sig.ino, f.sig.len))
             .collect();
         self.done.retain(|sig| present.contains(sig));
+        let found_at: HashSet<&Path> = found.iter().map(|f| f.path.as_path()).collect();
+        for f in &found {
+            if let Some(before) = self.last_found.get(&(f.sig.dev, f.sig.ino)) {
+                if *before != f.path && !found_at.contains(before.as_path()) {
+                    self.vacated.push((before.clone(), now));
+                }
+            }
+        }
+        let wait_for_new_file = self.config.discover_interval;
+        self.vacated.retain(|(path, since)| {
+            !found_at.contains(path.as_path())
+                && now.saturating_duration_since(*since) < wait_for_new_file
+        });
+        self.vacated.dedup_by(|a, b| a.0 == b.0);
+        self.last_found = found
+            .iter()
+            .map(|f| ((f.sig.dev, f.sig.ino), f.path.clone()))
+            .collect();
         self.next_discovery = now
-            + if too_short_to_identify || raced {
+            + if too_short_to_identify || raced || !self.vacated.is_empty() {
                 ROTATION_CHECK.min(self.config.discover_interval)
             } else {
                 self.config.discover_interval
@@ -763,5 +805,75 @@ mod tests {
         got.extend(lines_read(&mut tailer));
         got.sort();
         assert_eq!(got, ["b\n", "c\n"]);
+    }
+
+    #[test]
+    fn a_name_a_rotation_left_empty_is_scanned_again_soon() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("0.log");
+        append(&log, b"a\n");
+        let mut tailer = scanning_hourly(dir.path(), true);
+        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+
+        // The kubelet renames the file; the new one is created only after the scan that sees the rename.
+        fs::rename(&log, dir.path().join("0.log.1")).unwrap();
+        std::thread::sleep(ROTATION_CHECK);
+        assert_eq!(lines_read(&mut tailer), Vec::<String>::new()); // the rotation is noticed
+        assert_eq!(lines_read(&mut tailer), Vec::<String>::new()); // the scan: renamed, `0.log` empty
+        append(&log, b"b\n");
+
+        // Found one ROTATION_CHECK later, not a `discover_interval` (an hour) later.
+        std::thread::sleep(ROTATION_CHECK);
+        let mut got = lines_read(&mut tailer);
+        got.extend(lines_read(&mut tailer));
+        assert_eq!(got, ["b\n"]);
+
+        // A name that stays empty (the last rotation of a stopped pod) speeds scanning up for one
+        // `discover_interval` only.
+        fs::rename(&log, dir.path().join("0.log.2")).unwrap();
+        std::thread::sleep(ROTATION_CHECK);
+        lines_read(&mut tailer);
+        lines_read(&mut tailer);
+        assert_eq!(tailer.vacated.len(), 1);
+        assert!(tailer.next_discovery < Instant::now() + Duration::from_secs(600));
+        tailer.config.discover_interval = ROTATION_CHECK;
+        std::thread::sleep(ROTATION_CHECK);
+        tailer.discover_now();
+        lines_read(&mut tailer);
+        assert!(tailer.vacated.is_empty());
+    }
+
+    #[test]
+    fn a_new_file_moved_away_before_it_was_followed_leaves_a_name_scanned_again_soon() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("0.log");
+        append(&log, b"a\n");
+        let mut tailer = scanning_hourly(dir.path(), true);
+        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+
+        // Rotated, and the new `0.log` is empty when the scan the rotation asks for lists it: too short to
+        // identify, so not followed.
+        fs::rename(&log, dir.path().join("0.log.1")).unwrap();
+        append(&log, b"");
+        std::thread::sleep(ROTATION_CHECK);
+        lines_read(&mut tailer);
+        lines_read(&mut tailer);
+        // Filled and rotated in turn before the next scan, which runs between that rename and the next `0.log`.
+        append(&log, b"b\n");
+        fs::rename(&log, dir.path().join("0.log.2")).unwrap();
+        std::thread::sleep(ROTATION_CHECK);
+        assert_eq!(lines_read(&mut tailer), ["b\n"]);
+        append(&log, b"c\n");
+
+        // The emptied name is scanned again one ROTATION_CHECK later, not a `discover_interval` (an hour) later,
+        // and an idle caller is told to poll by then.
+        tailer.config.poll_interval = Duration::from_secs(10);
+        assert!(tailer.idle_wait() <= ROTATION_CHECK);
+        std::thread::sleep(ROTATION_CHECK);
+        let mut got = lines_read(&mut tailer);
+        got.extend(lines_read(&mut tailer));
+        assert_eq!(got, ["c\n"]);
+        assert!(tailer.vacated.is_empty());
+        assert_eq!(tailer.idle_wait(), tailer.poll_interval());
     }
 }
