@@ -26,6 +26,9 @@ p.add_argument("--sink", choices=["file", "pipe"], default="file",
                     "file takes fresh page-cache pages for every record written, whose cost depends on the machine (a VM "
                     "whose free memory goes back to the host pays a host fault per page); a pipe reuses its buffer.")
 p.add_argument("--rotate-bytes", type=int, default=10 * 1024 * 1024, help="kubelet containerLogMaxSize")
+p.add_argument("--reopen-delay-ms", type=float, default=0.0,
+               help="time between renaming the full file and creating the new one (the kubelet renames, then asks "
+                    "the runtime over CRI to reopen the log)")
 a = p.parse_args()
 
 root = tempfile.mkdtemp(prefix="hi-follow-")
@@ -142,6 +145,8 @@ while time.time() - start < a.seconds:
         f.close()
         os.rename(log, log + time.strftime(".%Y%m%d-%H%M%S", time.gmtime()) + f"{rotations}")
         rotations += 1
+        if a.reopen_delay_ms:
+            time.sleep(a.reopen_delay_ms / 1000)
         f = open(log, "a")
         size = 0
     drain_sink()
