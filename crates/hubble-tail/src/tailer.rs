@@ -20,9 +20,11 @@
 //!   file still too short to identify (modified in the last [`NEW_FILE_AGE`]) is looked at again after
 //!   [`ROTATION_CHECK`] too, and so is a scan during which a listed file vanished or was replaced before it
 //!   was opened (a rotation in the middle of the scan may have hidden both its old and its new name), and every
-//!   scan while a name a file was moved away from (between two scans) is still empty, for up to
-//!   `discover_interval` (a rotation creates its new file after the rename, so a scan between the two finds
-//!   nothing under the name). [`Tailer::idle_wait`] tells an idle caller to poll again by then;
+//!   scan while a name a file was moved away from is still empty, for at most [`VACATED_WAIT`] (a rotation
+//!   creates its new file after the rename, so a scan between the two finds nothing under the name). A move is
+//!   a file found under another name than at the previous scan, or a followed file no longer found under its
+//!   name and not deleted (renamed to a name no glob matches). [`Tailer::idle_wait`] tells an idle caller to
+//!   poll again by then;
 //! - a file in which a read found nothing new is read again after `poll_interval`, not on every pass while
 //!   other files are busy: no line waits longer than it would if the whole tailer were idle, and the rotated
 //!   files a glob keeps open are not read on every pass.
@@ -66,7 +68,7 @@ pub struct TailerConfig {
     pub max_line_bytes: usize,
     /// Bytes read from one file per pass before moving to the next. Default 256 KiB.
     pub max_read_bytes: usize,
-    /// Suggested sleep after an idle poll ([`Tailer::poll_interval`]). Default 250 ms.
+    /// Sleep after an idle poll, unless an early scan is due sooner ([`Tailer::idle_wait`]). Default 250 ms.
     pub poll_interval: Duration,
     /// Minimum time between two glob scans. Default 1 s.
     pub discover_interval: Duration,
@@ -160,14 +162,15 @@ pub struct Tailer {
     /// Files (dev, inode, size) with nothing left to read, or that failed: skipped until they change.
     done: HashSet<(u64, u64, u64)>,
     next_discovery: Instant,
-    /// Where the last scan found each file, by (device, inode).
-    last_found: HashMap<(u64, u64), PathBuf>,
-    /// Paths a file was moved away from (found there by one scan, under another name by the next) that named
-    /// nothing at the scan that saw the move, and when that scan was. A rotation creates its new file after the
-    /// rename (the kubelet renames, then the runtime reopens), and a scan between the two sees neither the new
-    /// file nor anything "too short to identify", so scans come every [`ROTATION_CHECK`] while such a path is
-    /// still empty, for up to `discover_interval`.
-    vacated: Vec<(PathBuf, Instant)>,
+    /// Where the last scan found each file, by (device, inode), with its id if it had one.
+    last_found: HashMap<(u64, u64), (PathBuf, Option<FileId>)>,
+    /// Names a file was moved away from that named nothing at the scan that saw the move, and when that scan
+    /// was. A rotation creates its new file after the rename (the kubelet renames, then the runtime reopens), and
+    /// a scan between the two sees neither the new file nor anything "too short to identify", so scans come
+    /// every [`ROTATION_CHECK`] while such a name is still empty, for at most [`VACATED_WAIT`].
+    vacated: HashMap<PathBuf, Instant>,
+    /// The next scan comes early (after [`ROTATION_CHECK`]): see [`Tailer::idle_wait`].
+    early_scan: bool,
     /// When the open files' paths are next checked for a rotation.
     next_rotation_check: Instant,
     pending_events: Vec<TailEvent>,
@@ -192,7 +195,8 @@ impl Tailer {
             done: HashSet::new(),
             next_discovery: Instant::now(),
             last_found: HashMap::new(),
-            vacated: Vec::new(),
+            vacated: HashMap::new(),
+            early_scan: false,
             next_rotation_check: Instant::now(),
             pending_events: Vec::new(),
             #[cfg(test)]
@@ -228,13 +232,17 @@ impl Tailer {
         self.config.poll_interval
     }
 
-    /// How long an idle caller may sleep before the next poll: `poll_interval`, or less when a scan is due
-    /// sooner (an early scan after a rotation, see the module docs).
+    /// How long an idle caller may sleep before the next poll: `poll_interval`, or less when an early scan (after
+    /// a rotation, see the module docs) is due sooner, but not less than [`ROTATION_CHECK`] either.
     pub fn idle_wait(&self) -> Duration {
-        self.config.poll_interval.min(
-            self.next_discovery
-                .saturating_duration_since(Instant::now()),
-        )
+        let poll = self.config.poll_interval;
+        if !self.early_scan {
+            return poll;
+        }
+        let until_scan = self
+            .next_discovery
+            .saturating_duration_since(Instant::now());
+        poll.min(until_scan.max(ROTATION_CHECK))
     }
 
     /// Makes the next poll scan the globs regardless of `discover_interval`.
@@ -428,6 +436,13 @@ impl Tailer {
     /// otherwise after `discover_interval`.
     fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
         let now = Instant::now();
+        // The names the followed files had: one of them found empty by this scan was rotated away.
+        let followed: Vec<(FileId, PathBuf)> = self
+            .watchers
+            .iter()
+            .filter(|w| w.findable)
+            .map(|w| (w.id, w.path.clone()))
+            .collect();
         let scan = self.scanner.scan(&mut self.fingerprinter, events);
         let mut raced = scan.raced;
         let found = scan.found;
@@ -522,25 +537,36 @@ impl Tailer {
             .collect();
         self.done.retain(|sig| present.contains(sig));
         let found_at: HashSet<&Path> = found.iter().map(|f| f.path.as_path()).collect();
+        // Moved: a file found under another name than at the last scan (the same content, not an inode reused
+        // by a new file), or a followed file whose name is now empty and that was not deleted.
         for f in &found {
-            if let Some(before) = self.last_found.get(&(f.sig.dev, f.sig.ino)) {
-                if *before != f.path && !found_at.contains(before.as_path()) {
-                    self.vacated.push((before.clone(), now));
+            if let Some((before, id)) = self.last_found.get(&(f.sig.dev, f.sig.ino)) {
+                let same_content = id.is_none() || *id == f.probe.id;
+                if *before != f.path && same_content && !found_at.contains(before.as_path()) {
+                    self.vacated.entry(before.clone()).or_insert(now);
                 }
             }
         }
-        let wait_for_new_file = self.config.discover_interval;
-        self.vacated.retain(|(path, since)| {
-            !found_at.contains(path.as_path())
-                && now.saturating_duration_since(*since) < wait_for_new_file
+        for (id, path) in followed {
+            let renamed_away = self
+                .watchers
+                .iter()
+                .any(|w| w.id == id && !w.findable && !w.is_unlinked());
+            if renamed_away && !found_at.contains(path.as_path()) {
+                self.vacated.entry(path).or_insert(now);
+            }
+        }
+        let wait = VACATED_WAIT.min(self.config.discover_interval);
+        self.vacated.retain(|path, since| {
+            !found_at.contains(path.as_path()) && now.saturating_duration_since(*since) < wait
         });
-        self.vacated.dedup_by(|a, b| a.0 == b.0);
         self.last_found = found
             .iter()
-            .map(|f| ((f.sig.dev, f.sig.ino), f.path.clone()))
+            .map(|f| ((f.sig.dev, f.sig.ino), (f.path.clone(), f.probe.id)))
             .collect();
+        self.early_scan = too_short_to_identify || raced || !self.vacated.is_empty();
         self.next_discovery = now
-            + if too_short_to_identify || raced || !self.vacated.is_empty() {
+            + if self.early_scan {
                 ROTATION_CHECK.min(self.config.discover_interval)
             } else {
                 self.config.discover_interval
@@ -711,6 +737,10 @@ pub const NEW_FILE_AGE: Duration = Duration::from_secs(2);
 /// How often the open files' paths are checked for a rotation (see the module docs).
 pub const ROTATION_CHECK: Duration = Duration::from_millis(50);
 
+/// How long a name a rotation left empty keeps the scans early (at most `discover_interval`): the gap between
+/// the rename and the new file is a CRI call or a `create` in the writer, not seconds.
+pub const VACATED_WAIT: Duration = Duration::from_secs(1);
+
 /// Whether `path` still names the file `sig` was taken of (false when it is gone or another file took it).
 fn names_same_file(path: &Path, sig: &crate::watcher::Sig) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.dev() == sig.dev && m.ino() == sig.ino)
@@ -828,19 +858,53 @@ mod tests {
         got.extend(lines_read(&mut tailer));
         assert_eq!(got, ["b\n"]);
 
-        // A name that stays empty (the last rotation of a stopped pod) speeds scanning up for one
-        // `discover_interval` only.
+        // A name that stays empty (the last rotation of a stopped pod) speeds scanning up for VACATED_WAIT only.
         fs::rename(&log, dir.path().join("0.log.2")).unwrap();
         std::thread::sleep(ROTATION_CHECK);
         lines_read(&mut tailer);
         lines_read(&mut tailer);
         assert_eq!(tailer.vacated.len(), 1);
-        assert!(tailer.next_discovery < Instant::now() + Duration::from_secs(600));
-        tailer.config.discover_interval = ROTATION_CHECK;
+        assert!(tailer.next_discovery <= Instant::now() + ROTATION_CHECK);
+        let since = tailer.vacated.values_mut().next().unwrap();
+        *since = since.checked_sub(VACATED_WAIT).unwrap();
         std::thread::sleep(ROTATION_CHECK);
-        tailer.discover_now();
         lines_read(&mut tailer);
         assert!(tailer.vacated.is_empty());
+        assert!(tailer.next_discovery > Instant::now() + Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_followed_file_renamed_to_a_name_no_glob_matches_leaves_its_name_scanned_again_soon() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, b"a\n");
+        let mut config = TailerConfig::new(vec![log.display().to_string()]);
+        config.read_from_head = true;
+        config.poll_interval = Duration::ZERO;
+        config.discover_interval = Duration::from_secs(3600);
+        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
+        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+
+        // logrotate with `olddir`: the file leaves the glob; the application creates `app.log` again after.
+        fs::create_dir(dir.path().join("old")).unwrap();
+        fs::rename(&log, dir.path().join("old/app.log.1")).unwrap();
+        std::thread::sleep(ROTATION_CHECK);
+        lines_read(&mut tailer);
+        lines_read(&mut tailer);
+        append(&log, b"b\n");
+        std::thread::sleep(ROTATION_CHECK);
+        let mut got = lines_read(&mut tailer);
+        got.extend(lines_read(&mut tailer));
+        assert_eq!(got, ["b\n"]);
+
+        // A followed file that is deleted is no rotation: no early scans.
+        fs::remove_file(&log).unwrap();
+        std::thread::sleep(ROTATION_CHECK);
+        lines_read(&mut tailer);
+        lines_read(&mut tailer);
+        assert!(tailer.vacated.is_empty());
+        assert!(tailer.next_discovery > Instant::now() + Duration::from_secs(600));
     }
 
     #[test]
