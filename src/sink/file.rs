@@ -6,14 +6,15 @@
 //! never truncated, so re-running a replay adds to it rather than destroying earlier output. On open, a record
 //! torn by a crash mid-write (a last line without its `\n`, or a gzip member cut short) is cut off, so the file
 //! never holds a torn record; the spool still has that batch and delivers it again. A batch is fsynced before the
-//! daemon acknowledges it, except on a device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe), which has
-//! nothing to make durable and is only flushed.
+//! daemon acknowledges it, except on a character device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe),
+//! which has nothing to make durable and is only flushed.
 
 use super::Sink;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 const GZIP_MEMBER_BYTES: usize = 1 << 20;
@@ -23,8 +24,9 @@ pub struct FileSink {
     name: String,
     file: BufWriter<File>,
     gzip: Option<GzipState>,
-    /// A regular file, which `sync` fsyncs. A device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe) has
-    /// nothing to make durable (`fsync` fails there with `EINVAL`): what is written is the reader's once written.
+    /// A regular file (or a block device), which `sync` fsyncs. A character device or FIFO (`/dev/null`,
+    /// `/dev/stdout`, a named pipe) has nothing to make durable (`fsync` fails there with `EINVAL`): what is
+    /// written is the reader's once written.
     regular: bool,
 }
 
@@ -44,7 +46,8 @@ impl FileSink {
             repair(path, is_gzip)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let regular = file.metadata()?.is_file();
+        let file_type = file.metadata()?.file_type();
+        let regular = file_type.is_file() || file_type.is_block_device();
         let gzip = is_gzip.then(|| GzipState {
             pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
             level: Compression::new(3),
