@@ -771,6 +771,15 @@ mod tests {
         Tailer::new(config, Checkpoints::open(&dir.join("state")).unwrap()).unwrap()
     }
 
+    /// `dir/0.log` holding `a`, followed from its head by a tailer scanning hourly that has read that line.
+    fn following_a_log(dir: &Path) -> (PathBuf, Tailer) {
+        let log = dir.join("0.log");
+        append(&log, b"a\n");
+        let mut tailer = scanning_hourly(dir, true);
+        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+        (log, tailer)
+    }
+
     fn lines_read(tailer: &mut Tailer) -> Vec<String> {
         let mut got = Vec::new();
         tailer
@@ -810,10 +819,7 @@ mod tests {
     #[test]
     fn a_rotation_between_scan_and_open_makes_the_next_scan_come_soon() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("0.log");
-        append(&log, b"a\n");
-        let mut tailer = scanning_hourly(dir.path(), true);
-        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+        let (log, mut tailer) = following_a_log(dir.path());
 
         // The kubelet rotates: the new file is listed by the next scan, and rotated in turn before it is opened.
         fs::rename(&log, dir.path().join("0.log.1")).unwrap();
@@ -840,10 +846,7 @@ mod tests {
     #[test]
     fn a_name_a_rotation_left_empty_is_scanned_again_soon() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("0.log");
-        append(&log, b"a\n");
-        let mut tailer = scanning_hourly(dir.path(), true);
-        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+        let (log, mut tailer) = following_a_log(dir.path());
 
         // The kubelet renames the file; the new one is created only after the scan that sees the rename.
         fs::rename(&log, dir.path().join("0.log.1")).unwrap();
@@ -910,10 +913,7 @@ mod tests {
     #[test]
     fn a_new_file_moved_away_before_it_was_followed_leaves_a_name_scanned_again_soon() {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("0.log");
-        append(&log, b"a\n");
-        let mut tailer = scanning_hourly(dir.path(), true);
-        assert_eq!(lines_read(&mut tailer), ["a\n"]);
+        let (log, mut tailer) = following_a_log(dir.path());
 
         // Rotated, and the new `0.log` is empty when the scan the rotation asks for lists it: too short to
         // identify, so not followed.
