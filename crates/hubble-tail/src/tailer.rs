@@ -436,12 +436,12 @@ impl Tailer {
     /// otherwise after `discover_interval`.
     fn discover(&mut self, startup: bool, events: &mut Vec<TailEvent>) {
         let now = Instant::now();
-        // The names the followed files had: one of them found empty by this scan was rotated away.
-        let followed: Vec<(FileId, PathBuf)> = self
+        // The files found by the last scan: one this scan does not find keeps that name in `watcher.path`.
+        let followed: HashSet<FileId> = self
             .watchers
             .iter()
             .filter(|w| w.findable)
-            .map(|w| (w.id, w.path.clone()))
+            .map(|w| w.id)
             .collect();
         let scan = self.scanner.scan(&mut self.fingerprinter, events);
         let mut raced = scan.raced;
@@ -547,13 +547,10 @@ impl Tailer {
                 }
             }
         }
-        for (id, path) in followed {
-            let renamed_away = self
-                .watchers
-                .iter()
-                .any(|w| w.id == id && !w.findable && !w.is_unlinked());
-            if renamed_away && !found_at.contains(path.as_path()) {
-                self.vacated.entry(path).or_insert(now);
+        for w in &self.watchers {
+            let renamed_away = !w.findable && followed.contains(&w.id) && !w.is_unlinked();
+            if renamed_away && !found_at.contains(w.path.as_path()) {
+                self.vacated.entry(w.path.clone()).or_insert(now);
             }
         }
         let wait = VACATED_WAIT.min(self.config.discover_interval);
@@ -780,6 +777,11 @@ mod tests {
         (log, tailer)
     }
 
+    /// Whether the next scan is the hourly one, not an early one.
+    fn scheduled_far(tailer: &Tailer) -> bool {
+        tailer.next_discovery > Instant::now() + Duration::from_secs(600)
+    }
+
     fn lines_read(tailer: &mut Tailer) -> Vec<String> {
         let mut got = Vec::new();
         tailer
@@ -797,8 +799,6 @@ mod tests {
         let link = dir.path().join("0.log.link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let mut tailer = scanning_hourly(dir.path(), false);
-        let scheduled_far =
-            |t: &Tailer| t.next_discovery > Instant::now() + Duration::from_secs(600);
         assert!(scheduled_far(&tailer));
 
         // The link's target goes away: the file it named vanished, as in a rotation, so the next scan comes soon.
@@ -873,7 +873,7 @@ mod tests {
         std::thread::sleep(ROTATION_CHECK);
         lines_read(&mut tailer);
         assert!(tailer.vacated.is_empty());
-        assert!(tailer.next_discovery > Instant::now() + Duration::from_secs(600));
+        assert!(scheduled_far(&tailer));
     }
 
     #[test]
@@ -907,7 +907,7 @@ mod tests {
         lines_read(&mut tailer);
         lines_read(&mut tailer);
         assert!(tailer.vacated.is_empty());
-        assert!(tailer.next_discovery > Instant::now() + Duration::from_secs(600));
+        assert!(scheduled_far(&tailer));
     }
 
     #[test]
