@@ -1013,6 +1013,30 @@ fn sigterm_exits_within_the_grace_period_and_keeps_undelivered_batches_spooled()
 // 5. Stdin ending.
 // ---------------------------------------------------------------------------------------------------------
 
+/// `run --input -` into `sink`, and the pipe that is its stdin (dropping it ends the input).
+fn stdin_daemon(state: &Path, sink: &str) -> (Proc, std::process::ChildStdin) {
+    let mut cmd = run_cmd(
+        state,
+        &["-".to_owned()],
+        &["--sink".to_owned(), sink.to_owned()],
+        &[],
+    );
+    cmd.stdin(Stdio::piped());
+    let mut d = Proc::spawn(&mut cmd);
+    let stdin = d.take_stdin().expect("stdin pipe");
+    (d, stdin)
+}
+
+/// Waits for the exit that follows the end of stdin and asserts it is 0.
+fn assert_exit_0_after_stdin(d: &mut Proc) {
+    let st = d.wait_exit(Duration::from_secs(30));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "expected exit 0 after stdin ended, got {st:?}\n{}",
+        d.log_tail(30)
+    );
+}
+
 #[test]
 fn stdin_end_delivers_everything_then_exits_0() {
     let _serial = serial();
@@ -1024,15 +1048,7 @@ fn stdin_end_delivers_everything_then_exits_0() {
     let mut data = lines(&mut gen, &mut rng, 3000).into_bytes();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/agent-stdout.log");
     data.extend(fs::read(&fixture).expect("fixture"));
-    let mut cmd = run_cmd(
-        &state,
-        &["-".to_owned()],
-        &["--sink".to_owned(), format!("file:{}", out.display())],
-        &[],
-    );
-    cmd.stdin(Stdio::piped());
-    let mut d = Proc::spawn(&mut cmd);
-    let mut stdin = d.take_stdin().expect("stdin pipe");
+    let (mut d, mut stdin) = stdin_daemon(&state, &format!("file:{}", out.display()));
     let feeder = std::thread::spawn(move || {
         for chunk in data.chunks(64 * 1024) {
             stdin.write_all(chunk).expect("feed stdin");
@@ -1041,12 +1057,7 @@ fn stdin_end_delivers_everything_then_exits_0() {
         // Dropping the pipe is the end of input.
     });
     feeder.join().expect("feeder");
-    let st = d.wait_exit(Duration::from_secs(30));
-    assert!(
-        st.is_some_and(|s| s.success()),
-        "expected exit 0 after stdin ended, got {st:?}\n{}",
-        d.log_tail(30)
-    );
+    assert_exit_0_after_stdin(&mut d);
     let got = strict_sink_uuids(&out);
     let missing = flows::missing(&gen.kept, &got);
     assert!(missing.is_empty(), "{} flows missing", missing.len());
@@ -1068,23 +1079,10 @@ fn a_device_file_sink_delivers_every_batch() {
     let mut gen = FlowGen::new(0x5002);
     let mut rng = XorShift::new(5002);
     let data = lines(&mut gen, &mut rng, 500).into_bytes();
-    let mut cmd = run_cmd(
-        &state,
-        &["-".to_owned()],
-        &["--sink".to_owned(), "file:/dev/null".to_owned()],
-        &[],
-    );
-    cmd.stdin(Stdio::piped());
-    let mut d = Proc::spawn(&mut cmd);
-    let mut stdin = d.take_stdin().expect("stdin pipe");
+    let (mut d, mut stdin) = stdin_daemon(&state, "file:/dev/null");
     stdin.write_all(&data).expect("feed stdin");
     drop(stdin);
-    let st = d.wait_exit(Duration::from_secs(30));
-    assert!(
-        st.is_some_and(|s| s.success()),
-        "expected exit 0 after stdin ended, got {st:?}\n{}",
-        d.log_tail(30)
-    );
+    assert_exit_0_after_stdin(&mut d);
     assert!(!gen.kept.is_empty());
     assert_eq!(spool_segments(&state), 0, "every segment delivered");
     assert!(!d.log_tail(200).contains("delivery failed"));
