@@ -125,8 +125,8 @@ pub struct Spool {
 
 impl Spool {
     /// Opens (creating) the spool under `dir`: removes leftover temp files and delivery markers whose segment is
-    /// gone, measures what is queued, and continues the
-    /// sequence after every number still named on disk, so a number is never reused while anything refers to it.
+    /// gone, measures what is queued, and continues the sequence after every number still named on disk, so a
+    /// number is never reused while anything refers to it.
     /// Recycled files (`.free`) are adopted for reuse, up to [`RECYCLED_FILES`]; any beyond are removed.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
