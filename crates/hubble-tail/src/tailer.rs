@@ -761,7 +761,12 @@ mod tests {
 
     /// A tailer of `dir/0.log*` whose scheduled scans are an hour apart: only early scans happen in a test.
     fn scanning_hourly(dir: &Path, read_from_head: bool) -> Tailer {
-        let mut config = TailerConfig::new(vec![format!("{}/0.log*", dir.display())]);
+        following_hourly(&format!("{}/0.log*", dir.display()), dir, read_from_head)
+    }
+
+    /// A tailer of `glob`, its state under `dir`, whose scheduled scans are an hour apart.
+    fn following_hourly(glob: &str, dir: &Path, read_from_head: bool) -> Tailer {
+        let mut config = TailerConfig::new(vec![glob.to_owned()]);
         config.read_from_head = read_from_head;
         config.poll_interval = Duration::ZERO;
         config.discover_interval = Duration::from_secs(3600);
@@ -881,12 +886,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
         append(&log, b"a\n");
-        let mut config = TailerConfig::new(vec![log.display().to_string()]);
-        config.read_from_head = true;
-        config.poll_interval = Duration::ZERO;
-        config.discover_interval = Duration::from_secs(3600);
-        let checkpoints = Checkpoints::open(&dir.path().join("state")).unwrap();
-        let mut tailer = Tailer::new(config, checkpoints).unwrap();
+        let mut tailer = following_hourly(&log.display().to_string(), dir.path(), true);
         assert_eq!(lines_read(&mut tailer), ["a\n"]);
 
         // logrotate with `olddir`: the file leaves the glob; the application creates `app.log` again after.
