@@ -18,6 +18,7 @@ The backlog (about 1.6 GB for a million realistic flows) is removed at the end.
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 from flowlines import uuid_pieces
+from procstat import cpu_seconds, peak_rss_kib
 
 p = argparse.ArgumentParser()
 p.add_argument("--bin", default="target/release/hubble-ingest")
@@ -65,7 +66,6 @@ try:
         # The last partial batch would otherwise wait the default 1 s once the backlog is read: a writer that
         # keeps writing never leaves one waiting, so that second is not part of the rate.
         cmd += ["--flush-interval", "20ms"]
-    hz = os.sysconf("SC_CLK_TCK")
     start = time.time()
     daemon = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "daemon.log"), "w"))
     pattern = re.compile(rb"^hubble_ingest_sink_records_total\{[^}]*\} (\d+)", re.M)
@@ -80,19 +80,16 @@ try:
             done = time.time()
             break
         time.sleep(0.02)
-    with open(f"/proc/{daemon.pid}/stat") as st:
-        parts = st.read().rsplit(")", 1)[1].split()
-    cpu_s = (int(parts[11]) + int(parts[12])) / hz
+    cpu_s = cpu_seconds(f"/proc/{daemon.pid}/stat")
     threads = {}
     for tid in os.listdir(f"/proc/{daemon.pid}/task"):
         try:
-            with open(f"/proc/{daemon.pid}/task/{tid}/comm") as c, open(f"/proc/{daemon.pid}/task/{tid}/stat") as t:
-                name, f = c.read().strip(), t.read().rsplit(")", 1)[1].split()
-            threads[name] = threads.get(name, 0) + (int(f[11]) + int(f[12])) / hz
+            with open(f"/proc/{daemon.pid}/task/{tid}/comm") as c:
+                name = c.read().strip()
+            threads[name] = threads.get(name, 0) + cpu_seconds(f"/proc/{daemon.pid}/task/{tid}/stat")
         except OSError:
             pass
-    with open(f"/proc/{daemon.pid}/status") as st:
-        rss = next((int(l.split()[1]) for l in st if l.startswith("VmHWM:")), 0)
+    rss = peak_rss_kib(daemon.pid)
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=30)
     elapsed = (done or time.time()) - start

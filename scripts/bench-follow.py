@@ -10,6 +10,7 @@ percentiles. Reproducible: `scripts/bench-follow.py [--rate 50000] [--seconds 20
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 
 from flowlines import uuid_pieces
+from procstat import cpu_seconds, peak_rss_kib
 
 p = argparse.ArgumentParser()
 p.add_argument("--rate", type=int, default=50000, help="flows per second")
@@ -72,20 +73,7 @@ TEMPLATE = ('{{"flow":{{"time":"2026-11-25T12:00:00.000000000Z","uuid":"{uuid}",
 PIECES = uuid_pieces(a.lines) if a.lines else []
 mean_line = (sum(len(p) + len(q) + 36 for p, q in PIECES) / len(PIECES)) if PIECES else None
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return int(parts[11]) + int(parts[12])
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-hz = os.sysconf("SC_CLK_TCK")
-t0_cpu = cpu_ticks(daemon.pid)
+t0_cpu = cpu_seconds(f"/proc/{daemon.pid}/stat")
 written = {}
 latencies = []
 sink_pos = 0
@@ -158,8 +146,8 @@ while written and time.time() < deadline:
     drain_sink()
     time.sleep(0.05)
 elapsed = time.time() - start
-cpu = (cpu_ticks(daemon.pid) - t0_cpu) / hz
-peak = rss_kib(daemon.pid)
+cpu = cpu_seconds(f"/proc/{daemon.pid}/stat") - t0_cpu
+peak = peak_rss_kib(daemon.pid)
 daemon.send_signal(signal.SIGTERM)
 daemon.wait(timeout=30)
 latencies.sort()
