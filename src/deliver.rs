@@ -10,12 +10,12 @@
 //!
 //! See ARCHITECTURE.md ("deliver").
 
-use crate::sink::batch::{BatchSink, Rejected};
+use crate::sink::batch::{BatchSink, Delivery, Rejected};
 use crate::spool::Spool;
 use crate::telemetry::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Wakes delivery loops when a segment was spooled.
@@ -114,17 +114,7 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             let mut pieces_dead_lettered = 0usize;
             loop {
                 let delivery = sink.deliver(&payload, records);
-                if delivery.accepted_records > 0 {
-                    ctx.metrics.sink_batches.get_or_create(&label).inc();
-                    ctx.metrics
-                        .sink_records
-                        .get_or_create(&label)
-                        .inc_by(delivery.accepted_records);
-                    ctx.metrics
-                        .sink_bytes
-                        .get_or_create(&label)
-                        .inc_by(delivery.accepted_bytes);
-                }
+                count_accepted(&ctx.metrics, &name, &delivery);
                 if delivery.rejected.is_empty() && delivery.accepted_records > 0 {
                     if rejected_in_a_row >= PERMANENT_FAILURES {
                         tracing::info!(sink = %name, "sink accepts batches again");
@@ -170,6 +160,114 @@ pub fn run(ctx: &DeliveryContext, sink: &mut dyn BatchSink) {
             ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
             ctx.metrics.spool_segments.set(ctx.spool.segments() as i64);
         }
+    }
+}
+
+/// Counts what a delivery accepted in `sink_batches`, `sink_records` and `sink_bytes`.
+fn count_accepted(metrics: &Metrics, sink: &str, delivery: &Delivery) {
+    if delivery.accepted_records == 0 {
+        return;
+    }
+    let label = Metrics::label("sink", sink);
+    metrics.sink_batches.get_or_create(&label).inc();
+    metrics
+        .sink_records
+        .get_or_create(&label)
+        .inc_by(delivery.accepted_records);
+    metrics
+        .sink_bytes
+        .get_or_create(&label)
+        .inc_by(delivery.accepted_bytes);
+}
+
+/// The daemon's only sink when it is durable on this machine ([`BatchSink::durable_locally`], a file), held by
+/// both its delivery loop (through [`SharedSink`]) and the ingest consumer, which calls [`DirectSink::deliver`]
+/// instead of spooling a batch.
+///
+/// Guarantees: a batch is delivered directly only when no segment waits in the spool (so batches reach the sink
+/// in order) and the delivery loop is not using the sink; it counts as delivered only when the sink took all of
+/// it (written and fsynced), and only then may the caller apply the batch's acknowledgements, so a crash
+/// re-reads it exactly as it would a spooled batch that was not yet delivered. Anything else — a failure, a
+/// rejected part, an older segment queued, the loop busy — leaves the batch to be spooled and delivered by the
+/// loop, with its retries; a failure counts in `sink_retries` first. What the sink took of a batch that failed
+/// part-way is written again (at least once, never lost). Skipping the spool saves its durable second copy of
+/// every record: with a file sink, half the daemon's writes.
+pub struct DirectSink {
+    sink: Arc<Mutex<Box<dyn BatchSink>>>,
+    name: String,
+    metrics: Arc<Metrics>,
+}
+
+/// The delivery loop's handle on a sink shared with a [`DirectSink`]: each delivery holds the sink for its
+/// duration.
+pub struct SharedSink {
+    sink: Arc<Mutex<Box<dyn BatchSink>>>,
+    name: String,
+}
+
+fn lock(sink: &Mutex<Box<dyn BatchSink>>) -> MutexGuard<'_, Box<dyn BatchSink>> {
+    // Poisoned by a panic mid-delivery: like any failed write, the batch is written again by the next delivery.
+    sink.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl DirectSink {
+    /// Shares `sink` between the consumer's direct path and its delivery loop; `None` (with `sink` handed back)
+    /// unless it is durable on this machine.
+    pub fn split(
+        sink: Box<dyn BatchSink>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<(DirectSink, SharedSink), Box<dyn BatchSink>> {
+        if !sink.durable_locally() {
+            return Err(sink);
+        }
+        let name = sink.name().to_owned();
+        let sink = Arc::new(Mutex::new(sink));
+        Ok((
+            DirectSink {
+                sink: Arc::clone(&sink),
+                name: name.clone(),
+                metrics: Arc::clone(metrics),
+            },
+            SharedSink { sink, name },
+        ))
+    }
+
+    /// Delivers the batch in `pieces` if nothing older waits in `spool` and the delivery loop is idle; true
+    /// when the sink took all of it durably (the batch must then not be spooled), false when it must be spooled.
+    pub fn deliver(&self, spool: &Spool, pieces: &[Vec<u8>], records: u64) -> bool {
+        if spool.segments() > 0 {
+            return false;
+        }
+        let delivery = match self.sink.try_lock() {
+            Ok(mut sink) => sink.deliver(pieces, records),
+            Err(_) => return false,
+        };
+        count_accepted(&self.metrics, &self.name, &delivery);
+        if delivery.rejected.is_empty() && delivery.pending.is_none() {
+            self.metrics.sink_direct_batches.inc();
+            return true;
+        }
+        let (reason, message) = match &delivery.pending {
+            Some(p) => (p.reason, p.message.as_str()),
+            None => ("io", "a part of the batch was rejected"),
+        };
+        self.metrics.sink_retry(&self.name, reason);
+        tracing::warn!(sink = %self.name, records, "delivery failed; the batch is spooled and will be retried: {message}");
+        false
+    }
+}
+
+impl BatchSink for SharedSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery {
+        lock(&self.sink).deliver(payload, records)
+    }
+
+    fn durable_locally(&self) -> bool {
+        lock(&self.sink).durable_locally()
     }
 }
 
@@ -220,5 +318,124 @@ fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
         let s = left.min(step);
         std::thread::sleep(s);
         left -= s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::batch::LocalBatchSink;
+    use crate::sink::file::FileSink;
+    use std::path::Path;
+
+    /// A sink that keeps what it took, or fails every delivery.
+    struct Recording {
+        taken: Arc<Mutex<Vec<u8>>>,
+        fail: bool,
+    }
+
+    impl BatchSink for Recording {
+        fn name(&self) -> &str {
+            "recording"
+        }
+        fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery {
+            if self.fail {
+                return Delivery::retry_all(payload, records, "recording: disk full".into(), "io");
+            }
+            self.taken.lock().unwrap().extend(payload.concat());
+            Delivery::all(payload, records)
+        }
+        fn durable_locally(&self) -> bool {
+            true
+        }
+    }
+
+    fn recording(fail: bool) -> (Box<dyn BatchSink>, Arc<Mutex<Vec<u8>>>) {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let sink = Recording {
+            taken: Arc::clone(&taken),
+            fail,
+        };
+        (Box::new(sink), taken)
+    }
+
+    fn batch() -> Vec<Vec<u8>> {
+        vec![b"{\"a\":1}\n".to_vec(), b"{\"a\":2}\n".to_vec()]
+    }
+
+    fn retries(metrics: &Metrics, reason: &str) -> u64 {
+        metrics
+            .sink_retries
+            .get_or_create(&Metrics::labels2("sink", "recording", "reason", reason))
+            .get()
+    }
+
+    #[test]
+    fn only_a_sink_durable_on_this_machine_is_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let file = FileSink::create(&dir.path().join("out.ndjson")).unwrap();
+        let file: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(file)));
+        assert!(DirectSink::split(file, &metrics).is_ok(), "a regular file");
+        let null = FileSink::create(Path::new("/dev/null")).unwrap();
+        let null: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(null)));
+        let back = DirectSink::split(null, &metrics)
+            .err()
+            .expect("a device is not durable");
+        assert_eq!(back.name(), "file:/dev/null");
+    }
+
+    #[test]
+    fn a_batch_goes_straight_to_the_sink_while_nothing_waits_in_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let (sink, taken) = recording(false);
+        let Ok((direct, mut shared)) = DirectSink::split(sink, &metrics) else {
+            panic!("durable sink not split")
+        };
+        assert!(direct.deliver(&spool, &batch(), 2));
+        assert_eq!(taken.lock().unwrap().as_slice(), b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(metrics.sink_direct_batches.get(), 1);
+        let label = Metrics::label("sink", "recording");
+        assert_eq!(metrics.sink_records.get_or_create(&label).get(), 2);
+        assert_eq!(spool.segments(), 0, "nothing spooled");
+
+        // An older segment queued: the batch must be spooled behind it, and the sink is not touched.
+        spool.append(b"{\"a\":0}\n", 1).unwrap();
+        assert!(!direct.deliver(&spool, &batch(), 2));
+        assert_eq!(taken.lock().unwrap().len(), 16);
+        assert_eq!(metrics.sink_direct_batches.get(), 1);
+        assert_eq!(retries(&metrics, "io"), 0, "not a failure");
+
+        // The delivery loop's handle reaches the same sink.
+        let empty = tempfile::tempdir().unwrap();
+        let empty = Spool::open(empty.path(), 1 << 30).unwrap();
+        {
+            let _busy = lock(&shared.sink);
+            assert!(
+                !direct.deliver(&empty, &batch(), 2),
+                "the loop holds the sink"
+            );
+        }
+        shared.deliver(&[b"{\"a\":3}\n".to_vec()], 1);
+        assert!(taken.lock().unwrap().ends_with(b"{\"a\":3}\n"));
+    }
+
+    #[test]
+    fn a_failed_direct_delivery_is_counted_as_a_retry_and_left_to_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let (sink, taken) = recording(true);
+        let Ok((direct, _shared)) = DirectSink::split(sink, &metrics) else {
+            panic!("durable sink not split")
+        };
+        assert!(!direct.deliver(&spool, &batch(), 2));
+        assert!(taken.lock().unwrap().is_empty());
+        assert_eq!(retries(&metrics, "io"), 1);
+        assert_eq!(metrics.sink_direct_batches.get(), 0);
+        let label = Metrics::label("sink", "recording");
+        assert_eq!(metrics.sink_records.get_or_create(&label).get(), 0);
     }
 }

@@ -74,15 +74,23 @@ impl Payload {
 
 impl Drop for Payload {
     fn drop(&mut self) {
-        let Some(spares) = &self.spares else { return };
-        if let Ok(mut spares) = spares.lock() {
-            for mut buf in self.pieces.drain(..) {
-                if spares.len() == SPARE_BUFFERS {
-                    break;
-                }
+        if let Some(spares) = &self.spares {
+            give_back(spares, &mut self.pieces);
+        }
+    }
+}
+
+/// Empties `pieces` into `spares` (up to [`SPARE_BUFFERS`]; the rest are freed, as is everything when the lock
+/// is poisoned).
+fn give_back(spares: &Spares, pieces: &mut Vec<Vec<u8>>) {
+    let mut spares = spares.lock().ok();
+    for mut buf in pieces.drain(..) {
+        match &mut spares {
+            Some(spares) if spares.len() < SPARE_BUFFERS => {
                 buf.clear();
                 spares.push(buf);
             }
+            _ => {}
         }
     }
 }
@@ -286,6 +294,12 @@ impl Spool {
             recent.push_back((id, records, Arc::new(written)));
         }
         Ok(id)
+    }
+
+    /// Takes back the buffers of a batch that was delivered without being spooled (see
+    /// [`crate::deliver::DirectSink`]), for [`Spool::spare_buffer`]; leaves `pieces` empty.
+    pub fn recycle(&self, pieces: &mut Vec<Vec<u8>>) {
+        give_back(&self.spares, pieces);
     }
 
     /// An empty buffer to fill with records for [`Spool::append_kept`]: one a delivered payload gave back when

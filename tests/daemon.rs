@@ -1088,6 +1088,59 @@ fn a_device_file_sink_delivers_every_batch() {
     assert!(!d.log_tail(200).contains("delivery failed"));
 }
 
+#[test]
+fn a_file_sink_that_keeps_up_takes_every_batch_without_a_spool_write() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("0.log");
+    let out = dir.path().join("flows.ndjson");
+    let mut gen = FlowGen::new(0x5003);
+    let mut rng = XorShift::new(5003);
+    append(&input, &lines(&mut gen, &mut rng, 200));
+    let mut d = file_sink_daemon(&state, &input.display().to_string(), &out);
+    let m = d.metrics_addr(Duration::from_secs(20));
+    let sink = format!("sink=\"file:{}\"", out.display());
+    let mut batches = 0.0;
+    // Batches apart in time: each one is flushed by itself.
+    for round in 1..=3 {
+        if round > 1 {
+            append(&input, &lines(&mut gen, &mut rng, 100));
+        }
+        let kept = gen.kept.clone();
+        assert!(
+            wait_until(Duration::from_secs(20), || flows::missing(
+                &kept,
+                &flows::file_uuids(&out).0
+            )
+            .is_empty()),
+            "round {round}: {}",
+            d.log_tail(20)
+        );
+        let delivered = metric(m, "hubble_ingest_sink_batches_total", &sink);
+        assert!(delivered > batches, "round {round}: no new batch");
+        batches = delivered;
+    }
+    assert_eq!(
+        metric(m, "hubble_ingest_sink_direct_batches_total", ""),
+        batches,
+        "every batch went straight to the sink"
+    );
+    let spooled: Vec<_> = fs::read_dir(state.join("spool"))
+        .expect("spool dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        spooled.is_empty(),
+        "nothing written to the spool: {spooled:?}"
+    );
+    assert_clean_exit(&mut d, Duration::from_secs(10), "direct delivery");
+    let got = strict_sink_uuids(&out);
+    assert_eq!(got.len(), gen.kept.len(), "every kept flow once");
+    assert_eq!(flows::duplicates(&got), 0);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 6. HTTP endpoints.
 // ---------------------------------------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 //! The daemon's consumer of the pipeline: processed batches → one spool segment per flush → acknowledgements.
 //!
 //! Guarantees: a source's [`Ack`] is applied (a file checkpointed, a network peer answered) only after every
-//! record output before it is durable in the spool; a batch is spooled when it reaches `batch_max_bytes` or when its oldest input is
-//! `flush_interval` old, and at once when a network peer waits for an acknowledgement and no other result is
-//! ready (group commit: what arrived together is spooled together). While the spool is full the consumer waits before taking the next result, which stops
-//! the pipeline and so the reading (the files on disk are the buffer); nothing is dropped. A spool write that
+//! record output before it is durable in the spool, or in the daemon's only sink when that is a local file that
+//! took the batch directly ([`DirectSink`]: nothing older queued, no spool write); a batch is spooled when it
+//! reaches `batch_max_bytes` or when its oldest input is `flush_interval` old, and at once when a network peer
+//! waits for an acknowledgement and no other result is ready (group commit: what arrived together is spooled
+//! together). While the spool is full the consumer waits before taking the next result, which stops the
+//! pipeline and so the reading (the files on disk are the buffer); nothing is dropped. A spool write that
 //! fails (disk full) is retried with the retry policy until it succeeds or the daemon stops; its records stay in
 //! memory and its offsets unacknowledged meanwhile. Checkpoints are written to disk at most once per
 //! [`CHECKPOINT_WRITE_INTERVAL`] (a crash re-reads at most that much). When the pipeline ends (stop, or end of
 //! stdin), what is in memory is spooled and checkpoints are persisted.
 
-use crate::deliver::Doorbell;
+use crate::deliver::{DirectSink, Doorbell};
 use crate::pipeline::{self, Event, Output, PipelineConfig};
 use crate::process::Processor;
 use crate::source::{Ack, Source};
@@ -46,6 +48,9 @@ pub struct IngestContext {
     pub checkpoints: Option<Checkpoints>,
     /// Set while the spool is full (network inputs then refuse at once instead of queueing).
     pub paused: Option<Arc<AtomicBool>>,
+    /// The only sink, when it is durable on this machine: batches go to it without a spool write while it keeps
+    /// up.
+    pub direct: Option<DirectSink>,
 }
 
 #[derive(Default)]
@@ -75,7 +80,7 @@ impl Pending {
 /// How often, at most, acknowledged file offsets are written to disk: each write is a file write, an fsync, a
 /// rename and a directory fsync, and a flush happens about 20 times a second at 50 k flows/s. Between writes the
 /// offsets advance in memory only, so a crash re-reads at most about this much input (duplicates, never a
-/// loss: an offset is acknowledged only once its records are in the spool). Stopping writes them at once.
+/// loss: an offset is acknowledged only once its records are durable). Stopping writes them at once.
 const CHECKPOINT_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Writes the checkpoints if they changed and `force` or [`CHECKPOINT_WRITE_INTERVAL`] has passed since the
@@ -101,9 +106,17 @@ fn persist_checkpoints(ctx: &IngestContext, p: &mut Pending, force: bool) {
     }
 }
 
-/// Spools the pending batch (if any records) and applies the acknowledgements it covers.
+/// Spools the pending batch (if any records), or delivers it directly, and applies the acknowledgements it
+/// covers.
 fn flush(ctx: &IngestContext, p: &mut Pending, stopping: bool) -> io::Result<()> {
-    if p.bytes > 0 {
+    let direct = p.bytes > 0
+        && ctx
+            .direct
+            .as_ref()
+            .is_some_and(|d| d.deliver(&ctx.spool, &p.pieces, p.records));
+    if direct {
+        ctx.spool.recycle(&mut p.pieces);
+    } else if p.bytes > 0 {
         // The batch stays in memory for the delivery loops; its buffers come back through the spool.
         ctx.spool.append_kept(&mut p.pieces, p.records)?;
         ctx.metrics.spool_bytes.set(ctx.spool.bytes() as i64);
@@ -273,6 +286,7 @@ mod tests {
             doorbell: Arc::new(Doorbell::default()),
             checkpoints: Some(checkpoints.clone()),
             paused: None,
+            direct: None,
         };
         let on_disk = || {
             Checkpoints::open(dir.path())
@@ -298,6 +312,63 @@ mod tests {
         p.acks.insert(FileId::Checksum(7), 300);
         flush(&ctx, &mut p, true).unwrap();
         assert_eq!(on_disk(), Some(300));
+    }
+
+    #[test]
+    fn a_local_file_sink_takes_batches_directly_and_acknowledges_them_until_a_segment_queues() {
+        use crate::sink::batch::{BatchSink, LocalBatchSink};
+        use crate::sink::file::FileSink;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.ndjson");
+        let sink: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(
+            FileSink::create(&out).unwrap(),
+        )));
+        let metrics = Arc::new(Metrics::new());
+        let Ok((direct, _loop_handle)) = DirectSink::split(sink, &metrics) else {
+            panic!("a regular file is durable")
+        };
+        let checkpoints = Checkpoints::open(dir.path()).unwrap();
+        let ctx = IngestContext {
+            spool: Arc::new(Spool::open(&dir.path().join("spool"), 1 << 30).unwrap()),
+            metrics,
+            stop: Arc::new(AtomicBool::new(false)),
+            doorbell: Arc::new(Doorbell::default()),
+            checkpoints: Some(checkpoints.clone()),
+            paused: None,
+            direct: Some(direct),
+        };
+        let mut p = Pending::default();
+        let mut piece = Vec::with_capacity(4096);
+        piece.extend_from_slice(b"{\"n\":1}\n");
+        let buffer = piece.as_ptr();
+        p.pieces.push(piece);
+        p.bytes = 8;
+        p.records = 1;
+        p.acks.insert(FileId::Checksum(7), 100);
+        flush(&ctx, &mut p, false).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"{\"n\":1}\n");
+        assert_eq!(ctx.spool.segments(), 0, "not spooled");
+        assert_eq!(checkpoints.get(&FileId::Checksum(7)), Some(100));
+        assert_eq!(ctx.metrics.sink_direct_batches.get(), 1);
+        let reused = ctx.spool.spare_buffer();
+        assert_eq!(reused.as_ptr(), buffer, "the buffer is reused");
+
+        // A segment waits in the spool (left by a failure): the next batch queues behind it, acknowledged once
+        // spooled.
+        ctx.spool.append(b"{\"n\":2}\n", 1).unwrap();
+        p.pieces.push(b"{\"n\":3}\n".to_vec());
+        p.bytes = 8;
+        p.records = 1;
+        p.acks.insert(FileId::Checksum(7), 200);
+        flush(&ctx, &mut p, false).unwrap();
+        assert_eq!(ctx.spool.segments(), 2);
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"{\"n\":1}\n",
+            "left to the delivery loop"
+        );
+        assert_eq!(checkpoints.get(&FileId::Checksum(7)), Some(200));
+        assert_eq!(ctx.metrics.sink_direct_batches.get(), 1);
     }
 
     #[test]

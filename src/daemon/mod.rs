@@ -13,7 +13,7 @@ pub mod network;
 pub mod watch;
 
 use crate::cidr_groups::KubernetesGroups;
-use crate::deliver::{self, DeliveryContext, Doorbell};
+use crate::deliver::{self, DeliveryContext, DirectSink, Doorbell};
 use crate::error::Error;
 use crate::pipeline::PipelineConfig;
 use crate::process::{OutputMode, Processor};
@@ -152,6 +152,19 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     let stop_delivery = Arc::new(AtomicBool::new(false));
     let input_done = Arc::new(AtomicBool::new(false));
     let all_sinks = names;
+    // The only sink, when it is a local file, takes batches without a spool write while it keeps up.
+    let mut direct = None;
+    if let [_] = sinks.as_slice() {
+        if let Some(sink) = sinks.pop() {
+            match DirectSink::split(sink, &metrics) {
+                Ok((d, shared)) => {
+                    direct = Some(d);
+                    sinks.push(Box::new(shared));
+                }
+                Err(sink) => sinks.push(sink),
+            }
+        }
+    }
     let mut delivery_threads = Vec::new();
     for mut sink in sinks.drain(..) {
         let ctx = DeliveryContext {
@@ -213,6 +226,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
         doorbell: Arc::clone(&doorbell),
         checkpoints: None,
         paused: None,
+        direct,
     };
     let stdin_mode = matches!(input, Input::Stdin(_));
     match input {

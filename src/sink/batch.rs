@@ -88,6 +88,11 @@ pub trait BatchSink: Send {
     /// sink that needs an id stable for the batch's content (ADX's `ingest-by` tags) derives it from the records
     /// themselves: hashing every batch would cost local sinks for nothing.
     fn deliver(&mut self, payload: &[Vec<u8>], records: u64) -> Delivery;
+    /// Whether an accepted delivery is as durable as a spool segment, on this machine and at once
+    /// ([`Sink::durable_locally`]).
+    fn durable_locally(&self) -> bool {
+        false
+    }
 }
 
 /// A local [`Sink`] (file, stdout) delivering batches durably.
@@ -120,5 +125,9 @@ impl BatchSink for LocalBatchSink {
             Ok(()) => Delivery::all(payload, records),
             Err(e) => Delivery::retry_all(payload, records, format!("{}: {e}", self.name), "io"),
         }
+    }
+
+    fn durable_locally(&self) -> bool {
+        self.sink.durable_locally()
     }
 }

@@ -105,6 +105,10 @@ impl Sink for FileSink {
         }
         Ok(())
     }
+
+    fn durable_locally(&self) -> bool {
+        self.regular
+    }
 }
 
 /// Cuts a torn tail off an output file: after the last `\n` for plain files, after the last complete gzip member

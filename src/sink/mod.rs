@@ -28,6 +28,12 @@ pub trait Sink: Send {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// Whether [`Sink::sync`] makes what was written as durable as a spool segment, on this machine and at once
+    /// (a regular file): the daemon may then hand such a sink a batch straight from memory instead of writing
+    /// the batch to its spool first (see [`crate::deliver::DirectSink`]).
+    fn durable_locally(&self) -> bool {
+        false
+    }
     /// Records that went to the dead-letter directory instead of the destination (rejected permanently, or not
     /// delivered within the retry budget; counted once [`Sink::flush`] has returned).
     fn dead_lettered(&self) -> u64 {

@@ -6,9 +6,10 @@
 //! its record key (`log`) string, or the record itself when it is an exporter object (has `flow`).
 //! `Content-Encoding` gzip or zstd is decompressed up to the decompression limit.
 //!
-//! Answers: 200 only after every record of the request is durable in the spool; 503 with `Retry-After` when the
-//! spool is full or the records could not be confirmed in time (Fluent Bit retries); 400 (malformed body, no
-//! usable record), 413 (too large) and 415 (unknown encoding) only for requests that can never succeed.
+//! Answers: 200 only after every record of the request is durable (in the spool, or in a local file sink that
+//! took it directly); 503 with `Retry-After` when the spool is full or the records could not be confirmed in
+//! time (Fluent Bit retries); 400 (malformed body, no usable record), 413 (too large) and 415 (unknown encoding)
+//! only for requests that can never succeed.
 
 use crate::source::forward::decode::{append_record_line, gunzip, RecordLine, RecordOptions};
 use crate::source::forward::msgpack::{self, Value};

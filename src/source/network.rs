@@ -25,7 +25,7 @@ pub struct NetworkBatch {
     pub lines: Vec<u8>,
     /// Records the lines came from.
     pub records: u64,
-    /// Sent `true` once every record is durable in the spool.
+    /// Sent `true` once every record is durable (in the spool, or in a local file sink that took it directly).
     pub ack: oneshot::Sender<bool>,
 }
 

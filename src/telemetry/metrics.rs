@@ -35,6 +35,9 @@ pub struct Metrics {
     pub sink_records: Family<Labels, Counter>,
     /// Bytes delivered, per sink.
     pub sink_bytes: Family<Labels, Counter>,
+    /// Batches a sink that is durable on this machine took straight from memory, without a spool write (see
+    /// `crate::deliver::DirectSink`).
+    pub sink_direct_batches: Counter,
     /// Failed delivery attempts that will be retried, per sink and reason (the ADX client's own retries
     /// included: `throttled`, `http_5xx`, `timeout`, `connect`, `unauthorized`, `token`, `other`; the delivery
     /// loop's: `io` for local sinks, `not_delivered` when a sink's retry budget ran out).
@@ -163,6 +166,11 @@ impl Metrics {
                 "dead_lettered_records",
                 "Records moved to the dead-letter directory, per sink",
                 Family::default()
+            ),
+            sink_direct_batches: reg!(
+                "sink_direct_batches",
+                "Batches a sink durable on this machine (a file) took straight from memory, without a spool write",
+                Counter::default()
             ),
             spool_bytes: reg!("spool_bytes", "Bytes queued in the spool", Gauge::default()),
             spool_segments: reg!(
