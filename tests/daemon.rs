@@ -1141,6 +1141,114 @@ fn a_file_sink_that_keeps_up_takes_every_batch_without_a_spool_write() {
     assert_eq!(flows::duplicates(&got), 0);
 }
 
+/// `cmd` run under `ulimit -S -f kib` (the soft limit) with SIGXFSZ ignored: a write past `kib` KiB fails with `EFBIG`, as on a
+/// full disk, until `prlimit` lifts the limit.
+fn with_file_size_limit(cmd: &Command, kib: u64) -> Command {
+    let mut wrapped = Command::new("bash");
+    wrapped
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -S -f {kib}; exec \"$@\""))
+        .arg("bash")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    wrapped
+}
+
+#[test]
+fn a_file_sink_that_fails_part_way_gets_its_batches_through_the_spool_without_a_torn_record() {
+    let _serial = serial();
+    let dir = support::TestDir::new();
+    let state = dir.path().join("state");
+    let input = dir.path().join("0.log");
+    let out = dir.path().join("flows.ndjson");
+    let mut gen = FlowGen::new(0x5004);
+    let mut rng = XorShift::new(5004);
+    append(&input, &lines(&mut gen, &mut rng, 3000));
+    let cmd = run_cmd(
+        &state,
+        &[input.display().to_string()],
+        &[
+            "--read-from-head".into(),
+            "--metrics-addr".into(),
+            "127.0.0.1:0".into(),
+            "--sink".into(),
+            format!("file:{}", out.display()),
+        ],
+        &[],
+    );
+    // The sink file outgrows 1 MiB; a spool segment (one pipeline batch, a few hundred KiB) never does.
+    let mut d = Proc::spawn(&mut with_file_size_limit(&cmd, 1024));
+    let m = d.metrics_addr(Duration::from_secs(20));
+    let sink = format!("sink=\"file:{}\"", out.display());
+    let io_retries = format!("{sink},reason=\"io\"");
+    assert!(
+        wait_until(Duration::from_secs(20), || metric(
+            m,
+            "hubble_ingest_sink_retries_total",
+            &io_retries
+        ) >= 2.0
+            && spool_segments(&state) >= 1),
+        "the sink never failed: {}",
+        d.log_tail(20)
+    );
+    let direct_before = metric(m, "hubble_ingest_sink_direct_batches_total", "");
+    assert!(
+        direct_before >= 1.0,
+        "the first batches went straight to the sink"
+    );
+    let lifted = Command::new("prlimit")
+        .arg("--pid")
+        .arg(d.pid().to_string())
+        .arg("--fsize=unlimited")
+        .status()
+        .expect("prlimit");
+    assert!(lifted.success());
+    let kept = gen.kept.clone();
+    assert!(
+        wait_until(Duration::from_secs(30), || flows::missing(
+            &kept,
+            &flows::file_uuids(&out).0
+        )
+        .is_empty()
+            && spool_segments(&state) == 0),
+        "not drained: {}",
+        d.log_tail(20)
+    );
+    // Caught up: batches go straight to the sink again.
+    append(&input, &lines(&mut gen, &mut rng, 50));
+    assert!(
+        wait_until(Duration::from_secs(20), || metric(
+            m,
+            "hubble_ingest_sink_direct_batches_total",
+            ""
+        ) > direct_before),
+        "{}",
+        d.log_tail(20)
+    );
+    let kept = gen.kept.clone();
+    assert!(wait_until(Duration::from_secs(20), || flows::missing(
+        &kept,
+        &flows::file_uuids(&out).0
+    )
+    .is_empty()));
+    assert_clean_exit(&mut d, Duration::from_secs(10), "file sink failure");
+    let got = strict_sink_uuids(&out);
+    assert_eq!(
+        flows::duplicates(&got),
+        0,
+        "a failed batch is cut, not kept twice"
+    );
+    assert_eq!(got.len(), gen.kept.len());
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 6. HTTP endpoints.
 // ---------------------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@
 //! torn by a crash mid-write (a last line without its `\n`, or a gzip member cut short) is cut off, so the file
 //! never holds a torn record; the spool still has that batch and delivers it again. A batch is fsynced before the
 //! daemon acknowledges it, except on a character device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe),
-//! which has nothing to make durable and is only flushed.
+//! which has nothing to make durable and is only flushed. A write, flush or fsync that fails (disk full, an I/O
+//! error) may have left part of a batch in the file: the next write first cuts a regular file back to its length
+//! after the last successful fsync and drops what is still buffered, so the retried batch follows the last
+//! durable record and no torn or half-written batch stays in the middle of the file.
 
 use super::Sink;
 use flate2::write::GzEncoder;
@@ -18,6 +21,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 const GZIP_MEMBER_BYTES: usize = 1 << 20;
+/// The write buffer: the daemon's pieces are larger and pass straight through; replay's records collect here.
+const BUFFER_BYTES: usize = 256 * 1024;
 
 /// Writes records to a file.
 pub struct FileSink {
@@ -28,6 +33,11 @@ pub struct FileSink {
     /// `/dev/stdout`, a named pipe) has nothing to make durable (`fsync` fails there with `EINVAL`): what is
     /// written is the reader's once written.
     regular: bool,
+    /// A regular file's length after the last successful `sync` (or when opened): where a failed write is cut
+    /// back to. `None` for devices and FIFOs, which cannot be cut.
+    durable_len: Option<u64>,
+    /// A write, flush or sync failed since `durable_len` was taken: the file may end in part of a batch.
+    failed: bool,
 }
 
 struct GzipState {
@@ -46,18 +56,51 @@ impl FileSink {
             repair(path, is_gzip)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let file_type = file.metadata()?.file_type();
+        let meta = file.metadata()?;
+        let file_type = meta.file_type();
         let regular = file_type.is_file() || file_type.is_block_device();
+        let durable_len = file_type.is_file().then_some(meta.len());
         let gzip = is_gzip.then(|| GzipState {
             pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
             level: Compression::new(3),
         });
         Ok(FileSink {
             name: format!("file:{}", path.display()),
-            file: BufWriter::with_capacity(256 * 1024, file),
+            file: BufWriter::with_capacity(BUFFER_BYTES, file),
             gzip,
             regular,
+            durable_len,
+            failed: false,
         })
+    }
+
+    /// After a failure: drops what is buffered and cuts the file back to its last durable length, so the retried
+    /// batch starts right after the last durable record.
+    fn recover(&mut self) -> io::Result<()> {
+        // A new writer on the same descriptor; the old one's buffer (part of the failed batch) is dropped
+        // unwritten.
+        let file = self.file.get_ref().try_clone()?;
+        let (_, _unwritten) =
+            std::mem::replace(&mut self.file, BufWriter::with_capacity(BUFFER_BYTES, file))
+                .into_parts();
+        if let Some(g) = &mut self.gzip {
+            g.pending.clear();
+        }
+        if let Some(len) = self.durable_len {
+            let file = self.file.get_ref();
+            if file.metadata()?.len() > len {
+                file.set_len(len)?;
+                tracing::warn!(sink = %self.name, length = len, "cut the file back to its last durable record after a failed write");
+            }
+        }
+        self.failed = false;
+        Ok(())
+    }
+
+    /// `r`, remembering a failure for [`FileSink::recover`].
+    fn note<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        self.failed |= r.is_err();
+        r
     }
 
     fn write_member(&mut self) -> io::Result<()> {
@@ -81,27 +124,37 @@ impl Sink for FileSink {
     }
 
     fn write(&mut self, records: &[u8]) -> io::Result<()> {
-        match &mut self.gzip {
+        if self.failed {
+            self.recover()?;
+        }
+        let r = match &mut self.gzip {
             None => self.file.write_all(records),
             Some(g) => {
                 g.pending.extend_from_slice(records);
                 if g.pending.len() >= GZIP_MEMBER_BYTES {
-                    self.write_member()?;
+                    self.write_member()
+                } else {
+                    Ok(())
                 }
-                Ok(())
             }
-        }
+        };
+        self.note(r)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.write_member()?;
-        self.file.flush()
+        let r = self.write_member().and_then(|()| self.file.flush());
+        self.note(r)
     }
 
     fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
         if self.regular {
-            self.file.get_ref().sync_data()?;
+            let r = self.file.get_ref().sync_data();
+            self.note(r)?;
+        }
+        if self.durable_len.is_some() {
+            let len = self.file.get_ref().metadata().map(|m| m.len());
+            self.durable_len = Some(self.note(len)?);
         }
         Ok(())
     }
@@ -197,6 +250,15 @@ fn complete_gzip_prefix(path: &Path) -> io::Result<u64> {
 
 impl Drop for FileSink {
     fn drop(&mut self) {
+        if self.failed {
+            // What is buffered belongs to a failed batch: dropped, not written after whatever part of it the
+            // file already holds (the caller still has the batch; a torn tail is cut at the next open).
+            let file = self.file.get_ref().try_clone();
+            if let Ok(file) = file {
+                let _ = std::mem::replace(&mut self.file, BufWriter::new(file)).into_parts();
+            }
+            return;
+        }
         let _ = self.flush();
     }
 }
@@ -265,6 +327,35 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "{\"a\":1}\n");
+    }
+
+    #[test]
+    fn a_retry_after_a_failed_write_starts_after_the_last_durable_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.ndjson");
+        let mut s = FileSink::create(&p).unwrap();
+        s.write(b"{\"a\":1}\n").unwrap();
+        s.sync().unwrap();
+        // A batch fails part-way: half a record reached the file, more is buffered (what a full disk leaves).
+        s.write(b"{\"a\":2}\n").unwrap();
+        s.flush().unwrap();
+        s.write(b"{\"a\":3").unwrap();
+        s.failed = true;
+        // The retry of the whole batch.
+        s.write(b"{\"a\":2}\n{\"a\":3}\n").unwrap();
+        s.sync().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
+        // A failure on the way out leaves the buffered part unwritten.
+        s.write(b"{\"a\":4").unwrap();
+        s.failed = true;
+        drop(s);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
     }
 
     #[test]
