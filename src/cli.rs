@@ -200,7 +200,8 @@ pub struct NetworkArgs {
     /// Largest decompressed size of one message (gzip/zstd); more is refused as a decompression bomb.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size, env = "HUBBLE_INGEST_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: u64,
-    /// Longest an HTTP request waits for its records to be spooled before it is answered 503 (retry).
+    /// Longest an HTTP request waits for its records to be durable (spooled, or written by a local file sink)
+    /// before it is answered 503 (retry).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "HUBBLE_INGEST_HTTP_ACK_TIMEOUT")]
     pub http_ack_timeout: std::time::Duration,
 }

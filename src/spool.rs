@@ -1,5 +1,6 @@
-//! The on-disk spool: every batch is made durable here before any sink sees it, and is deleted only after every
-//! sink acknowledged it.
+//! The on-disk spool: every batch is made durable here before any sink sees it (except one the daemon hands
+//! straight to its only sink, a local file, while nothing waits here: `crate::deliver::DirectSink`), and is
+//! deleted only after every sink acknowledged it.
 //!
 //! Layout of `<state-dir>/spool/`: one segment file per batch, `<seq:020>.seg`, holding a header (magic, CRC-32
 //! of the payload, payload length, record count) and the batch's NDJSON payload. A segment is written to
@@ -220,7 +221,8 @@ impl Spool {
         self.bytes() >= self.max_bytes
     }
 
-    /// Writes a batch durably and returns its id. On return the segment survives a crash.
+    /// Writes a batch durably and returns its id. On return the segment survives a crash. On an error after
+    /// the rename (the directory sync) the segment is queued all the same, and may not survive a crash.
     pub fn append(&self, payload: &[u8], records: u64) -> io::Result<SegmentId> {
         self.append_pieces(&[payload], records)
     }
@@ -272,10 +274,12 @@ impl Spool {
             return Err(e);
         }
         fs::rename(&written_path, &final_path)?;
-        sync_dir(&self.dir)?;
+        // Counted as soon as it is there under its name, even if the directory sync below fails: the delivery
+        // loop will find it, and nothing may overtake it (`DirectSink` asks for an empty spool).
         self.bytes
             .fetch_add((HEADER_LEN + len) as u64, Ordering::Relaxed);
         self.segments.fetch_add(1, Ordering::Relaxed);
+        sync_dir(&self.dir)?;
         Ok(SegmentId(seq))
     }
 
@@ -424,8 +428,9 @@ impl Spool {
             sync_dir(&self.dir)?;
         }
         self.recycle_or_remove(id, &path)?;
-        sync_dir(&self.dir)?;
+        // Its name is gone: no longer queued, whether or not the directory sync below works.
         self.forget(len);
+        sync_dir(&self.dir)?;
         Ok(())
     }
 

@@ -199,13 +199,18 @@ fn kill9_while_writing_and_rotating(scheme: Scheme, run: u32) {
         Scheme::Kubelet => format!("{}/0.log*", logs.display()),
         Scheme::Lumberjack => format!("{}/events*.log*", logs.display()),
     };
-    let args = [
+    let mut args = vec![
         "--read-from-head".to_owned(),
         "--sink".to_owned(),
         format!("file:{}", out.display()),
         "--shutdown-timeout".to_owned(),
         "5s".to_owned(),
     ];
+    // The file sink alone takes batches without the spool (`DirectSink`); with a second sink every batch goes
+    // through the spool and its delivery loop. One scheme crashes each path.
+    if scheme == Scheme::Lumberjack {
+        args.extend(["--sink".to_owned(), "file:/dev/null".to_owned()]);
+    }
     let start_daemon = || {
         Proc::spawn(&mut run_cmd(
             &state,
@@ -1497,10 +1502,14 @@ fn orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment() {
     let mut gen = FlowGen::new(0x7001);
     let mut rng = XorShift::new(7001);
     append(&input, &lines(&mut gen, &mut rng, 50));
+    // A second sink: with the file sink alone, batches would skip the spool (`DirectSink`) and no segment
+    // would meet the orphan markers.
     let args = [
         "--read-from-head".to_owned(),
         "--sink".to_owned(),
         sink.clone(),
+        "--sink".to_owned(),
+        "file:/dev/null".to_owned(),
     ];
     let mut d = Proc::spawn(&mut run_cmd(
         &state,

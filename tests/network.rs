@@ -571,7 +571,7 @@ fn http_input_accepts_fluent_bit_formats_and_refuses_garbage() {
             &["http", &url, &f, "--format", format, "--encoding", encoding],
         );
         assert_eq!(r["status"], 200, "{format}/{encoding}: {r}");
-        // 200 means spooled: the records are durable before the answer (delivery follows).
+        // 200 means durable: spooled, or fsynced by the only sink, a local file, before the answer.
         want.extend(ids);
     }
     let f = write_lines(dir.path(), "garbage.txt", &["x".to_owned()]);

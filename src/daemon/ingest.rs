@@ -1,4 +1,5 @@
-//! The daemon's consumer of the pipeline: processed batches → one spool segment per flush → acknowledgements.
+//! The daemon's consumer of the pipeline: processed batches → one spool segment (or one direct delivery) per
+//! flush → acknowledgements.
 //!
 //! Guarantees: a source's [`Ack`] is applied (a file checkpointed, a network peer answered) only after every
 //! record output before it is durable in the spool, or in the daemon's only sink when that is a local file that
@@ -109,7 +110,10 @@ fn persist_checkpoints(ctx: &IngestContext, p: &mut Pending, force: bool) {
 /// Spools the pending batch (if any records), or delivers it directly, and applies the acknowledgements it
 /// covers.
 fn flush(ctx: &IngestContext, p: &mut Pending, stopping: bool) -> io::Result<()> {
+    // Stopping, a sink that hangs must not hold the exit: the grace period (`--shutdown-timeout`) bounds the
+    // delivery loops, not this thread.
     let direct = p.bytes > 0
+        && !stopping
         && ctx
             .direct
             .as_ref()
@@ -234,8 +238,8 @@ fn add_records(spool: &Spool, p: &mut Pending, out: &mut Vec<u8>) {
 /// Room a piece gets when small outputs are copied into it.
 const SMALL_PIECE: usize = 64 * 1024;
 
-/// Runs `source` through the pipeline into the spool until the source ends (stop, or end of stdin); returns
-/// after spooling what is in memory.
+/// Runs `source` through the pipeline into the spool (or a [`DirectSink`]) until the source ends (stop, or end
+/// of stdin); returns after spooling what is in memory.
 pub fn run<S: Source + 'static>(
     ctx: &IngestContext,
     cfg: &IngestConfig,

@@ -1,10 +1,12 @@
-//! `run`: the node daemon. Follows files (or stdin), spools every batch durably, delivers to every sink, serves
+//! `run`: the node daemon. Follows files (or stdin), spools every batch durably (or, when the only sink is a
+//! local file that keeps up, lets that file be the durable copy: `DirectSink`), delivers to every sink, serves
 //! metrics, reloads filters and CIDR groups on change or SIGHUP, and shuts down cleanly on SIGTERM/SIGINT.
 //!
 //! Threads: the ingest loop (this thread), one delivery loop per sink, a reload thread, and the process's tokio
-//! runtime ([`crate::async_runtime`]) for the ADX client, the Kubernetes watch and the metrics server. Shutdown: stop reading, spool what is in memory, persist
-//! checkpoints, give sinks `--shutdown-timeout` to deliver, then exit 0; what is not delivered stays spooled
-//! and is sent after the next start.
+//! runtime ([`crate::async_runtime`]) for the ADX client, the Kubernetes watch and the metrics server. Shutdown: stop
+//! reading, spool what is in memory (never directly delivered, so a hanging sink cannot hold the exit), persist
+//! checkpoints, give sinks `--shutdown-timeout` to deliver, then exit 0; what is not delivered stays spooled and is
+//! sent after the next start.
 //!
 //! See ARCHITECTURE.md ("daemon").
 

@@ -8,9 +8,15 @@
 //! never holds a torn record; the spool still has that batch and delivers it again. A batch is fsynced before the
 //! daemon acknowledges it, except on a character device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe),
 //! which has nothing to make durable and is only flushed. A write, flush or fsync that fails (disk full, an I/O
-//! error) may have left part of a batch in the file: the next write first cuts a regular file back to its length
-//! after the last successful fsync and drops what is still buffered, so the retried batch follows the last
-//! durable record and no torn or half-written batch stays in the middle of the file.
+//! error) may have left part of a batch in the file: the next write, or dropping the sink, first cuts a regular
+//! file back to its length after the last successful fsync or flush and drops what is still buffered, so the
+//! retried batch follows the last durable record and no torn or half-written batch stays in the middle of the
+//! file. (A `kill -9` in the middle of a batch leaves the batch's complete records: the next open cuts only a
+//! torn last record, and the daemon delivers the batch again, so those records appear twice: at least once.)
+//!
+//! [`Sink::durable_locally`] holds for a regular file on a filesystem of this machine's own storage (ext4, XFS,
+//! Btrfs, F2FS, ZFS, overlayfs, tmpfs): the daemon may then skip its spool for this sink. A file on NFS, SMB or
+//! FUSE, whose fsync can hang with the server, always goes through the spool.
 
 use super::Sink;
 use flate2::write::GzEncoder;
@@ -38,6 +44,23 @@ pub struct FileSink {
     durable_len: Option<u64>,
     /// A write, flush or sync failed since `durable_len` was taken: the file may end in part of a batch.
     failed: bool,
+    /// A regular file on a local filesystem ([`on_local_filesystem`]).
+    local: bool,
+}
+
+/// Whether `file` is on a filesystem of this machine's own storage, by its `statfs` type: ext2/3/4, XFS, Btrfs,
+/// F2FS, ZFS, overlayfs (a container's writable layer) and tmpfs. Anything else (NFS, SMB, FUSE, unknown) is not.
+fn on_local_filesystem(file: &File) -> bool {
+    const LOCAL: [i128; 7] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0xF2F5_2010, // f2fs
+        0x2FC1_2FC1, // zfs
+        0x794C_7630, // overlayfs
+        0x0102_1994, // tmpfs
+    ];
+    rustix::fs::fstatfs(file).is_ok_and(|s| LOCAL.contains(&i128::from(s.f_type)))
 }
 
 struct GzipState {
@@ -60,6 +83,7 @@ impl FileSink {
         let file_type = meta.file_type();
         let regular = file_type.is_file() || file_type.is_block_device();
         let durable_len = file_type.is_file().then_some(meta.len());
+        let local = file_type.is_file() && on_local_filesystem(&file);
         let gzip = is_gzip.then(|| GzipState {
             pending: Vec::with_capacity(GZIP_MEMBER_BYTES + 64 * 1024),
             level: Compression::new(3),
@@ -71,11 +95,12 @@ impl FileSink {
             regular,
             durable_len,
             failed: false,
+            local,
         })
     }
 
-    /// After a failure: drops what is buffered and cuts the file back to its last durable length, so the retried
-    /// batch starts right after the last durable record.
+    /// After a failure: drops what is buffered and cuts the file back to its length after the last successful
+    /// fsync or flush, so the retried batch starts right after the last record kept.
     fn recover(&mut self) -> io::Result<()> {
         // A new writer on the same descriptor; the old one's buffer (part of the failed batch) is dropped
         // unwritten.
@@ -101,6 +126,21 @@ impl FileSink {
     fn note<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
         self.failed |= r.is_err();
         r
+    }
+
+    /// Writes out what is buffered (a last gzip member included).
+    fn write_out(&mut self) -> io::Result<()> {
+        let r = self.write_member().and_then(|()| self.file.flush());
+        self.note(r)
+    }
+
+    /// Takes the file's length as the point a later failure cuts back to.
+    fn mark_durable(&mut self) -> io::Result<()> {
+        if self.durable_len.is_some() {
+            let len = self.file.get_ref().metadata().map(|m| m.len());
+            self.durable_len = Some(self.note(len)?);
+        }
+        Ok(())
     }
 
     fn write_member(&mut self) -> io::Result<()> {
@@ -141,26 +181,24 @@ impl Sink for FileSink {
         self.note(r)
     }
 
+    /// Writes out what is buffered; what a caller flushed (`replay`, which never syncs) is its to keep, so a
+    /// later failure cuts back to here.
     fn flush(&mut self) -> io::Result<()> {
-        let r = self.write_member().and_then(|()| self.file.flush());
-        self.note(r)
+        self.write_out()?;
+        self.mark_durable()
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.flush()?;
+        self.write_out()?;
         if self.regular {
             let r = self.file.get_ref().sync_data();
             self.note(r)?;
         }
-        if self.durable_len.is_some() {
-            let len = self.file.get_ref().metadata().map(|m| m.len());
-            self.durable_len = Some(self.note(len)?);
-        }
-        Ok(())
+        self.mark_durable()
     }
 
     fn durable_locally(&self) -> bool {
-        self.regular
+        self.local
     }
 }
 
@@ -251,11 +289,9 @@ fn complete_gzip_prefix(path: &Path) -> io::Result<u64> {
 impl Drop for FileSink {
     fn drop(&mut self) {
         if self.failed {
-            // What is buffered belongs to a failed batch: dropped, not written after whatever part of it the
-            // file already holds (the caller still has the batch; a torn tail is cut at the next open).
-            let file = self.file.get_ref().try_clone();
-            if let Ok(file) = file {
-                let _ = std::mem::replace(&mut self.file, BufWriter::new(file)).into_parts();
+            // The failed batch is cut off: the caller still has it (the daemon's spool delivers it again).
+            if self.recover().is_ok() && self.regular {
+                let _ = self.file.get_ref().sync_data();
             }
             return;
         }
@@ -336,9 +372,10 @@ mod tests {
         let mut s = FileSink::create(&p).unwrap();
         s.write(b"{\"a\":1}\n").unwrap();
         s.sync().unwrap();
-        // A batch fails part-way: half a record reached the file, more is buffered (what a full disk leaves).
-        s.write(b"{\"a\":2}\n").unwrap();
-        s.flush().unwrap();
+        // A batch fails part-way (what a full disk leaves): a record and a half reached the file, more is
+        // buffered.
+        let mut behind = OpenOptions::new().append(true).open(&p).unwrap();
+        behind.write_all(b"{\"a\":2}\n{\"a\":3").unwrap();
         s.write(b"{\"a\":3").unwrap();
         s.failed = true;
         // The retry of the whole batch.
@@ -356,6 +393,77 @@ mod tests {
             std::fs::read_to_string(&p).unwrap(),
             "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
         );
+    }
+
+    #[test]
+    fn a_failure_is_noticed_and_cut_off_when_the_sink_is_dropped() {
+        // A real error sets the flag: /dev/full fails every write with ENOSPC.
+        let mut full = FileSink::create(Path::new("/dev/full")).unwrap();
+        assert!(full.write(&[b'x'; BUFFER_BYTES + 1]).is_err());
+        assert!(full.failed);
+        assert!(!full.durable_locally(), "a device");
+        drop(full);
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.ndjson");
+        let mut s = FileSink::create(&p).unwrap();
+        assert!(
+            s.durable_locally(),
+            "a regular file in a local temporary directory"
+        );
+        s.write(b"{\"a\":1}\n").unwrap();
+        s.sync().unwrap();
+        s.write(b"{\"a\":2}\n").unwrap();
+        s.flush().unwrap();
+        s.failed = true;
+        drop(s);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n",
+            "kept: flushed before the failure"
+        );
+        let mut s = FileSink::create(&p).unwrap();
+        s.write(b"{\"a\":3}\n").unwrap();
+        s.flush().unwrap();
+        let mut behind = OpenOptions::new().append(true).open(&p).unwrap();
+        behind.write_all(b"{\"a\":4").unwrap();
+        s.failed = true;
+        drop(s);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+            "what reached the file after the last flush is cut off"
+        );
+    }
+
+    #[test]
+    fn a_gzip_retry_after_a_failed_write_leaves_a_valid_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.ndjson.gz");
+        let mut s = FileSink::create(&p).unwrap();
+        s.write(b"{\"a\":1}\n").unwrap();
+        s.sync().unwrap();
+        // Half a member reached the file, the rest is pending.
+        s.write(b"{\"a\":2}\n").unwrap();
+        s.sync().unwrap();
+        let len = std::fs::metadata(&p).unwrap().len();
+        s.durable_len = Some(len);
+        OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"\x1f\x8b\x08")
+            .unwrap();
+        s.write(b"{\"a\":3}\n").unwrap();
+        s.failed = true;
+        s.write(b"{\"a\":3}\n").unwrap();
+        s.sync().unwrap();
+        drop(s);
+        let mut text = String::new();
+        MultiGzDecoder::new(File::open(&p).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
     }
 
     #[test]
