@@ -14,6 +14,11 @@
 //! file. (A `kill -9` in the middle of a batch leaves the batch's complete records: the next open cuts only a
 //! torn last record, and the daemon delivers the batch again, so those records appear twice: at least once.)
 //!
+//! Once a batch is fsynced its pages are dropped from the page cache (`POSIX_FADV_DONTNEED`): the next batch is
+//! written into those recently used pages instead of fresh ones, which a VM whose free memory goes back to its
+//! host pays a fault for, page by page, and write-once output does not push the node's other files out of the
+//! cache. A reader of the sink file reads it from disk.
+//!
 //! [`Sink::durable_locally`] holds for a regular file on a filesystem of this machine's own storage (ext4, XFS,
 //! Btrfs, F2FS, ZFS, overlayfs, tmpfs): the daemon may then skip its spool for this sink. A file on NFS, SMB or
 //! FUSE, whose fsync can hang with the server, always goes through the spool.
@@ -194,7 +199,21 @@ impl Sink for FileSink {
             let r = self.file.get_ref().sync_data();
             self.note(r)?;
         }
-        self.mark_durable()
+        let synced_from = self.durable_len;
+        self.mark_durable()?;
+        if let (Some(from), Some(to)) = (synced_from, self.durable_len) {
+            // The pages just made durable are clean: dropped, they are the pages the next batch is written into
+            // (recently used, so cheap to fill), instead of fresh ones.
+            if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
+                let _ = rustix::fs::fadvise(
+                    self.file.get_ref(),
+                    from,
+                    Some(len),
+                    rustix::fs::Advice::DontNeed,
+                );
+            }
+        }
+        Ok(())
     }
 
     fn durable_locally(&self) -> bool {
