@@ -1,4 +1,5 @@
-//! The delivery loop of one sink: every spooled segment, oldest first, until stopped.
+//! The delivery loop of one sink: every spooled segment, oldest first, until stopped; and [`DirectSink`], the
+//! way around the spool for the daemon's only sink when it is a local file.
 //!
 //! Guarantees: a segment is marked done for a sink only after every record of it was either accepted durably
 //! or written to the dead-letter directory (only the records the sink rejected: a rejected ADX request's
@@ -180,7 +181,8 @@ fn count_accepted(metrics: &Metrics, sink: &str, delivery: &Delivery) {
         .inc_by(delivery.accepted_bytes);
 }
 
-/// The daemon's only sink when it is durable on this machine ([`BatchSink::durable_locally`], a file), held by
+/// The daemon's only sink when it is durable on this machine ([`BatchSink::durable_locally`]: a file on a local
+/// filesystem), held by
 /// both its delivery loop (through [`SharedSink`]) and the ingest consumer, which calls [`DirectSink::deliver`]
 /// instead of spooling a batch.
 ///
@@ -211,7 +213,7 @@ fn lock(sink: &Mutex<Box<dyn BatchSink>>) -> MutexGuard<'_, Box<dyn BatchSink>> 
 }
 
 impl DirectSink {
-    /// Shares `sink` between the consumer's direct path and its delivery loop; `None` (with `sink` handed back)
+    /// Shares `sink` between the consumer's direct path and its delivery loop; `Err` with `sink` handed back
     /// unless it is durable on this machine.
     pub fn split(
         sink: Box<dyn BatchSink>,

@@ -1114,11 +1114,7 @@ fn a_file_sink_that_keeps_up_takes_every_batch_without_a_spool_write() {
         }
         let kept = gen.kept.clone();
         assert!(
-            wait_until(Duration::from_secs(20), || flows::missing(
-                &kept,
-                &flows::file_uuids(&out).0
-            )
-            .is_empty()),
+            wait_until(Duration::from_secs(20), || all_in_file(&kept, &out)),
             "round {round}: {}",
             d.log_tail(20)
         );
@@ -1146,8 +1142,8 @@ fn a_file_sink_that_keeps_up_takes_every_batch_without_a_spool_write() {
     assert_eq!(flows::duplicates(&got), 0);
 }
 
-/// `cmd` run under `ulimit -S -f kib` (the soft limit) with SIGXFSZ ignored: a write past `kib` KiB fails with `EFBIG`, as on a
-/// full disk, until `prlimit` lifts the limit.
+/// `cmd` run under `ulimit -S -f kib` (the soft limit) with SIGXFSZ ignored: a write past `kib` KiB fails with
+/// `EFBIG`, as on a full disk, until `prlimit` lifts the limit.
 fn with_file_size_limit(cmd: &Command, kib: u64) -> Command {
     let mut wrapped = Command::new("bash");
     wrapped
@@ -1177,18 +1173,7 @@ fn a_file_sink_that_fails_part_way_gets_its_batches_through_the_spool_without_a_
     let mut gen = FlowGen::new(0x5004);
     let mut rng = XorShift::new(5004);
     append(&input, &lines(&mut gen, &mut rng, 3000));
-    let cmd = run_cmd(
-        &state,
-        &[input.display().to_string()],
-        &[
-            "--read-from-head".into(),
-            "--metrics-addr".into(),
-            "127.0.0.1:0".into(),
-            "--sink".into(),
-            format!("file:{}", out.display()),
-        ],
-        &[],
-    );
+    let cmd = file_sink_cmd(&state, &input.display().to_string(), &out);
     // The sink file outgrows 1 MiB; a spool segment (one pipeline batch, a few hundred KiB) never does.
     let mut d = Proc::spawn(&mut with_file_size_limit(&cmd, 1024));
     let m = d.metrics_addr(Duration::from_secs(20));
@@ -1218,11 +1203,7 @@ fn a_file_sink_that_fails_part_way_gets_its_batches_through_the_spool_without_a_
     assert!(lifted.success());
     let kept = gen.kept.clone();
     assert!(
-        wait_until(Duration::from_secs(30), || flows::missing(
-            &kept,
-            &flows::file_uuids(&out).0
-        )
-        .is_empty()
+        wait_until(Duration::from_secs(30), || all_in_file(&kept, &out)
             && spool_segments(&state) == 0),
         "not drained: {}",
         d.log_tail(20)
@@ -1239,11 +1220,9 @@ fn a_file_sink_that_fails_part_way_gets_its_batches_through_the_spool_without_a_
         d.log_tail(20)
     );
     let kept = gen.kept.clone();
-    assert!(wait_until(Duration::from_secs(20), || flows::missing(
-        &kept,
-        &flows::file_uuids(&out).0
-    )
-    .is_empty()));
+    assert!(wait_until(Duration::from_secs(20), || all_in_file(
+        &kept, &out
+    )));
     assert_clean_exit(&mut d, Duration::from_secs(10), "file sink failure");
     let got = strict_sink_uuids(&out);
     assert_eq!(
@@ -1259,8 +1238,8 @@ fn a_file_sink_that_fails_part_way_gets_its_batches_through_the_spool_without_a_
 // ---------------------------------------------------------------------------------------------------------
 
 /// `run` following `input` from the head into the file sink `out`, with metrics on an ephemeral port.
-fn file_sink_daemon(state: &Path, input: &str, out: &Path) -> Proc {
-    Proc::spawn(&mut run_cmd(
+fn file_sink_cmd(state: &Path, input: &str, out: &Path) -> Command {
+    run_cmd(
         state,
         &[input.to_owned()],
         &[
@@ -1271,7 +1250,17 @@ fn file_sink_daemon(state: &Path, input: &str, out: &Path) -> Proc {
             format!("file:{}", out.display()),
         ],
         &[],
-    ))
+    )
+}
+
+/// [`file_sink_cmd`], started.
+fn file_sink_daemon(state: &Path, input: &str, out: &Path) -> Proc {
+    Proc::spawn(&mut file_sink_cmd(state, input, out))
+}
+
+/// Whether every uuid of `kept` is in the sink file `out`.
+fn all_in_file(kept: &[String], out: &Path) -> bool {
+    flows::missing(kept, &flows::file_uuids(out).0).is_empty()
 }
 
 /// The `input` labels of `hubble_ingest_checkpoint_lag_bytes` in a metrics page.
@@ -1315,11 +1304,7 @@ fn per_file_metric_series_survive_rotations_without_piling_up() {
     fs::remove_file(&older).expect("delete");
     let kept = gen.kept.clone();
     assert!(
-        wait_until(Duration::from_secs(30), || flows::missing(
-            &kept,
-            &flows::file_uuids(&out).0
-        )
-        .is_empty()
+        wait_until(Duration::from_secs(30), || all_in_file(&kept, &out)
             && lag_inputs(&metrics(m)) == [name(&input)]),
         "{}\n{}",
         metrics(m),
@@ -1518,11 +1503,7 @@ fn orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment() {
         &[],
     ));
     assert!(
-        wait_until(Duration::from_secs(20), || flows::missing(
-            &gen.kept,
-            &flows::file_uuids(&out).0
-        )
-        .is_empty()
+        wait_until(Duration::from_secs(20), || all_in_file(&gen.kept, &out)
             && spool_segments(&state) == 0),
         "first batch not delivered\n{}",
         d.log_tail(30)
@@ -1546,9 +1527,7 @@ fn orphan_done_marker_from_a_crash_does_not_swallow_a_new_segment() {
         &args,
         &[],
     ));
-    let delivered = wait_until(Duration::from_secs(20), || {
-        flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
-    });
+    let delivered = wait_until(Duration::from_secs(20), || all_in_file(&gen.kept, &out));
     assert!(
         delivered,
         "{} of {} flows written after the crash never reached the sink; spool: {:?}",
@@ -1662,9 +1641,7 @@ fn file_rotated_and_gzipped_while_down_is_drained_from_its_checkpoint() {
 
     let mut d = c.start();
     let gen = &c.gen;
-    let ok = wait_until(Duration::from_secs(20), || {
-        flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
-    });
+    let ok = wait_until(Duration::from_secs(20), || all_in_file(&gen.kept, &out));
     let got = flows::file_uuids(&out).0;
     let missing = flows::missing(&gen.kept, &got);
     assert!(
@@ -1713,9 +1690,7 @@ fn gzip_copy_seen_half_written_loses_nothing() {
     f.write_all(&gz[gz.len() / 2..]).expect("write rest");
     drop(f);
     fs::remove_file(&rotated).expect("remove original");
-    let ok = wait_until(Duration::from_secs(20), || {
-        flows::missing(&gen.kept, &flows::file_uuids(&out).0).is_empty()
-    });
+    let ok = wait_until(Duration::from_secs(20), || all_in_file(&gen.kept, &out));
     let got = flows::file_uuids(&out).0;
     let missing = flows::missing(&gen.kept, &got);
     assert!(
