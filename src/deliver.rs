@@ -213,25 +213,28 @@ fn lock(sink: &Mutex<Box<dyn BatchSink>>) -> MutexGuard<'_, Box<dyn BatchSink>> 
 }
 
 impl DirectSink {
-    /// Shares `sink` between the consumer's direct path and its delivery loop; `Err` with `sink` handed back
-    /// unless it is durable on this machine.
-    pub fn split(
-        sink: Box<dyn BatchSink>,
+    /// When `sinks` is one sink durable on this machine, shares it between the consumer's direct path
+    /// (returned) and its delivery loop (the [`SharedSink`] that takes its place in `sinks`); otherwise `None`,
+    /// and `sinks` is left as it was.
+    pub fn for_the_only_sink(
+        sinks: &mut Vec<Box<dyn BatchSink>>,
         metrics: &Arc<Metrics>,
-    ) -> Result<(DirectSink, SharedSink), Box<dyn BatchSink>> {
-        if !sink.durable_locally() {
-            return Err(sink);
+    ) -> Option<DirectSink> {
+        if !matches!(sinks.as_slice(), [only] if only.durable_locally()) {
+            return None;
         }
-        let name = sink.name().to_owned();
-        let sink = Arc::new(Mutex::new(sink));
-        Ok((
-            DirectSink {
-                sink: Arc::clone(&sink),
-                name: name.clone(),
-                metrics: Arc::clone(metrics),
-            },
-            SharedSink { sink, name },
-        ))
+        let only = sinks.pop()?;
+        let name = only.name().to_owned();
+        let sink = Arc::new(Mutex::new(only));
+        sinks.push(Box::new(SharedSink {
+            sink: Arc::clone(&sink),
+            name: name.clone(),
+        }));
+        Some(DirectSink {
+            sink,
+            name,
+            metrics: Arc::clone(metrics),
+        })
     }
 
     /// Delivers the batch in `pieces` if nothing older waits in `spool` and the delivery loop is idle; true
@@ -352,13 +355,38 @@ mod tests {
         }
     }
 
-    fn recording(fail: bool) -> (Box<dyn BatchSink>, Arc<Mutex<Vec<u8>>>) {
+    /// A recording sink split as the daemon's only sink, beside an empty spool.
+    struct Case {
+        _dir: tempfile::TempDir,
+        spool: Spool,
+        metrics: Arc<Metrics>,
+        direct: DirectSink,
+        /// The delivery loop's handle.
+        looped: Box<dyn BatchSink>,
+        /// What the sink took.
+        taken: Arc<Mutex<Vec<u8>>>,
+    }
+
+    fn case(fail: bool) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
+        let metrics = Arc::new(Metrics::new());
         let taken = Arc::new(Mutex::new(Vec::new()));
-        let sink = Recording {
+        let mut sinks: Vec<Box<dyn BatchSink>> = vec![Box::new(Recording {
             taken: Arc::clone(&taken),
             fail,
-        };
-        (Box::new(sink), taken)
+        })];
+        let direct =
+            DirectSink::for_the_only_sink(&mut sinks, &metrics).expect("durable sink split");
+        let looped = sinks.pop().expect("the loop's handle");
+        Case {
+            _dir: dir,
+            spool,
+            metrics,
+            direct,
+            looped,
+            taken,
+        }
     }
 
     fn batch() -> Vec<Vec<u8>> {
@@ -373,71 +401,77 @@ mod tests {
     }
 
     #[test]
-    fn only_a_sink_durable_on_this_machine_is_split() {
+    fn only_a_lone_sink_durable_on_this_machine_is_split() {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Arc::new(Metrics::new());
-        let file = FileSink::create(&dir.path().join("out.ndjson")).unwrap();
-        let file: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(file)));
-        assert!(DirectSink::split(file, &metrics).is_ok(), "a regular file");
+        let file = |name: &str| -> Box<dyn BatchSink> {
+            let sink = FileSink::create(&dir.path().join(name)).unwrap();
+            Box::new(LocalBatchSink::new(Box::new(sink)))
+        };
+        let mut sinks = vec![file("out.ndjson")];
+        assert!(
+            DirectSink::for_the_only_sink(&mut sinks, &metrics).is_some(),
+            "a regular file"
+        );
+        assert_eq!(sinks.len(), 1);
         let null = FileSink::create(Path::new("/dev/null")).unwrap();
-        let null: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(null)));
-        let back = DirectSink::split(null, &metrics)
-            .err()
-            .expect("a device is not durable");
-        assert_eq!(back.name(), "file:/dev/null");
+        let mut sinks: Vec<Box<dyn BatchSink>> =
+            vec![Box::new(LocalBatchSink::new(Box::new(null)))];
+        assert!(
+            DirectSink::for_the_only_sink(&mut sinks, &metrics).is_none(),
+            "a device is not durable"
+        );
+        assert_eq!(sinks[0].name(), "file:/dev/null", "left as it was");
+        let mut sinks = vec![file("a.ndjson"), file("b.ndjson")];
+        assert!(
+            DirectSink::for_the_only_sink(&mut sinks, &metrics).is_none(),
+            "two sinks"
+        );
+        assert_eq!(sinks.len(), 2);
     }
 
     #[test]
     fn a_batch_goes_straight_to_the_sink_while_nothing_waits_in_the_spool() {
-        let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
-        let metrics = Arc::new(Metrics::new());
-        let (sink, taken) = recording(false);
-        let Ok((direct, mut shared)) = DirectSink::split(sink, &metrics) else {
-            panic!("durable sink not split")
-        };
-        assert!(direct.deliver(&spool, &batch(), 2));
-        assert_eq!(taken.lock().unwrap().as_slice(), b"{\"a\":1}\n{\"a\":2}\n");
-        assert_eq!(metrics.sink_direct_batches.get(), 1);
+        let mut c = case(false);
+        assert!(c.direct.deliver(&c.spool, &batch(), 2));
+        assert_eq!(
+            c.taken.lock().unwrap().as_slice(),
+            b"{\"a\":1}\n{\"a\":2}\n"
+        );
+        assert_eq!(c.metrics.sink_direct_batches.get(), 1);
         let label = Metrics::label("sink", "recording");
-        assert_eq!(metrics.sink_records.get_or_create(&label).get(), 2);
-        assert_eq!(spool.segments(), 0, "nothing spooled");
+        assert_eq!(c.metrics.sink_records.get_or_create(&label).get(), 2);
+        assert_eq!(c.spool.segments(), 0, "nothing spooled");
 
-        // An older segment queued: the batch must be spooled behind it, and the sink is not touched.
-        spool.append(b"{\"a\":0}\n", 1).unwrap();
-        assert!(!direct.deliver(&spool, &batch(), 2));
-        assert_eq!(taken.lock().unwrap().len(), 16);
-        assert_eq!(metrics.sink_direct_batches.get(), 1);
-        assert_eq!(retries(&metrics, "io"), 0, "not a failure");
-
-        // The delivery loop's handle reaches the same sink.
-        let empty = tempfile::tempdir().unwrap();
-        let empty = Spool::open(empty.path(), 1 << 30).unwrap();
+        // The delivery loop holds the sink: the batch must be spooled.
         {
-            let _busy = lock(&shared.sink);
+            let _busy = lock(&c.direct.sink);
             assert!(
-                !direct.deliver(&empty, &batch(), 2),
+                !c.direct.deliver(&c.spool, &batch(), 2),
                 "the loop holds the sink"
             );
         }
-        shared.deliver(&[b"{\"a\":3}\n".to_vec()], 1);
-        assert!(taken.lock().unwrap().ends_with(b"{\"a\":3}\n"));
+
+        // An older segment queued: the batch must be spooled behind it, and the sink is not touched.
+        c.spool.append(b"{\"a\":0}\n", 1).unwrap();
+        assert!(!c.direct.deliver(&c.spool, &batch(), 2));
+        assert_eq!(c.taken.lock().unwrap().len(), 16);
+        assert_eq!(c.metrics.sink_direct_batches.get(), 1);
+        assert_eq!(retries(&c.metrics, "io"), 0, "not a failure");
+
+        // The delivery loop's handle reaches the same sink.
+        c.looped.deliver(&[b"{\"a\":3}\n".to_vec()], 1);
+        assert!(c.taken.lock().unwrap().ends_with(b"{\"a\":3}\n"));
     }
 
     #[test]
     fn a_failed_direct_delivery_is_counted_as_a_retry_and_left_to_the_spool() {
-        let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::open(dir.path(), 1 << 30).unwrap();
-        let metrics = Arc::new(Metrics::new());
-        let (sink, taken) = recording(true);
-        let Ok((direct, _shared)) = DirectSink::split(sink, &metrics) else {
-            panic!("durable sink not split")
-        };
-        assert!(!direct.deliver(&spool, &batch(), 2));
-        assert!(taken.lock().unwrap().is_empty());
-        assert_eq!(retries(&metrics, "io"), 1);
-        assert_eq!(metrics.sink_direct_batches.get(), 0);
+        let c = case(true);
+        assert!(!c.direct.deliver(&c.spool, &batch(), 2));
+        assert!(c.taken.lock().unwrap().is_empty());
+        assert_eq!(retries(&c.metrics, "io"), 1);
+        assert_eq!(c.metrics.sink_direct_batches.get(), 0);
         let label = Metrics::label("sink", "recording");
-        assert_eq!(metrics.sink_records.get_or_create(&label).get(), 0);
+        assert_eq!(c.metrics.sink_records.get_or_create(&label).get(), 0);
     }
 }

@@ -324,13 +324,12 @@ mod tests {
         use crate::sink::file::FileSink;
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.ndjson");
-        let sink: Box<dyn BatchSink> = Box::new(LocalBatchSink::new(Box::new(
+        let mut sinks: Vec<Box<dyn BatchSink>> = vec![Box::new(LocalBatchSink::new(Box::new(
             FileSink::create(&out).unwrap(),
-        )));
+        )))];
         let metrics = Arc::new(Metrics::new());
-        let Ok((direct, _loop_handle)) = DirectSink::split(sink, &metrics) else {
-            panic!("a regular file is durable")
-        };
+        let direct =
+            DirectSink::for_the_only_sink(&mut sinks, &metrics).expect("a regular file is durable");
         let checkpoints = Checkpoints::open(dir.path()).unwrap();
         let ctx = IngestContext {
             spool: Arc::new(Spool::open(&dir.path().join("spool"), 1 << 30).unwrap()),

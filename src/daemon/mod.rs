@@ -155,18 +155,7 @@ pub fn run(settings: RunSettings, source: Box<dyn SettingsSource>) -> Result<(),
     let input_done = Arc::new(AtomicBool::new(false));
     let all_sinks = names;
     // The only sink, when it is a local file, takes batches without a spool write while it keeps up.
-    let mut direct = None;
-    if let [_] = sinks.as_slice() {
-        if let Some(sink) = sinks.pop() {
-            match DirectSink::split(sink, &metrics) {
-                Ok((d, shared)) => {
-                    direct = Some(d);
-                    sinks.push(Box::new(shared));
-                }
-                Err(sink) => sinks.push(sink),
-            }
-        }
-    }
+    let direct = DirectSink::for_the_only_sink(&mut sinks, &metrics);
     let mut delivery_threads = Vec::new();
     for mut sink in sinks.drain(..) {
         let ctx = DeliveryContext {

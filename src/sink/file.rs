@@ -384,6 +384,12 @@ mod tests {
         assert_eq!(text, "{\"a\":1}\n");
     }
 
+    /// Appends `bytes` behind the sink's back: what a write that failed part-way leaves in the file.
+    fn left_by_a_failed_write(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
     #[test]
     fn a_retry_after_a_failed_write_starts_after_the_last_durable_record() {
         let dir = tempfile::tempdir().unwrap();
@@ -393,8 +399,7 @@ mod tests {
         s.sync().unwrap();
         // A batch fails part-way (what a full disk leaves): a record and a half reached the file, more is
         // buffered.
-        let mut behind = OpenOptions::new().append(true).open(&p).unwrap();
-        behind.write_all(b"{\"a\":2}\n{\"a\":3").unwrap();
+        left_by_a_failed_write(&p, b"{\"a\":2}\n{\"a\":3");
         s.write(b"{\"a\":3").unwrap();
         s.failed = true;
         // The retry of the whole batch.
@@ -444,8 +449,7 @@ mod tests {
         let mut s = FileSink::create(&p).unwrap();
         s.write(b"{\"a\":3}\n").unwrap();
         s.flush().unwrap();
-        let mut behind = OpenOptions::new().append(true).open(&p).unwrap();
-        behind.write_all(b"{\"a\":4").unwrap();
+        left_by_a_failed_write(&p, b"{\"a\":4");
         s.failed = true;
         drop(s);
         assert_eq!(
@@ -467,12 +471,7 @@ mod tests {
         s.sync().unwrap();
         let len = std::fs::metadata(&p).unwrap().len();
         s.durable_len = Some(len);
-        OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .unwrap()
-            .write_all(b"\x1f\x8b\x08")
-            .unwrap();
+        left_by_a_failed_write(&p, b"\x1f\x8b\x08");
         s.write(b"{\"a\":3}\n").unwrap();
         s.failed = true;
         s.write(b"{\"a\":3}\n").unwrap();

@@ -787,6 +787,15 @@ mod tests {
         tailer.next_discovery > Instant::now() + Duration::from_secs(600)
     }
 
+    /// The lines of the next two polls, one [`ROTATION_CHECK`] from now: the poll that notices a rotation and
+    /// the scan it asks for.
+    fn two_polls(tailer: &mut Tailer) -> Vec<String> {
+        std::thread::sleep(ROTATION_CHECK);
+        let mut got = lines_read(tailer);
+        got.extend(lines_read(tailer));
+        got
+    }
+
     fn lines_read(tailer: &mut Tailer) -> Vec<String> {
         let mut got = Vec::new();
         tailer
@@ -834,16 +843,12 @@ mod tests {
             fs::rename(&moved_from, &moved_to).unwrap();
             append(&moved_from, b"c\n");
         }));
-        std::thread::sleep(ROTATION_CHECK);
-        assert_eq!(lines_read(&mut tailer), Vec::<String>::new());
-        assert_eq!(lines_read(&mut tailer), Vec::<String>::new());
+        assert_eq!(two_polls(&mut tailer), Vec::<String>::new());
         tailer.after_scan = None;
 
         // Neither `0.log.2` (listed as `0.log`) nor the new `0.log` was opened; a scan one ROTATION_CHECK later
         // finds both, not one a `discover_interval` (an hour) later.
-        std::thread::sleep(ROTATION_CHECK);
-        let mut got = lines_read(&mut tailer);
-        got.extend(lines_read(&mut tailer));
+        let mut got = two_polls(&mut tailer);
         got.sort();
         assert_eq!(got, ["b\n", "c\n"]);
     }
@@ -855,22 +860,16 @@ mod tests {
 
         // The kubelet renames the file; the new one is created only after the scan that sees the rename.
         fs::rename(&log, dir.path().join("0.log.1")).unwrap();
-        std::thread::sleep(ROTATION_CHECK);
-        assert_eq!(lines_read(&mut tailer), Vec::<String>::new()); // the rotation is noticed
-        assert_eq!(lines_read(&mut tailer), Vec::<String>::new()); // the scan: renamed, `0.log` empty
+        // The poll that notices the rotation, then the scan it asks for: renamed, `0.log` empty.
+        assert_eq!(two_polls(&mut tailer), Vec::<String>::new());
         append(&log, b"b\n");
 
         // Found one ROTATION_CHECK later, not a `discover_interval` (an hour) later.
-        std::thread::sleep(ROTATION_CHECK);
-        let mut got = lines_read(&mut tailer);
-        got.extend(lines_read(&mut tailer));
-        assert_eq!(got, ["b\n"]);
+        assert_eq!(two_polls(&mut tailer), ["b\n"]);
 
         // A name that stays empty (the last rotation of a stopped pod) speeds scanning up for VACATED_WAIT only.
         fs::rename(&log, dir.path().join("0.log.2")).unwrap();
-        std::thread::sleep(ROTATION_CHECK);
-        lines_read(&mut tailer);
-        lines_read(&mut tailer);
+        two_polls(&mut tailer);
         assert_eq!(tailer.vacated.len(), 1);
         assert!(tailer.next_discovery <= Instant::now() + ROTATION_CHECK);
         let since = tailer.vacated.values_mut().next().unwrap();
@@ -892,20 +891,13 @@ mod tests {
         // logrotate with `olddir`: the file leaves the glob; the application creates `app.log` again after.
         fs::create_dir(dir.path().join("old")).unwrap();
         fs::rename(&log, dir.path().join("old/app.log.1")).unwrap();
-        std::thread::sleep(ROTATION_CHECK);
-        lines_read(&mut tailer);
-        lines_read(&mut tailer);
+        two_polls(&mut tailer);
         append(&log, b"b\n");
-        std::thread::sleep(ROTATION_CHECK);
-        let mut got = lines_read(&mut tailer);
-        got.extend(lines_read(&mut tailer));
-        assert_eq!(got, ["b\n"]);
+        assert_eq!(two_polls(&mut tailer), ["b\n"]);
 
         // A followed file that is deleted is no rotation: no early scans.
         fs::remove_file(&log).unwrap();
-        std::thread::sleep(ROTATION_CHECK);
-        lines_read(&mut tailer);
-        lines_read(&mut tailer);
+        two_polls(&mut tailer);
         assert!(tailer.vacated.is_empty());
         assert!(scheduled_far(&tailer));
     }
@@ -919,9 +911,7 @@ mod tests {
         // identify, so not followed.
         fs::rename(&log, dir.path().join("0.log.1")).unwrap();
         append(&log, b"");
-        std::thread::sleep(ROTATION_CHECK);
-        lines_read(&mut tailer);
-        lines_read(&mut tailer);
+        two_polls(&mut tailer);
         // Filled and rotated in turn before the next scan, which runs between that rename and the next `0.log`.
         append(&log, b"b\n");
         fs::rename(&log, dir.path().join("0.log.2")).unwrap();
@@ -933,10 +923,7 @@ mod tests {
         // and an idle caller is told to poll by then.
         tailer.config.poll_interval = Duration::from_secs(10);
         assert!(tailer.idle_wait() <= ROTATION_CHECK);
-        std::thread::sleep(ROTATION_CHECK);
-        let mut got = lines_read(&mut tailer);
-        got.extend(lines_read(&mut tailer));
-        assert_eq!(got, ["c\n"]);
+        assert_eq!(two_polls(&mut tailer), ["c\n"]);
         assert!(tailer.vacated.is_empty());
         assert_eq!(tailer.idle_wait(), tailer.poll_interval());
     }
